@@ -1,0 +1,1 @@
+"""Lambda entry points (Powertools Event Handler behind API Gateway REST)."""

@@ -1,0 +1,38 @@
+"""Errors in the request itself, before the domain sees it."""
+
+
+class RequestError(Exception):
+    """Base: the request could not be turned into a domain call."""
+
+
+class MalformedRequest(RequestError):
+    """Not parseable at all: broken JSON, not UTF-8, a missing body."""
+
+
+class PayloadTooLarge(RequestError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body exceeds {limit} bytes")
+        self.limit = limit
+
+
+class UnsupportedMediaType(RequestError):
+    def __init__(self, content_type: str) -> None:
+        super().__init__(f"send the body as application/json, not {content_type}")
+
+
+class InvalidFields(RequestError):
+    """Parseable, but some fields are wrong; `errors` names each one."""
+
+    def __init__(self, errors: list[dict[str, str]], detail: str = "one or more fields are invalid") -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+
+class RouteNotFound(RequestError):
+    pass
+
+
+class MethodNotAllowed(RequestError):
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(f"{method} is not allowed here; allowed: {', '.join(allowed)}")
+        self.allowed = allowed

@@ -1,0 +1,79 @@
+"""The route table: every operation of the API, declared once. Both doors register exactly these,
+and the OpenAPI document is generated from them."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from student_records.models import (
+    ListStudentsQuery,
+    Student,
+    StudentCount,
+    StudentCreate,
+    StudentPage,
+    StudentPatch,
+)
+
+from . import endpoints
+from .errors import MethodNotAllowed, RouteNotFound
+from .http import ApiRequest, ApiResponse
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str  # OpenAPI and API Gateway form: /students/{student_id}
+    summary: str
+    endpoint: Callable[[ApiRequest], ApiResponse]
+    success_status: int
+    response_model: type[BaseModel] | None = None
+    body_model: type[BaseModel] | None = None
+    query_model: type[BaseModel] | None = None
+    problem_statuses: tuple[int, ...] = ()
+    tag: str = "students"
+
+    @property
+    def rule(self) -> str:
+        """The path in the <param> form both Powertools and Flask route on."""
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+
+class HealthBody(BaseModel):
+    status: str
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("health", "GET", "/health", "Liveness: the process answers (never touches the database)",
+              endpoints.health, 200, HealthBody, tag="health"),
+    Operation("readiness", "GET", "/health/ready", "Readiness: database round trip and schema version",
+              endpoints.readiness, 200, problem_statuses=(503,), tag="health"),
+    # Literal paths before templated ones: /students/count must not be read as a student id.
+    Operation("countStudents", "GET", "/students/count", "Exact number of students, in constant time",
+              endpoints.count_students, 200, StudentCount, problem_statuses=(503,)),
+    Operation("listStudents", "GET", "/students", "A page of students, by id, optionally filtered",
+              endpoints.list_students, 200, StudentPage, query_model=ListStudentsQuery,
+              problem_statuses=(400, 422, 503)),
+    Operation("createStudent", "POST", "/students", "Create a student", endpoints.create_student, 201,
+              Student, body_model=StudentCreate, problem_statuses=(400, 409, 413, 415, 422, 503)),
+    Operation("getStudent", "GET", "/students/{student_id}", "One student", endpoints.get_student, 200,
+              Student, problem_statuses=(404, 422, 503)),
+    Operation("updateStudent", "PATCH", "/students/{student_id}",
+              "Change some fields; If-Match (or version) guards against lost updates",
+              endpoints.update_student, 200, Student, body_model=StudentPatch,
+              problem_statuses=(400, 404, 409, 412, 413, 415, 422, 503)),
+    Operation("deleteStudent", "DELETE", "/students/{student_id}", "Delete a student",
+              endpoints.delete_student, 204, problem_statuses=(404, 422, 503)),
+)
+
+_PATTERNS = [(re.compile("^" + re.sub(r"\{\w+\}", r"[^/]+", op.path) + "$"), op) for op in OPERATIONS]
+
+
+def unmatched_route(method: str, path: str) -> Exception:
+    """What a request that no operation matches gets: 405 when the path exists with other methods, else 404."""
+    allowed = sorted({op.method for pattern, op in _PATTERNS if pattern.match(path)})
+    if allowed:
+        return MethodNotAllowed(method, allowed)
+    return RouteNotFound("no route matches this path")

@@ -1,0 +1,68 @@
+"""Database settings, read once from the environment."""
+
+import os
+from dataclasses import dataclass
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    conninfo: str  # key=value form: X-Ray and logs then never see a URI with a password in it
+    statement_timeout_ms: int
+    pool_min_size: int
+    pool_max_size: int
+    pool_timeout_s: float
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "DatabaseSettings":
+        env = os.environ if environ is None else environ
+        if env.get("DATABASE_URL"):
+            parts = conninfo_to_dict(env["DATABASE_URL"])
+        elif env.get("DB_HOST"):
+            parts = {
+                "host": env["DB_HOST"],
+                "port": env.get("DB_PORT", "5432"),
+                "dbname": env.get("DB_NAME", "student_records"),
+                "user": env.get("DB_USER", "postgres"),
+            }
+            if env.get("DB_PASSWORD"):
+                parts["password"] = env["DB_PASSWORD"]
+        else:
+            raise ConfigurationError(
+                "no database configured: set DATABASE_URL (or DB_HOST, DB_NAME, DB_USER, DB_PASSWORD, DB_PORT),"
+                " or use `make run`, which starts an embedded PostgreSQL"
+            )
+        # A connect timeout is always set: a missing database must fail fast, not hang a request.
+        parts.setdefault("connect_timeout", env.get("DB_CONNECT_TIMEOUT", "3"))
+        parts.setdefault("application_name", env.get("DB_APPLICATION_NAME", "student-records"))
+        return cls(
+            conninfo=make_conninfo(**parts),
+            statement_timeout_ms=_positive_int(env, "DB_STATEMENT_TIMEOUT_MS", 5000),
+            pool_min_size=_positive_int(env, "DB_POOL_MIN_SIZE", 1),
+            pool_max_size=_positive_int(env, "DB_POOL_MAX_SIZE", 4),
+            pool_timeout_s=float(env.get("DB_POOL_TIMEOUT_S", "1.5")),
+        )
+
+    def public_conninfo(self) -> str:
+        """The connection string without its password, fit for logs and traces."""
+        parts = conninfo_to_dict(self.conninfo)
+        parts.pop("password", None)
+        return make_conninfo(**parts)
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ConfigurationError(f"{name} must be at least 1, got {value}")
+    return value

@@ -1,0 +1,130 @@
+"""Connections and statements: one pool per process, one choke point for every statement."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ..config import DatabaseSettings
+from ..errors import DatabaseUnavailable
+
+
+@dataclass(frozen=True)
+class Query:
+    """A statement and its short, stable name (what metrics and traces call it, never the SQL)."""
+
+    name: str
+    sql: str
+
+
+class Session:
+    """Statements on one connection; inside Database.transaction() they commit or roll back together."""
+
+    def __init__(self, connection: psycopg.Connection) -> None:
+        self._connection = connection
+
+    def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        with self._run(query, params) as cursor:
+            return cursor.fetchone()
+
+    def fetch_all(self, query: Query, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._run(query, params) as cursor:
+            return cursor.fetchall()
+
+    def execute(self, query: Query, params: dict[str, Any] | None = None) -> int:
+        with self._run(query, params) as cursor:
+            return cursor.rowcount
+
+    @contextmanager
+    def _run(self, query: Query, params: dict[str, Any] | None) -> Iterator[psycopg.Cursor]:
+        with self._connection.cursor(row_factory=dict_row) as cursor:
+            try:
+                cursor.execute(query.sql, params)
+            except psycopg.OperationalError as error:
+                if isinstance(error, psycopg.errors.QueryCanceled):
+                    raise DatabaseUnavailable("the database did not answer in time") from error
+                raise DatabaseUnavailable("lost the connection to the database") from error
+            yield cursor
+
+
+class Database:
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.settings = settings
+        self._pool = ConnectionPool(
+            settings.conninfo,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout_s,
+            # A statement timeout is always set: a runaway query must not hold a connection forever.
+            kwargs={"options": f"-c statement_timeout={settings.statement_timeout_ms}"},
+            # Connections broken by a database restart are replaced before use, not handed to a request.
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="student-records",
+        )
+        # Not waiting: a process (or a Lambda init) must start even while the database is down.
+        self._pool.open(wait=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Statements in autocommit: each one is its own transaction."""
+        with self._connection() as connection:
+            connection.autocommit = True
+            yield Session(connection)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self._connection() as connection:
+            connection.autocommit = False
+            with connection.transaction():
+                yield Session(connection)
+
+    def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        with self.session() as session:
+            return session.fetch_one(query, params)
+
+    def fetch_all(self, query: Query, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.session() as session:
+            return session.fetch_all(query, params)
+
+    def execute(self, query: Query, params: dict[str, Any] | None = None) -> int:
+        with self.session() as session:
+            return session.execute(query, params)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except PoolTimeout as error:
+            raise DatabaseUnavailable("no database connection became available in time") from error
+
+
+_database: Database | None = None
+_database_lock = threading.Lock()
+
+
+def get_database() -> Database:
+    """The process-wide database: created on first use, then reused (warm Lambda invocations included)."""
+    global _database
+    if _database is None:
+        with _database_lock:
+            if _database is None:
+                _database = Database(DatabaseSettings.from_env())
+    return _database
+
+
+def close_database() -> None:
+    global _database
+    with _database_lock:
+        if _database is not None:
+            _database.close()
+            _database = None

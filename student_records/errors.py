@@ -1,0 +1,48 @@
+"""Domain errors. They name what went wrong in domain terms; the REST contract maps them to HTTP."""
+
+
+class DomainError(Exception):
+    """Base class for every error the domain raises on purpose."""
+
+
+class StudentNotFound(DomainError):
+    def __init__(self, student_id: int) -> None:
+        super().__init__(f"student {student_id} does not exist")
+        self.student_id = student_id
+
+
+class DuplicateStudent(DomainError):
+    """Another student already holds this unique value (email or student_number)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"another student already has this {field}")
+        self.field = field
+
+
+class VersionMismatch(DomainError):
+    """The client's expected version is stale: someone changed the record since it was read."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(f"expected version {expected} but the record is at version {current}")
+        self.expected = expected
+        self.current = current
+
+
+class InvalidCursor(DomainError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
+class ConstraintViolation(DomainError):
+    """The database refused a value that passed model validation (its constraints are the last word)."""
+
+    def __init__(self, constraint: str) -> None:
+        super().__init__(f"the record violates the rule {constraint}")
+        self.constraint = constraint
+
+
+class DatabaseUnavailable(DomainError):
+    """The database could not be reached, or did not answer in time."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)

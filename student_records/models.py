@@ -1,0 +1,136 @@
+"""Data contracts of the domain, split by direction: what clients send, and what they get back."""
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+GENERATED_STUDENT_NUMBER_PATTERN = r"^S[0-9]{8}$"
+
+
+class StudentStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    GRADUATED = "graduated"
+    WITHDRAWN = "withdrawn"
+
+
+def _not_reserved(student_number: str) -> str:
+    if re.match(GENERATED_STUDENT_NUMBER_PATTERN, student_number):
+        raise ValueError("numbers of the form S######## are reserved for generated student numbers")
+    return student_number
+
+
+def _plausible_birth_date(value: date) -> date:
+    if not date(1900, 1, 1) <= value <= date.today():
+        raise ValueError("date_of_birth must be between 1900-01-01 and today")
+    return value
+
+
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+ChosenStudentNumber = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$"),
+    AfterValidator(_not_reserved),
+]
+BirthDate = Annotated[date, AfterValidator(_plausible_birth_date)]
+EnrollmentDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2100, 1, 1))]
+
+# Strict: JSON gives no reason to turn 42 into "42" or a number of seconds into a date.
+_INPUT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class StudentCreate(BaseModel):
+    model_config = _INPUT
+
+    first_name: PersonName
+    last_name: PersonName
+    email: Email
+    student_number: ChosenStudentNumber | None = Field(
+        default=None, description="Generated (S + 8 digits) when not given."
+    )
+    date_of_birth: BirthDate | None = None
+    status: StudentStatus = StudentStatus.ACTIVE
+    enrolled_on: EnrollmentDate | None = Field(default=None, description="Today when not given.")
+
+
+class StudentPatch(BaseModel):
+    """A partial update: only the fields present are changed; date_of_birth may be set to null."""
+
+    model_config = _INPUT
+
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    email: Email | None = None
+    date_of_birth: BirthDate | None = None
+    status: StudentStatus | None = None
+    enrolled_on: EnrollmentDate | None = None
+    version: int | None = Field(default=None, ge=1, description="The version the change is based on.")
+
+    @field_validator("first_name", "last_name", "email", "status", "enrolled_on", "version", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Absent means "leave as is"; an explicit null would erase a required field.
+        if value is None:
+            raise ValueError("may be left out, but not set to null")
+        return value
+
+    def changes(self) -> dict[str, object]:
+        """The fields the client set, version aside."""
+        return {name: getattr(self, name) for name in self.model_fields_set if name != "version"}
+
+
+class ListStudentsQuery(BaseModel):
+    # Query strings are text: lax mode turns "50" into 50.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, min_length=1, max_length=200)
+    status: StudentStatus | None = None
+    q: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Prefix of first name, last name or email."
+    )
+
+
+class Student(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    student_number: str
+    first_name: str
+    last_name: str
+    email: str
+    date_of_birth: date | None
+    status: StudentStatus
+    enrolled_on: date
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class StudentPage(BaseModel):
+    items: list[Student]
+    next_cursor: str | None
+
+
+class StudentCount(BaseModel):
+    count: int
+
+
+class CheckResult(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, CheckResult]
+    schema_version: str | None
