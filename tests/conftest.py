@@ -2,6 +2,7 @@
 engine answers, else the embedded server. Each test starts from empty tables."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,17 +41,16 @@ def server_conninfo() -> Iterator[str]:
     else:
         from local_stack.embedded_postgres import EmbeddedPostgres
 
-        data_dir = REPO_ROOT / ".data" / f"test-postgres-{uuid.uuid4().hex[:8]}"
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = EmbeddedPostgres(data_dir, log=lambda _: None)
+        # A scratch folder of its own: the server keeps a runtime folder beside its data directory.
+        scratch = REPO_ROOT / ".data" / f"test-postgres-{uuid.uuid4().hex[:8]}"
+        scratch.mkdir(parents=True)
+        server = EmbeddedPostgres(scratch / "data", log=lambda _: None)
         server.start()
         try:
             yield server.dsn()
         finally:
             server.stop()
-            import shutil
-
-            shutil.rmtree(data_dir, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
