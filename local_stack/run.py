@@ -46,14 +46,16 @@ def _start_flask_door(port: int) -> subprocess.Popen:
         "flask_backend.wsgi:app",
     ]
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port)}
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    # Its own session: Ctrl-C reaches only this process, which then stops everything in order.
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
 
 
 def main() -> int:
     flask_port = int(os.environ.get("PORT", "8000"))
     gateway_port = int(os.environ.get("GATEWAY_PORT", "3000"))
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stop.set())
 
     server = _start_database()
     gunicorn = None
@@ -81,8 +83,6 @@ def main() -> int:
                 log(f"gunicorn exited with status {gunicorn.returncode}; stopping")
                 return 1
             stop.wait(0.5)
-    except KeyboardInterrupt:
-        pass
     finally:
         log("stopping")
         if gateway is not None:

@@ -92,9 +92,11 @@ class ListStudentsQuery(BaseModel):
     # Query strings are text: lax mode turns "50" into 50.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, min_length=1, max_length=200)
-    status: StudentStatus | None = None
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=200, description="next_cursor of the previous page, as given."
+    )
+    status: StudentStatus | None = Field(default=None, description="Only students with this status.")
     q: str | None = Field(
         default=None, min_length=1, max_length=100, description="Prefix of first name, last name or email."
     )

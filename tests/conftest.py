@@ -5,6 +5,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -53,27 +54,41 @@ def server_conninfo() -> Iterator[str]:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def database_conninfo(server_conninfo: str) -> Iterator[str]:
-    """A fresh, migrated database of its own for this run, dropped at the end; the app is pointed at it."""
+@contextmanager
+def scratch_database(server_conninfo: str) -> Iterator[str]:
+    """An empty database of its own on the test server, dropped afterwards."""
     name = f"student_records_test_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_conninfo, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    conninfo = make_conninfo(**{**conninfo_to_dict(server_conninfo), "dbname": name})
-    migrations.migrate(conninfo)
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = conninfo
     try:
-        yield conninfo
+        yield make_conninfo(**{**conninfo_to_dict(server_conninfo), "dbname": name})
     finally:
-        close_database()
-        get_student_service.cache_clear()
-        if previous is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = previous
         with psycopg.connect(server_conninfo, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database(server_conninfo: str) -> Iterator[str]:
+    with scratch_database(server_conninfo) as conninfo:
+        yield conninfo
+
+
+@pytest.fixture(scope="session")
+def database_conninfo(server_conninfo: str) -> Iterator[str]:
+    """A migrated database of its own for this run; the app is pointed at it."""
+    with scratch_database(server_conninfo) as conninfo:
+        migrations.migrate(conninfo)
+        previous = os.environ.get("DATABASE_URL")
+        os.environ["DATABASE_URL"] = conninfo
+        try:
+            yield conninfo
+        finally:
+            close_database()
+            get_student_service.cache_clear()
+            if previous is None:
+                os.environ.pop("DATABASE_URL", None)
+            else:
+                os.environ["DATABASE_URL"] = previous
 
 
 @pytest.fixture

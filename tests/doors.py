@@ -1,13 +1,19 @@
 """Clients that drive each front door in-process with the same calls, for the shared contract suite."""
 
 import json
+import re
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, parse_qsl
+from urllib.parse import parse_qsl, urlsplit
+
+from jsonschema import Draft202012Validator
 
 from rest_contract.operations import OPERATIONS
 
 ROUTE_TEMPLATES = [operation.path for operation in OPERATIONS]
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
 
 
 @dataclass
@@ -80,5 +86,50 @@ class LambdaDoor:
         return Reply(status, {name.lower(): value for name, value in reply_headers}, reply_body, self.name)
 
 
-def make_door(name: str) -> FlaskDoor | LambdaDoor:
-    return {"flask": FlaskDoor, "lambda": LambdaDoor}[name]()
+class CheckedDoor:
+    """A door whose every reply is checked against the committed OpenAPI document."""
+
+    def __init__(self, door: FlaskDoor | LambdaDoor) -> None:
+        self._door = door
+        self.name = door.name
+
+    def send(self, call: Call) -> Reply:
+        reply = self._door.send(call)
+        assert_reply_matches_openapi(call, reply)
+        return reply
+
+
+def make_door(name: str) -> CheckedDoor:
+    return CheckedDoor({"flask": FlaskDoor, "lambda": LambdaDoor}[name]())
+
+
+@cache
+def _openapi() -> dict:
+    return json.loads(OPENAPI_PATH.read_text())
+
+
+def _documented_operation(method: str, path: str) -> dict | None:
+    for template, operations in _openapi()["paths"].items():
+        pattern = "^" + re.sub(r"\{\w+\}", "[^/]+", template) + "/?$"
+        if re.match(pattern, path) and method.lower() in operations:
+            return operations[method.lower()]
+    return None
+
+
+def assert_reply_matches_openapi(call: Call, reply: Reply) -> None:
+    """Status documented for the operation, media type as documented, body valid against its schema."""
+    operation = _documented_operation(call.method, urlsplit(call.path).path)
+    if operation is None:
+        assert reply.status in (404, 405), f"{call.method} {call.path} is not in openapi.json"
+        return
+    documented = operation["responses"].get(str(reply.status))
+    assert documented, f"{call.method} {call.path} answered {reply.status}, not documented for {operation['operationId']}"
+    content = documented.get("content")
+    if not content:
+        assert reply.body == b"", f"{reply.status} should have no body"
+        return
+    media_type = reply.content_type.split(";")[0]
+    assert media_type in content, f"{media_type} not documented for {reply.status}"
+    schema = {"$ref": content[media_type]["schema"]["$ref"], "components": _openapi()["components"]}
+    errors = sorted(Draft202012Validator(schema).iter_errors(reply.json), key=str)
+    assert not errors, f"{call.method} {call.path} -> {reply.status}: {errors[0].message}"

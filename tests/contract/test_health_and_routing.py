@@ -1,5 +1,6 @@
 """Health routes, unknown routes and methods, on both doors."""
 
+from rest_contract.operations import OPERATIONS
 from tests.doors import Call
 
 
@@ -50,3 +51,11 @@ def test_known_path_with_other_method_is_405_with_allow(api):
 
 def test_trailing_slash_is_the_same_route(api):
     assert api.send(Call("GET", "/students/")).status == 200
+
+
+def test_every_operation_is_routed(api):
+    for operation in OPERATIONS:
+        path = operation.path.replace("{student_id}", "1")
+        reply = api.send(Call(operation.method, path, json_body={} if operation.body_model else None))
+        unmatched = reply.status == 405 or (reply.status == 404 and reply.json["detail"] == "no route matches this path")
+        assert not unmatched, operation.operation_id

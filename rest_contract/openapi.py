@@ -1,0 +1,154 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models.
+
+`python -m rest_contract.openapi > openapi.json` (or `make openapi`) refreshes the committed copy;
+a test fails when the two differ.
+"""
+
+import json
+import sys
+from http import HTTPStatus
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from student_records.models import Readiness
+
+from .operations import OPERATIONS, Operation
+from .parsing import MAX_BODY_BYTES
+from .problems import ALL_PROBLEM_TYPES, PROBLEM_JSON
+
+REF = "#/components/schemas/{model}"
+
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "enum": sorted(problem.uri for problem in ALL_PROBLEM_TYPES)},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Each bad field, for validation and conflict problems. Never echoes the value sent.",
+            "items": {
+                "type": "object",
+                "required": ["field", "in", "message", "type"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "in": {"type": "string", "enum": ["body", "query", "path", "header"]},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+        "current_version": {"type": "integer", "description": "On 412: the record's version now."},
+        "checks": {"type": "object", "description": "On readiness 503: each check and its result."},
+    },
+}
+
+
+def _models() -> list[type[BaseModel]]:
+    found = {Readiness}
+    for operation in OPERATIONS:
+        found.update(m for m in (operation.response_model, operation.body_model) if m is not None)
+    return sorted(found, key=lambda model: model.__name__)
+
+
+def _parameters(operation: Operation) -> list[dict]:
+    parameters = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+        for name in _path_names(operation.path)
+    ]
+    if operation.query_model is not None:
+        schema = operation.query_model.model_json_schema()
+        for name, prop in schema["properties"].items():
+            parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []),
+                               "description": prop.get("description", ""), "schema": _inline(prop, schema)})
+    if operation.method == "PATCH":
+        parameters.append({"name": "If-Match", "in": "header", "required": False,
+                           "description": "The ETag of the version the change is based on; 412 when stale.",
+                           "schema": {"type": "string"}})
+    return parameters
+
+
+def _inline(prop: dict, schema: dict) -> dict:
+    """A query parameter's schema, self-contained: $defs resolved in place, and no null alternative
+    (a query string can leave a parameter out, but cannot send null)."""
+    text = json.dumps(prop)
+    for name, definition in schema.get("$defs", {}).items():
+        text = text.replace(json.dumps({"$ref": f"#/$defs/{name}"}), json.dumps(definition))
+    resolved = json.loads(text)
+    alternatives = [option for option in resolved.pop("anyOf", []) if option != {"type": "null"}]
+    if len(alternatives) == 1:
+        resolved.update(alternatives[0])
+    if resolved.get("default", "") is None:
+        del resolved["default"]
+    return resolved
+
+
+def _path_names(path: str) -> list[str]:
+    return [segment[1:-1] for segment in path.split("/") if segment.startswith("{")]
+
+
+def _responses(operation: Operation) -> dict:
+    success: dict = {"description": HTTPStatus(operation.success_status).phrase}
+    if operation.response_model is not None:
+        success["content"] = {"application/json": {"schema": {"$ref": REF.format(model=operation.response_model.__name__)}}}
+    elif operation.operation_id == "readiness":
+        success["content"] = {"application/json": {"schema": {"$ref": REF.format(model="Readiness")}}}
+    if operation.success_status == 201:
+        success["headers"] = {"Location": {"schema": {"type": "string"}}, "ETag": {"schema": {"type": "string"}}}
+    responses = {str(operation.success_status): success}
+    for status in (*operation.problem_statuses, 404, 405, 500):
+        responses[str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}},
+        }
+    return dict(sorted(responses.items()))
+
+
+def build_openapi() -> dict:
+    _, schemas = models_json_schema([(model, "serialization") for model in _models()], ref_template=REF)
+    components = {**schemas["$defs"], "Problem": _PROBLEM_SCHEMA}
+    for model in (op.body_model for op in OPERATIONS if op.body_model is not None):
+        # Request bodies are validated in input mode (e.g. defaults may be left out).
+        components[model.__name__] = model.model_json_schema(ref_template=REF, mode="validation")
+        components.update(components[model.__name__].pop("$defs", {}))
+    paths: dict[str, dict] = {}
+    for operation in OPERATIONS:
+        entry = {
+            "operationId": operation.operation_id,
+            "summary": operation.summary,
+            "tags": [operation.tag],
+            "parameters": _parameters(operation),
+            "responses": _responses(operation),
+        }
+        if operation.body_model is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "description": f"JSON, at most {MAX_BODY_BYTES} bytes.",
+                "content": {"application/json": {"schema": {"$ref": REF.format(model=operation.body_model.__name__)}}},
+            }
+        if not entry["parameters"]:
+            del entry["parameters"]
+        paths.setdefault(operation.path, {})[operation.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Student records API",
+            "version": "1.0.0",
+            "description": "One REST contract served by two front doors: AWS Lambda behind API Gateway, and Flask on EC2.",
+        },
+        "paths": paths,
+        "components": {"schemas": dict(sorted(components.items()))},
+    }
+
+
+def render() -> str:
+    return json.dumps(build_openapi(), indent=2, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

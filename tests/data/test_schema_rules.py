@@ -1,0 +1,48 @@
+"""Constraints live in the database: what the API refuses, SQL written by hand cannot store either."""
+
+import psycopg
+import pytest
+
+INSERT = "INSERT INTO students (first_name, last_name, email{extra}) VALUES ('A', 'B', %s{placeholders})"
+
+
+def _insert(db, email="a@example.org", **extra):
+    columns = "".join(f", {name}" for name in extra)
+    placeholders = ", %s" * len(extra)
+    db.execute(INSERT.format(extra=columns, placeholders=placeholders), (email, *extra.values()))
+
+
+@pytest.mark.parametrize(
+    ("values", "constraint"),
+    [
+        ({"email": "no-at-sign"}, "students_email_format"),
+        ({"status": "expelled"}, "students_status_valid"),
+        ({"student_number": "lower-case"}, "students_student_number_format"),
+        ({"student_number": "S00000042"}, "students_student_number_reserved"),
+        ({"date_of_birth": "1850-01-01"}, "students_date_of_birth_range"),
+        ({"first_name": "   "}, "students_first_name_length"),
+    ],
+)
+def test_invalid_rows_are_refused(db, values, constraint):
+    email = values.pop("email", "a@example.org")
+    with pytest.raises(psycopg.errors.CheckViolation) as raised:
+        if "first_name" in values:
+            db.execute("INSERT INTO students (first_name, last_name, email) VALUES (%s, 'B', %s)",
+                       (values["first_name"], email))
+        else:
+            _insert(db, email, **values)
+    assert raised.value.diag.constraint_name == constraint
+
+
+def test_email_is_unique_whatever_its_case(db):
+    _insert(db, "Ada@Example.org")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _insert(db, "ada@example.ORG")
+
+
+def test_generated_student_numbers_follow_the_sequence(db):
+    _insert(db, "one@example.org")
+    _insert(db, "two@example.org", student_number="CHOSEN-1")
+    _insert(db, "three@example.org")
+    numbers = [row[0] for row in db.execute("SELECT student_number FROM students ORDER BY id")]
+    assert numbers == ["S00000001", "CHOSEN-1", "S00000002"]
