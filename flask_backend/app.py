@@ -3,6 +3,8 @@
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from observability.flask_door import instrument_flask
+from observability.requests import set_route
 from rest_contract.http import ApiRequest, ApiResponse
 from rest_contract.operations import OPERATIONS, Operation, unmatched_route
 from rest_contract.parsing import MAX_BODY_BYTES
@@ -25,6 +27,7 @@ def _flask_response(response: ApiResponse) -> Response:
 
 def _view(operation: Operation):
     def view(**path_params: str) -> Response:
+        set_route(operation.path)
         return _flask_response(operation.endpoint(_api_request(path_params)))
 
     return view
@@ -44,6 +47,7 @@ def _any_error(error: Exception) -> Response:
 
 def create_app() -> Flask:
     app = Flask(__name__, static_folder=None)
+    instrument_flask(app)
     # API Gateway (and so the Lambda door) accepts a trailing slash; so does this door.
     app.url_map.strict_slashes = False
     for operation in OPERATIONS:

@@ -6,6 +6,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from observability.lambda_door import instrument_api_handler
+from observability.requests import set_route
 from rest_contract.http import ApiRequest, ApiResponse
 from rest_contract.operations import OPERATIONS, Operation, unmatched_route
 from rest_contract.problems import problem_for_exception
@@ -39,6 +41,7 @@ def _lambda_response(response: ApiResponse) -> Response:
 
 def _register(operation: Operation) -> None:
     def view(**path_params: str) -> Response:
+        set_route(operation.path)
         return _lambda_response(operation.endpoint(_api_request(path_params)))
 
     view.__name__ = operation.operation_id
@@ -60,5 +63,6 @@ def _any_error(error: Exception) -> Response:
     return _lambda_response(problem_for_exception(error))
 
 
+@instrument_api_handler
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

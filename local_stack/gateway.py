@@ -231,6 +231,26 @@ class LambdaContext:
         return max(0, int((self._deadline - monotonic()) * 1000))
 
 
+def lambda_runtime_environment(function_name: str, *, memory_mb: int = 512) -> dict[str, str]:
+    """The variables the Lambda runtime sets for a function, before any code of it is imported.
+
+    Import-time code keys on them: Powertools Tracer only traces, and the X-Ray SDK only uses its Lambda
+    context, when LAMBDA_TASK_ROOT is set.
+    """
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    return {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "LAMBDA_TASK_ROOT": str(REPO_ROOT),
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": _LOG_STREAM_NAME,
+    }
+
+
 def invoke(
     handler: LambdaHandler,
     event: dict,
@@ -239,30 +259,22 @@ def invoke(
     timeout_s: int = 29,
     memory_mb: int = 512,
     trace_header: str | None = None,
+    trace_id: str | None = None,
 ) -> dict:
-    """Call `handler` as the Lambda runtime would: one invocation at a time, with the runtime's environment."""
+    """Call `handler` as the Lambda runtime would: one invocation at a time, with the runtime's environment.
+
+    `trace_id` (a full `Root=...;Parent=...;Sampled=...` header) is used as given; otherwise one is made,
+    keeping the Root of an incoming `trace_header`.
+    """
     with _INVOCATION_LOCK:
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-        trace_id = _new_trace_id(trace_header)
-        context = LambdaContext(function_name, timeout_s=timeout_s, memory_mb=memory_mb, region=region)
-        os.environ.setdefault("AWS_REGION", region)
-        os.environ.setdefault("AWS_DEFAULT_REGION", region)
-        os.environ.update(
-            {
-                "LAMBDA_TASK_ROOT": str(REPO_ROOT),
-                "AWS_LAMBDA_FUNCTION_NAME": function_name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-                "AWS_LAMBDA_FUNCTION_VERSION": context.function_version,
-                "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
-                "AWS_LAMBDA_LOG_GROUP_NAME": context.log_group_name,
-                "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
-                "_X_AMZN_TRACE_ID": trace_id,
-            }
-        )
+        trace_id = trace_id or new_trace_header(trace_header)
+        environment = lambda_runtime_environment(function_name, memory_mb=memory_mb)
+        context = LambdaContext(function_name, timeout_s=timeout_s, memory_mb=memory_mb, region=environment["AWS_REGION"])
+        os.environ.update({**environment, "_X_AMZN_TRACE_ID": trace_id})
         return handler(_with_trace_header(event, trace_id), context)
 
 
-def _new_trace_id(incoming_trace_header: str | None) -> str:
+def new_trace_header(incoming_trace_header: str | None) -> str:
     """A fresh X-Ray trace header; an incoming Root (and its sampling decision) is kept, as API Gateway does."""
     incoming = _parse_trace_header(incoming_trace_header or "")
     if "Root" in incoming:
@@ -288,6 +300,33 @@ def _with_trace_header(event: dict, trace_id: str) -> dict:
         "headers": {**without_trace(event.get("headers")), TRACE_HEADER: trace_id},
         "multiValueHeaders": {**without_trace(event.get("multiValueHeaders")), TRACE_HEADER: [trace_id]},
     }
+
+
+def send_invocation_segment(
+    trace_header: str, function_name: str, method: str, path: str, status: int, started: float, ended: float
+) -> None:
+    """The function's own segment, which in AWS the Lambda service sends (the SDK inside only sends its
+    subsegments, parented to it). Sent to AWS_XRAY_DAEMON_ADDRESS when that is set."""
+    address = os.environ.get("AWS_XRAY_DAEMON_ADDRESS")
+    fields = _parse_trace_header(trace_header)
+    if not address or fields.get("Sampled") == "0":
+        return
+    udp = next((part for part in address.split() if part.startswith("udp:")), address.split()[-1])
+    host, _, port = udp.removeprefix("udp:").rpartition(":")
+    segment = {
+        "name": function_name,
+        "id": fields["Parent"],
+        "trace_id": fields["Root"],
+        "start_time": started,
+        "end_time": ended,
+        "origin": "AWS::Lambda::Function",
+        "http": {"request": {"method": method, "url": path}, "response": {"status": status}},
+        "fault": status >= 500,
+        "error": 400 <= status < 500,
+    }
+    datagram = b'{"format": "json", "version": 1}\n' + json.dumps(segment).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(datagram, (host, int(port)))
 
 
 def lambda_response_to_http(result: dict) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -421,14 +460,17 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             request_id=request_id,
             source_ip=self.client_address[0],
         )
+        trace_id = new_trace_header(self.headers.get(TRACE_HEADER))
+        started = time.time()
         try:
-            result = invoke(
-                gateway.handler, event, function_name=gateway.function_name, trace_header=self.headers.get(TRACE_HEADER)
-            )
+            result = invoke(gateway.handler, event, function_name=gateway.function_name, trace_id=trace_id)
             response = lambda_response_to_http(result)
         except Exception:
             gateway.log(f"{self.command} {self.path} -> 502\n{traceback.format_exc()}")
             response = _api_gateway_error(502, "Internal server error")
+        send_invocation_segment(
+            trace_id, gateway.function_name, self.command, url.path, response[0], started, time.time()
+        )
         self._send(*response, request_id=request_id)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy

@@ -1,6 +1,7 @@
 """`make run`: PostgreSQL (embedded unless DATABASE_URL names one), migrations, demo data, then both
-front doors on loopback: the Flask door under gunicorn and the Lambda door behind the local gateway.
-Ctrl-C stops everything, the embedded database included."""
+front doors on loopback: the Flask door under gunicorn and the Lambda door behind the local gateway,
+each in its own process, and a trace viewer that prints each request's X-Ray trace as a tree.
+Logs and EMF metrics are JSON lines on stdout. Ctrl-C stops everything, the embedded database included."""
 
 import os
 import signal
@@ -9,17 +10,17 @@ import sys
 import threading
 from pathlib import Path
 
-from rest_contract.operations import OPERATIONS
 from student_records.data import migrations
 from student_records.service import get_student_service
 
 from . import seed
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres
-from .gateway import LocalGateway
+from .trace_viewer import TraceViewer, daemon_address
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATABASE_NAME = "student_records"
-FUNCTION_NAME = "student-records-api"
+# Locally every request is traced, and segments go to the viewer started here.
+LOCAL_DEFAULTS = {"XRAY_SAMPLING": "all", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
 
 
 def log(message: str) -> None:
@@ -39,62 +40,63 @@ def _start_database() -> EmbeddedPostgres | None:
     return server
 
 
-def _start_flask_door(port: int) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "gunicorn",
-        "--config", str(REPO_ROOT / "flask_backend" / "gunicorn.conf.py"),
-        "flask_backend.wsgi:app",
-    ]
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port)}
+def _start_door(command: list[str], **env: str) -> subprocess.Popen:
     # Its own session: Ctrl-C reaches only this process, which then stops everything in order.
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
+    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, start_new_session=True)
+
+
+def _start_flask_door(port: int) -> subprocess.Popen:
+    config = str(REPO_ROOT / "flask_backend" / "gunicorn.conf.py")
+    return _start_door([sys.executable, "-m", "gunicorn", "--config", config, "flask_backend.wsgi:app"],
+                       HOST="127.0.0.1", PORT=str(port))
+
+
+def _start_lambda_door(port: int) -> subprocess.Popen:
+    return _start_door([sys.executable, "-m", "local_stack.lambda_door", "--port", str(port)])
 
 
 def main() -> int:
     flask_port = int(os.environ.get("PORT", "8000"))
     gateway_port = int(os.environ.get("GATEWAY_PORT", "3000"))
+    for name, value in LOCAL_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
 
+    viewer = TraceViewer(*daemon_address())
+    viewer.start_in_thread()
+    log(f"trace viewer on udp://127.0.0.1:{viewer.port} (AWS_XRAY_DAEMON_ADDRESS)")
     server = _start_database()
-    gunicorn = None
-    gateway = None
+    doors: list[subprocess.Popen] = []
     try:
         applied = migrations.migrate(os.environ["DATABASE_URL"], log=log)
         log(f"schema at version {migrations.latest_version()} ({len(applied)} migrations applied now)")
         seed.seed(get_student_service(), int(os.environ.get("SEED_STUDENTS", "300")), log)
 
-        gunicorn = _start_flask_door(flask_port)
-        from handlers.api import lambda_handler
-
-        gateway = LocalGateway(
-            lambda_handler,
-            function_name=FUNCTION_NAME,
-            route_templates=[operation.path for operation in OPERATIONS],
-            port=gateway_port,
-        )
-        gateway.start_in_thread()
+        doors = [_start_flask_door(flask_port), _start_lambda_door(gateway_port)]
         log(f"Flask door:  http://127.0.0.1:{flask_port}   (gunicorn)")
-        log(f"Lambda door: http://127.0.0.1:{gateway.port}   (local API Gateway -> handlers.api.lambda_handler)")
+        log(f"Lambda door: http://127.0.0.1:{gateway_port}   (local API Gateway -> handlers.api.lambda_handler)")
         log(f"try: curl -s http://127.0.0.1:{flask_port}/students?limit=2 ; Ctrl-C stops everything")
         while not stop.is_set():
-            if gunicorn.poll() is not None:
-                log(f"gunicorn exited with status {gunicorn.returncode}; stopping")
+            exited = [door for door in doors if door.poll() is not None]
+            if exited:
+                log(f"{' '.join(exited[0].args[2:4])} exited with status {exited[0].returncode}; stopping")
                 return 1
             stop.wait(0.5)
     finally:
         log("stopping")
-        if gateway is not None:
-            gateway.shutdown()
-        if gunicorn is not None and gunicorn.poll() is None:
-            gunicorn.send_signal(signal.SIGTERM)
-            gunicorn.wait(timeout=15)
+        for door in doors:
+            if door.poll() is None:
+                door.send_signal(signal.SIGTERM)
+        for door in doors:
+            door.wait(timeout=15)
         from student_records.data.database import close_database
 
         close_database()
         if server is not None:
             server.stop()
+        viewer.shutdown()
     return 0
 
 

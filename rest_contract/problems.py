@@ -1,7 +1,8 @@
 """RFC 9457 problem documents: the one place where an error becomes an HTTP status."""
 
-import logging
 from dataclasses import dataclass
+
+from observability.logs import logger, exception_fields
 
 from student_records.errors import (
     ConstraintViolation,
@@ -24,8 +25,6 @@ from .http import ApiResponse, encode_json
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,15 @@ def problem_response(
 
 
 def problem_for_exception(error: Exception) -> ApiResponse:
-    """Maps any exception a request can raise to its problem document; unknown ones are a 500."""
+    """Maps any exception a request can raise to its problem document; unknown ones are a 500.
+    Every 5xx is logged at ERROR with the exception (its types and frames, never its text)."""
+    response = _problem_for(error)
+    if response.status >= 500:
+        logger.error("request failed", extra=exception_fields(error))
+    return response
+
+
+def _problem_for(error: Exception) -> ApiResponse:
     match error:
         case InvalidFields():
             return problem_response(VALIDATION_FAILED, str(error), errors=error.errors)
@@ -109,5 +116,4 @@ def problem_for_exception(error: Exception) -> ApiResponse:
             return problem_response(VALIDATION_FAILED, str(error), errors=[])
         case DatabaseUnavailable():
             return problem_response(SERVICE_UNAVAILABLE, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
-    logger.exception("unhandled error while serving a request")
     return problem_response(INTERNAL_ERROR, "an unexpected error occurred; the logs hold the details")

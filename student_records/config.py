@@ -30,7 +30,10 @@ class DatabaseSettings:
                 "dbname": env.get("DB_NAME", "student_records"),
                 "user": env.get("DB_USER", "postgres"),
             }
-            if env.get("DB_PASSWORD"):
+            if env.get("DB_SECRET_ARN"):
+                # In AWS: the RDS-managed master secret, read once per process; never in the environment.
+                parts.update(_secret_credentials(env["DB_SECRET_ARN"]))
+            elif env.get("DB_PASSWORD"):
                 parts["password"] = env["DB_PASSWORD"]
         else:
             raise ConfigurationError(
@@ -48,11 +51,25 @@ class DatabaseSettings:
             pool_timeout_s=float(env.get("DB_POOL_TIMEOUT_S", "1.5")),
         )
 
-    def public_conninfo(self) -> str:
-        """The connection string without its password, fit for logs and traces."""
+    @property
+    def user(self) -> str:
+        return str(conninfo_to_dict(self.conninfo).get("user", ""))
+
+    @property
+    def trace_url(self) -> str:
+        """Where the database is, without credentials: what a trace may show."""
         parts = conninfo_to_dict(self.conninfo)
-        parts.pop("password", None)
-        return make_conninfo(**parts)
+        return f"postgresql://{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def _secret_credentials(secret_arn: str) -> dict[str, str]:
+    from aws_lambda_powertools.utilities.parameters import get_secret
+
+    secret = get_secret(secret_arn, transform="json", max_age=3600)
+    try:
+        return {"user": secret["username"], "password": secret["password"]}
+    except (KeyError, TypeError):
+        raise ConfigurationError(f"secret {secret_arn} has no username and password fields") from None
 
 
 def _positive_int(env, name: str, default: int) -> int:

@@ -3,6 +3,8 @@
 import time
 from functools import cache
 
+from observability import business
+
 from .cursor import decode_cursor, encode_cursor
 from .data import health, migrations
 from .data.database import Database, get_database
@@ -25,7 +27,9 @@ class StudentService:
         self._students = StudentRepository(database)
 
     def create(self, data: StudentCreate) -> Student:
-        return self._students.insert(data.model_dump(mode="json"))
+        student = self._students.insert(data.model_dump(mode="json"))
+        business.student_created()
+        return student
 
     def get(self, student_id: int) -> Student:
         student = self._students.get(student_id)
@@ -42,11 +46,14 @@ class StudentService:
             for expected in (if_match, patch.version):
                 if expected is not None and expected != current:
                     raise VersionMismatch(expected, current)
-            return locked.update(patch.model_dump(mode="json", include=set(patch.changes())))
+            student = locked.update(patch.model_dump(mode="json", include=set(patch.changes())))
+        business.student_updated()
+        return student
 
     def delete(self, student_id: int) -> None:
         if not self._students.delete(student_id):
             raise StudentNotFound(student_id)
+        business.student_deleted()
 
     def list(self, query: ListStudentsQuery) -> StudentPage:
         filters = (query.status.value if query.status else None, query.q)
@@ -81,6 +88,7 @@ class StudentService:
         else:
             checks["schema"] = CheckResult(status="failed", detail="not checked: the database is unreachable")
         ready = all(check.status == "ok" for check in checks.values())
+        business.readiness_checked(ready, self._students.count() if ready else None)
         return Readiness(status="ok" if ready else "unavailable", checks=checks, schema_version=schema_version)
 
 

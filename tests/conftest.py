@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+# Deterministic signals in tests: EMF written at the end of each request, every request traced.
+os.environ.setdefault("METRICS_FLUSH_INTERVAL_S", "0")
+os.environ.setdefault("XRAY_SAMPLING", "all")
 
-from student_records.data import migrations
-from student_records.data.database import close_database
-from student_records.service import get_student_service
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+
+from student_records.data import migrations  # noqa: E402
+from student_records.data.database import close_database  # noqa: E402
+from student_records.service import get_student_service  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

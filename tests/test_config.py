@@ -23,9 +23,10 @@ def test_seed_style_variables():
         "application_name": "student-records"}
 
 
-def test_public_conninfo_has_no_password():
+def test_trace_url_has_no_credentials():
     settings = DatabaseSettings.from_env({"DATABASE_URL": "postgresql://app:s3cret@db/records"})
-    assert "s3cret" not in settings.public_conninfo()
+    assert settings.trace_url == "postgresql://db:5432/records"
+    assert settings.user == "app"
     assert "s3cret" in settings.conninfo
 
 

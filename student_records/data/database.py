@@ -1,6 +1,7 @@
 """Connections and statements: one pool per process, one choke point for every statement."""
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
+
+from observability.database import observe_statement, record_connection_error, record_pool_wait
 
 from ..config import DatabaseSettings
 from ..errors import DatabaseUnavailable
@@ -25,8 +28,9 @@ class Query:
 class Session:
     """Statements on one connection; inside Database.transaction() they commit or roll back together."""
 
-    def __init__(self, connection: psycopg.Connection) -> None:
+    def __init__(self, connection: psycopg.Connection, settings: DatabaseSettings) -> None:
         self._connection = connection
+        self._settings = settings
 
     def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         with self._run(query, params) as cursor:
@@ -42,12 +46,17 @@ class Session:
 
     @contextmanager
     def _run(self, query: Query, params: dict[str, Any] | None) -> Iterator[psycopg.Cursor]:
-        with self._connection.cursor(row_factory=dict_row) as cursor:
+        # The one place a statement reaches the driver: each one is measured and traced here.
+        with (
+            observe_statement(query.name, query.sql, self._settings.trace_url, self._settings.user),
+            self._connection.cursor(row_factory=dict_row) as cursor,
+        ):
             try:
                 cursor.execute(query.sql, params)
             except psycopg.OperationalError as error:
                 if isinstance(error, psycopg.errors.QueryCanceled):
                     raise DatabaseUnavailable("the database did not answer in time") from error
+                record_connection_error()
                 raise DatabaseUnavailable("lost the connection to the database") from error
             yield cursor
 
@@ -75,14 +84,14 @@ class Database:
         """Statements in autocommit: each one is its own transaction."""
         with self._connection() as connection:
             connection.autocommit = True
-            yield Session(connection)
+            yield Session(connection, self.settings)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self._connection() as connection:
             connection.autocommit = False
             with connection.transaction():
-                yield Session(connection)
+                yield Session(connection, self.settings)
 
     def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         with self.session() as session:
@@ -101,10 +110,13 @@ class Database:
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
+        requested = time.perf_counter()
         try:
             with self._pool.connection() as connection:
+                record_pool_wait((time.perf_counter() - requested) * 1000)
                 yield connection
         except PoolTimeout as error:
+            record_connection_error()
             raise DatabaseUnavailable("no database connection became available in time") from error
 
 

@@ -19,8 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_S = 90
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
+def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
@@ -44,7 +44,8 @@ def running_stack():
     scratch.mkdir(parents=True)
     ports = {"PORT": _free_port(), "GATEWAY_PORT": _free_port()}
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
-    env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20"}
+    env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}"}
     env |= {name: str(port) for name, port in ports.items()}
     log_path = scratch / "run.log"
     with log_path.open("w") as log:
@@ -87,6 +88,21 @@ def test_seeded_demo_students_are_served_by_both_doors(running_stack):
     bodies = [urllib.request.urlopen(url + "/students?limit=3").read() for url in urls.values()]
     assert bodies[0] == bodies[1]
     assert b'"next_cursor":' in bodies[0]
+
+
+def test_logs_metrics_and_a_trace_tree_per_request_are_shown(running_stack):
+    _, urls, log_path = running_stack
+    for url in urls.values():
+        urllib.request.urlopen(url + "/students/2").read()
+    deadline = time.monotonic() + 10
+    while log_path.read_text().count("GET /students/{student_id} -> 200") < 2:
+        assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+        time.sleep(0.05)
+    output = log_path.read_text()
+    assert '"message":"request"' in output
+    assert '"_aws":' in output  # EMF from the Lambda door, flushed per invocation
+    tree = output[output.index("GET /students/{student_id} -> 200"):]
+    assert "students.get" in tree and "SELECT" in tree
 
 
 def test_ctrl_c_stops_both_doors_and_the_database(running_stack):

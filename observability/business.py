@@ -1,0 +1,22 @@
+"""Business events of the domain, as metrics."""
+
+from .catalog import READINESS_FAILURES, STUDENTS_CREATED, STUDENTS_DELETED, STUDENTS_TOTAL, STUDENTS_UPDATED
+from .metrics import recorder
+
+
+def student_created() -> None:
+    recorder.put(STUDENTS_CREATED, 1)
+
+
+def student_updated() -> None:
+    recorder.put(STUDENTS_UPDATED, 1)
+
+
+def student_deleted() -> None:
+    recorder.put(STUDENTS_DELETED, 1)
+
+
+def readiness_checked(ready: bool, students_total: int | None) -> None:
+    recorder.put(READINESS_FAILURES, 0 if ready else 1)
+    if students_total is not None:
+        recorder.put(STUDENTS_TOTAL, students_total)

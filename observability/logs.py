@@ -1,0 +1,62 @@
+"""The service's structured logger: Powertools Logger, JSON lines on stdout, level from LOG_LEVEL."""
+
+import logging
+import os
+import sys
+import traceback
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+from . import tracing
+from .settings import SERVICE_NAME
+
+
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the time (Lambda's, gunicorn's, or a test's capture)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class _TraceAwareFormatter(LambdaPowertoolsFormatter):
+    """Powertools reads the trace id from Lambda's environment variable only; a Flask worker serves
+    many traces at once, so the current X-Ray entity (the same id in Lambda) is asked first."""
+
+    def _get_latest_trace_id(self) -> str | None:
+        return tracing.trace_id() or super()._get_latest_trace_id()
+
+
+logger = Logger(
+    service=SERVICE_NAME,
+    level=os.environ.get("LOG_LEVEL", "INFO"),
+    stream=_CurrentStdout(),  # type: ignore[arg-type]
+    logger_formatter=_TraceAwareFormatter(utc=True),
+)
+# The connection pool reports failed connection attempts through stdlib logging: same JSON lines, same
+# stream. Getting the logger first registers it, whichever module is imported first.
+logging.getLogger("psycopg")
+copy_config_to_registered_loggers(source_logger=logger, include={"psycopg"}, log_level="WARNING")
+
+
+def exception_fields(error: BaseException) -> dict[str, object]:
+    """What a log line may say about an exception: its types and where it was raised, never its message.
+
+    Driver messages can quote the row that failed ("Failing row contains (..., Ada, ada@...)"), so no
+    exception text reaches the logs; the type, the chain of causes and the frames are enough to find it.
+    """
+    chain = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 10:
+        chain.append(f"{type(current).__module__}.{type(current).__qualname__}")
+        current = current.__cause__ or current.__context__
+    frames = traceback.extract_tb(error.__traceback__)
+    return {
+        "exception_type": chain[0],
+        "exception_chain": chain,
+        "stack": [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames[-15:]],
+    }

@@ -1,0 +1,70 @@
+"""One request's observation, the same for both doors: the request log line, the request metrics,
+and the route and correlation id on the trace."""
+
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from .catalog import CLIENT_ERRORS, COLD_STARTS, REQUEST_LATENCY, REQUESTS, SERVER_ERRORS, Dimension
+from .logs import logger
+from .metrics import recorder
+from . import tracing
+
+LAMBDA = "lambda"
+FLASK = "flask"
+NO_ROUTE = "NO_ROUTE"  # what a request that matched no operation is counted under
+REQUEST_ID_HEADER = "X-Request-Id"
+_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_current: ContextVar["RequestObservation | None"] = ContextVar("current_request", default=None)
+
+
+def correlation_id_from(header_value: str | None) -> str:
+    """The caller's X-Request-Id when it is a plain token; a fresh one otherwise (it lands in every log line)."""
+    if header_value and _ACCEPTABLE_REQUEST_ID.match(header_value):
+        return header_value
+    return str(uuid.uuid4())
+
+
+def set_route(route_template: str) -> None:
+    """Called by a door's view once the operation is known: logs and metrics name the template, not the path."""
+    observation = _current.get()
+    if observation is not None:
+        observation.route = route_template
+
+
+def record_cold_start(function_name: str) -> None:
+    recorder.put(COLD_STARTS, 1, {Dimension.FUNCTION_NAME: function_name})
+
+
+class RequestObservation:
+    def __init__(self, front_door: str, method: str, correlation_id: str) -> None:
+        self.front_door = front_door
+        self.method = method
+        self.correlation_id = correlation_id
+        self.route = NO_ROUTE
+        self._started = time.perf_counter()
+        self._token = _current.set(self)
+        logger.thread_safe_append_keys(correlation_id=correlation_id)
+
+    def finish(self, status: int) -> None:
+        duration_ms = round((time.perf_counter() - self._started) * 1000, 3)
+        dimensions = {Dimension.FRONT_DOOR: self.front_door, Dimension.ROUTE: self.route}
+        recorder.put(REQUESTS, 1, dimensions)
+        recorder.put(REQUEST_LATENCY, duration_ms, dimensions)
+        recorder.put(CLIENT_ERRORS, 1 if 400 <= status < 500 else 0, dimensions)
+        recorder.put(SERVER_ERRORS, 1 if status >= 500 else 0, dimensions)
+        tracing.annotate(route=self.route, correlation_id=self.correlation_id, front_door=self.front_door)
+        logger.info(
+            "request",
+            extra={
+                "method": self.method,
+                "route": self.route,
+                "status": status,
+                "duration_ms": duration_ms,
+                "front_door": self.front_door,
+            },
+        )
+        logger.thread_safe_clear_keys()
+        _current.reset(self._token)
