@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run test openapi clean
+.PHONY: run test openapi clean token
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,3 +26,7 @@ openapi: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## token: a development bearer token for `make run`: ROLE=admin|registrar|teacher|student (STUDENT=<id> for students)
+token: $(STAMP)
+	@$(BIN)/python -m local_stack.dev_auth token --role $(ROLE) $(if $(STUDENT),--student $(STUDENT))

@@ -14,6 +14,7 @@ from student_records.data import migrations
 from student_records.service import get_student_service
 
 from . import seed
+from .dev_auth import DEFAULT_KEY_DIR, auth_environment
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres
 from .trace_viewer import TraceViewer, daemon_address
 
@@ -60,6 +61,10 @@ def main() -> int:
     gateway_port = int(os.environ.get("GATEWAY_PORT", "3000"))
     for name, value in LOCAL_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    # A development signing key, trusted by both doors: `make token ROLE=...` issues tokens with it.
+    key_dir = Path(os.environ.setdefault("AUTH_KEY_DIR", str(DEFAULT_KEY_DIR)))
+    for name, value in auth_environment(key_dir).items():
+        os.environ.setdefault(name, value)
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
@@ -77,7 +82,8 @@ def main() -> int:
         doors = [_start_flask_door(flask_port), _start_lambda_door(gateway_port)]
         log(f"Flask door:  http://127.0.0.1:{flask_port}   (gunicorn)")
         log(f"Lambda door: http://127.0.0.1:{gateway_port}   (local API Gateway -> handlers.api.lambda_handler)")
-        log(f"try: curl -s http://127.0.0.1:{flask_port}/students?limit=2 ; Ctrl-C stops everything")
+        log(f"try: TOKEN=$(make -s token ROLE=registrar); curl -s -H \"Authorization: Bearer $TOKEN\""
+            f" http://127.0.0.1:{flask_port}/students?limit=2 ; Ctrl-C stops everything")
         while not stop.is_set():
             exited = [door for door in doors if door.poll() is not None]
             if exited:

@@ -5,8 +5,12 @@ import random
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from student_records.access import Caller, Role
 from student_records.models import StudentCreate, StudentStatus
 from student_records.service import StudentService
+
+# The demo data is audited like any other write, under this name.
+SEED_CALLER = Caller(subject="local-demo-seed", role=Role.ADMIN, correlation_id="demo-seed")
 
 FIRST_NAMES = (
     "Amara Bruno Chen Dalia Emeka Farah Gustavo Hana Idris Jonas Keiko Lucia Mateo Nadia Omar Priya Quentin "
@@ -43,11 +47,11 @@ def demo_students(count: int, seed: int = 2026) -> list[StudentCreate]:
 
 def seed(service: StudentService, count: int, log: Callable[[str], None]) -> int:
     """Adds the demo students to an empty table; returns how many were added (0 when it holds any)."""
-    existing = service.count()
+    existing = service.count(SEED_CALLER)
     if existing:
         log(f"database holds {existing} students; not seeding")
         return 0
     for student in demo_students(count):
-        service.create(student)
+        service.create(SEED_CALLER, student)
     log(f"seeded {count} demo students")
     return count

@@ -34,6 +34,12 @@ def set_route(route_template: str) -> None:
         observation.route = route_template
 
 
+def current_correlation_id() -> str:
+    """The correlation id of the request being served (a fresh one outside any request)."""
+    observation = _current.get()
+    return observation.correlation_id if observation is not None else str(uuid.uuid4())
+
+
 def record_cold_start(function_name: str) -> None:
     recorder.put(COLD_STARTS, 1, {Dimension.FUNCTION_NAME: function_name})
 

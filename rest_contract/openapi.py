@@ -11,8 +11,6 @@ from http import HTTPStatus
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from student_records.models import Readiness
-
 from .operations import OPERATIONS, Operation
 from .parsing import MAX_BODY_BYTES
 from .problems import ALL_PROBLEM_TYPES, PROBLEM_JSON
@@ -49,9 +47,11 @@ _PROBLEM_SCHEMA = {
 
 
 def _models() -> list[type[BaseModel]]:
-    found = {Readiness}
+    found: set[type[BaseModel]] = set()
     for operation in OPERATIONS:
-        found.update(m for m in (operation.response_model, operation.body_model) if m is not None)
+        found.update(operation.response_models)
+        if operation.body_model is not None:
+            found.add(operation.body_model)
     return sorted(found, key=lambda model: model.__name__)
 
 
@@ -66,6 +66,11 @@ def _parameters(operation: Operation) -> list[dict]:
         for name, prop in schema["properties"].items():
             parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []),
                                "description": prop.get("description", ""), "schema": _inline(prop, schema)})
+    if operation.method == "POST":
+        parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                           "description": "Makes the create safe to retry: a replay within 24 hours gets the first"
+                                          " answer; the same key with another body is a 422.",
+                           "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
     if operation.method == "PATCH":
         parameters.append({"name": "If-Match", "in": "header", "required": False,
                            "description": "The ETag of the version the change is based on; 412 when stale.",
@@ -94,10 +99,9 @@ def _path_names(path: str) -> list[str]:
 
 def _responses(operation: Operation) -> dict:
     success: dict = {"description": HTTPStatus(operation.success_status).phrase}
-    if operation.response_model is not None:
-        success["content"] = {"application/json": {"schema": {"$ref": REF.format(model=operation.response_model.__name__)}}}
-    elif operation.operation_id == "readiness":
-        success["content"] = {"application/json": {"schema": {"$ref": REF.format(model="Readiness")}}}
+    refs = [{"$ref": REF.format(model=model.__name__)} for model in operation.response_models]
+    if refs:
+        success["content"] = {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
     if operation.success_status == 201:
         success["headers"] = {"Location": {"schema": {"type": "string"}}, "ETag": {"schema": {"type": "string"}}}
     responses = {str(operation.success_status): success}
@@ -133,6 +137,7 @@ def build_openapi() -> dict:
             }
         if not entry["parameters"]:
             del entry["parameters"]
+        entry["security"] = [] if operation.public else [{"bearerAuth": []}]
         paths.setdefault(operation.path, {})[operation.method.lower()] = entry
     return {
         "openapi": "3.1.0",
@@ -142,7 +147,18 @@ def build_openapi() -> dict:
             "description": "One REST contract served by two front doors: AWS Lambda behind API Gateway, and Flask on EC2.",
         },
         "paths": paths,
-        "components": {"schemas": dict(sorted(components.items()))},
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A Cognito ID or access token; the role comes from cognito:groups"
+                                   " (admin, registrar, teacher, student).",
+                }
+            },
+        },
     }
 
 

@@ -85,5 +85,21 @@ def parse_if_match(request: ApiRequest) -> int | None:
     return int(match[1])
 
 
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def parse_idempotency_key(request: ApiRequest) -> str | None:
+    raw = request.header("idempotency-key")
+    if raw is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(raw.strip()):
+        raise InvalidFields(
+            [{"field": "Idempotency-Key", "in": "header", "message": "1 to 255 visible ASCII characters",
+              "type": "idempotency_key"}],
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )
+    return raw.strip()
+
+
 def entity_tag(version: int) -> str:
     return f'"{version}"'

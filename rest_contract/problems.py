@@ -5,14 +5,17 @@ from dataclasses import dataclass
 from observability.logs import logger, exception_fields
 
 from student_records.errors import (
+    AccessDenied,
     ConstraintViolation,
     DatabaseUnavailable,
     DuplicateStudent,
+    IdempotencyKeyReused,
     InvalidCursor,
     StudentNotFound,
     VersionMismatch,
 )
 
+from .auth import Unauthenticated
 from .errors import (
     InvalidFields,
     MalformedRequest,
@@ -40,6 +43,8 @@ class ProblemType:
 
 MALFORMED_REQUEST = ProblemType("malformed-request", "Malformed request", 400)
 INVALID_CURSOR = ProblemType("invalid-cursor", "Invalid cursor", 400)
+UNAUTHORIZED = ProblemType("unauthorized", "Unauthorized", 401)
+FORBIDDEN = ProblemType("forbidden", "Forbidden", 403)
 NOT_FOUND = ProblemType("not-found", "Not found", 404)
 METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", "Method not allowed", 405)
 CONFLICT = ProblemType("conflict", "Conflict", 409)
@@ -54,6 +59,8 @@ NOT_READY = ProblemType("not-ready", "Not ready", 503)
 ALL_PROBLEM_TYPES = (
     MALFORMED_REQUEST,
     INVALID_CURSOR,
+    UNAUTHORIZED,
+    FORBIDDEN,
     NOT_FOUND,
     METHOD_NOT_ALLOWED,
     CONFLICT,
@@ -86,6 +93,16 @@ def problem_for_exception(error: Exception) -> ApiResponse:
 
 def _problem_for(error: Exception) -> ApiResponse:
     match error:
+        case Unauthenticated():
+            return problem_response(UNAUTHORIZED, str(error), headers={"WWW-Authenticate": error.challenge})
+        case AccessDenied():
+            return problem_response(FORBIDDEN, str(error))
+        case IdempotencyKeyReused():
+            return problem_response(
+                VALIDATION_FAILED,
+                str(error),
+                errors=[{"field": "Idempotency-Key", "in": "header", "message": str(error), "type": "reused"}],
+            )
         case InvalidFields():
             return problem_response(VALIDATION_FAILED, str(error), errors=error.errors)
         case MalformedRequest():

@@ -28,6 +28,20 @@ class VersionMismatch(DomainError):
         self.current = current
 
 
+class AccessDenied(DomainError):
+    """The caller is known, but their role does not allow this."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same Idempotency-Key came back with a different request."""
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used for a different request")
+
+
 class InvalidCursor(DomainError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -123,6 +123,66 @@ class StudentPage(BaseModel):
     next_cursor: str | None
 
 
+class StudentDirectoryEntry(BaseModel):
+    """What teachers see of a student: directory fields only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    student_number: str
+    first_name: str
+    last_name: str
+    status: StudentStatus
+
+
+class StudentDirectoryPage(BaseModel):
+    items: list[StudentDirectoryEntry]
+    next_cursor: str | None
+
+
+class AuditAction(StrEnum):
+    READ = "read"
+    LIST = "list"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class AuditEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    occurred_at: datetime
+    actor: str
+    actor_role: str
+    action: AuditAction
+    student_id: int
+    correlation_id: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+class ListAuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=200, description="next_cursor of the previous page, as given."
+    )
+
+
+class RecordedOutcome(BaseModel):
+    """The answer given to the first request with an Idempotency-Key, kept to answer its replays."""
+
+    request_hash: str
+    status: int
+    body: str
+    location: str | None = None
+
+
 class StudentCount(BaseModel):
     count: int
 

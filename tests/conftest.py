@@ -33,6 +33,18 @@ def _docker_answers() -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def auth_keys() -> Iterator[Path]:
+    """A signing key for this run; both doors trust it (AUTH_* set before any door is built)."""
+    from local_stack.dev_auth import auth_environment
+
+    key_dir = REPO_ROOT / ".data" / f"test-auth-{uuid.uuid4().hex[:8]}"
+    os.environ.update(auth_environment(key_dir))
+    os.environ["AUTH_KEY_DIR"] = str(key_dir)
+    yield key_dir
+    shutil.rmtree(key_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def server_conninfo() -> Iterator[str]:
     """Connection info for an administrative database on the server the tests use."""
@@ -104,5 +116,5 @@ def db(database_conninfo: str) -> Iterator[psycopg.Connection]:
 
 
 def empty_tables(connection: psycopg.Connection) -> None:
-    connection.execute("TRUNCATE students RESTART IDENTITY")
+    connection.execute("TRUNCATE students, student_audit, idempotency_keys RESTART IDENTITY")
     connection.execute("ALTER SEQUENCE student_number_seq RESTART")

@@ -45,6 +45,12 @@ class Session:
             return cursor.rowcount
 
     @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: what fails in here is undone, and the transaction goes on."""
+        with self._connection.transaction():
+            yield
+
+    @contextmanager
     def _run(self, query: Query, params: dict[str, Any] | None) -> Iterator[psycopg.Cursor]:
         # The one place a statement reaches the driver: each one is measured and traced here.
         with (

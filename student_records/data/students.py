@@ -1,14 +1,16 @@
-"""SQL for the students table."""
+"""SQL for the students table. Every statement that reads or changes a record also writes its audit
+row, in the same statement: one round trip, and the audit commits or rolls back with the change."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
+from ..access import Caller
 from ..errors import ConstraintViolation, DuplicateStudent
 from ..models import Student, StudentStatus
-from .database import Database, Query, Session
+from .database import Query
 
 _COLUMNS = (
     "id, student_number, first_name, last_name, email, date_of_birth, status,"
@@ -21,43 +23,81 @@ _UNIQUE_FIELD_BY_CONSTRAINT = {
 # Columns a partial update may set; the allow-list is what keeps PATCH's dynamic SQL safe.
 _UPDATABLE = ("first_name", "last_name", "email", "date_of_birth", "status", "enrolled_on")
 
+
+def _audited(action: str, source: str) -> str:
+    return (
+        "audited AS (INSERT INTO student_audit (actor, actor_role, action, student_id, correlation_id)"
+        f" SELECT %(actor)s, %(actor_role)s, '{action}', id, %(correlation_id)s FROM {source})"
+    )
+
+
 INSERT = Query(
     "students.insert",
-    f"""INSERT INTO students (student_number, first_name, last_name, email, date_of_birth, status, enrolled_on)
-        VALUES (%(student_number)s, %(first_name)s, %(last_name)s, %(email)s, %(date_of_birth)s, %(status)s,
-                coalesce(%(enrolled_on)s, current_date))
-        RETURNING {_COLUMNS}""",
+    f"""WITH inserted AS (
+            INSERT INTO students (student_number, first_name, last_name, email, date_of_birth, status, enrolled_on)
+            VALUES (%(student_number)s, %(first_name)s, %(last_name)s, %(email)s, %(date_of_birth)s, %(status)s,
+                    coalesce(%(enrolled_on)s, current_date))
+            RETURNING {_COLUMNS}),
+        {_audited("create", "inserted")}
+        SELECT * FROM inserted""",
 )
-GET = Query("students.get", f"SELECT {_COLUMNS} FROM students WHERE id = %(id)s")
+GET = Query(
+    "students.get",
+    f"""WITH found AS (SELECT {_COLUMNS} FROM students WHERE id = %(id)s),
+        {_audited("read", "found")}
+        SELECT * FROM found""",
+)
 GET_VERSION_FOR_UPDATE = Query(
     "students.lock_version", "SELECT version FROM students WHERE id = %(id)s FOR UPDATE"
 )
-DELETE = Query("students.delete", "DELETE FROM students WHERE id = %(id)s")
+DELETE = Query(
+    "students.delete",
+    f"""WITH deleted AS (DELETE FROM students WHERE id = %(id)s RETURNING id),
+        {_audited("delete", "deleted")}
+        SELECT count(*) AS deleted FROM deleted""",
+)
 COUNT = Query("students.count", "SELECT row_count FROM row_counts WHERE table_name = 'students'")
 
-_SEARCH = (
-    "(lower(first_name) LIKE %(prefix)s OR lower(last_name) LIKE %(prefix)s OR lower(email) LIKE %(prefix)s)"
-)
-_PAGE = "ORDER BY id LIMIT %(limit)s"
-# One statement per filter combination: each keeps a plan fit for its own indexes.
-LIST = Query("students.list", f"SELECT {_COLUMNS} FROM students WHERE id > %(after)s {_PAGE}")
-LIST_BY_STATUS = Query(
-    "students.list_by_status",
-    f"SELECT {_COLUMNS} FROM students WHERE status = %(status)s AND id > %(after)s {_PAGE}",
-)
-SEARCH = Query("students.search", f"SELECT {_COLUMNS} FROM students WHERE {_SEARCH} AND id > %(after)s {_PAGE}")
-SEARCH_BY_STATUS = Query(
-    "students.search_by_status",
-    f"SELECT {_COLUMNS} FROM students WHERE status = %(status)s AND {_SEARCH} AND id > %(after)s {_PAGE}",
-)
+_NAME_PREFIX = "lower(first_name) LIKE %(prefix)s OR lower(last_name) LIKE %(prefix)s"
+_NAME_OR_EMAIL_PREFIX = f"({_NAME_PREFIX} OR lower(email) LIKE %(prefix)s)"
+
+
+def _page(name: str, condition: str) -> Query:
+    # One statement per filter combination: each keeps a plan fit for its own indexes.
+    return Query(
+        name,
+        f"""WITH found AS (
+                SELECT {_COLUMNS} FROM students WHERE {condition} id > %(after)s ORDER BY id LIMIT %(limit)s),
+            {_audited("list", "found")}
+            SELECT * FROM found ORDER BY id""",
+    )
+
+
+LIST = _page("students.list", "")
+LIST_BY_STATUS = _page("students.list_by_status", "status = %(status)s AND")
+SEARCH = _page("students.search", f"{_NAME_OR_EMAIL_PREFIX} AND")
+SEARCH_BY_STATUS = _page("students.search_by_status", f"status = %(status)s AND {_NAME_OR_EMAIL_PREFIX} AND")
+# Teachers see no email, so they cannot search by it either.
+SEARCH_NAMES = _page("students.search_names", f"({_NAME_PREFIX}) AND")
+SEARCH_NAMES_BY_STATUS = _page("students.search_names_by_status", f"status = %(status)s AND ({_NAME_PREFIX}) AND")
+_PAGES = {
+    # (status filter, prefix search, emails searchable)
+    (False, False, True): LIST, (False, False, False): LIST,
+    (True, False, True): LIST_BY_STATUS, (True, False, False): LIST_BY_STATUS,
+    (False, True, True): SEARCH, (True, True, True): SEARCH_BY_STATUS,
+    (False, True, False): SEARCH_NAMES, (True, True, False): SEARCH_NAMES_BY_STATUS,
+}
 
 
 def _update_query(fields: list[str]) -> Query:
     assignments = ", ".join(f"{field} = %({field})s" for field in fields)
     return Query(
         "students.update",
-        f"""UPDATE students SET {assignments}, version = version + 1, updated_at = now()
-            WHERE id = %(id)s RETURNING {_COLUMNS}""",
+        f"""WITH updated AS (
+                UPDATE students SET {assignments}, version = version + 1, updated_at = now()
+                WHERE id = %(id)s RETURNING {_COLUMNS}),
+            {_audited("update", "updated")}
+            SELECT * FROM updated""",
     )
 
 
@@ -66,60 +106,60 @@ def _like_prefix(text: str) -> str:
     return escaped + "%"
 
 
-class StudentRepository:
-    def __init__(self, database: Database) -> None:
-        self._database = database
+def _who(caller: Caller) -> dict[str, str]:
+    return {"actor": caller.subject, "actor_role": caller.role.value, "correlation_id": caller.correlation_id}
 
-    def insert(self, values: dict[str, Any]) -> Student:
-        with _translate_integrity_errors():
-            row = self._database.fetch_one(INSERT, values)
+
+class Executor(Protocol):
+    """A Database (each statement its own transaction) or a Session (statements of one transaction)."""
+
+    def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None: ...
+    def fetch_all(self, query: Query, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+class StudentRepository:
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def insert(self, caller: Caller, values: dict[str, Any]) -> Student:
+        with translate_integrity_errors():
+            row = self._executor.fetch_one(INSERT, {**values, **_who(caller)})
         return Student.model_validate(row)
 
-    def get(self, student_id: int) -> Student | None:
-        row = self._database.fetch_one(GET, {"id": student_id})
+    def get(self, caller: Caller, student_id: int) -> Student | None:
+        row = self._executor.fetch_one(GET, {"id": student_id, **_who(caller)})
         return None if row is None else Student.model_validate(row)
 
-    def delete(self, student_id: int) -> bool:
-        return self._database.execute(DELETE, {"id": student_id}) == 1
+    def delete(self, caller: Caller, student_id: int) -> bool:
+        row = self._executor.fetch_one(DELETE, {"id": student_id, **_who(caller)})
+        return bool(row and row["deleted"])
 
     def count(self) -> int:
-        row = self._database.fetch_one(COUNT)
+        row = self._executor.fetch_one(COUNT)
         return int(row["row_count"]) if row else 0
 
-    def page(self, *, after_id: int, limit: int, status: StudentStatus | None, prefix: str | None) -> list[Student]:
-        params: dict[str, Any] = {"after": after_id, "limit": limit}
+    def page(
+        self, caller: Caller, *, after_id: int, limit: int, status: StudentStatus | None, prefix: str | None,
+        search_emails: bool,
+    ) -> list[Student]:
+        params: dict[str, Any] = {"after": after_id, "limit": limit, **_who(caller)}
         if status is not None:
             params["status"] = status.value
         if prefix is not None:
             params["prefix"] = _like_prefix(prefix)
-        query = {
-            (False, False): LIST,
-            (True, False): LIST_BY_STATUS,
-            (False, True): SEARCH,
-            (True, True): SEARCH_BY_STATUS,
-        }[(status is not None, prefix is not None)]
-        return [Student.model_validate(row) for row in self._database.fetch_all(query, params)]
+        query = _PAGES[(status is not None, prefix is not None, search_emails)]
+        return [Student.model_validate(row) for row in self._executor.fetch_all(query, params)]
 
-    @contextmanager
-    def locked(self, student_id: int) -> Iterator["LockedStudent"]:
-        """Holds the row lock for a read-check-write, so a version check cannot race another writer."""
-        with _translate_integrity_errors(), self._database.transaction() as session:
-            yield LockedStudent(session, student_id)
-
-
-class LockedStudent:
-    def __init__(self, session: Session, student_id: int) -> None:
-        self._session = session
-        self.student_id = student_id
-
-    def current_version(self) -> int | None:
-        row = self._session.fetch_one(GET_VERSION_FOR_UPDATE, {"id": self.student_id})
+    def current_version_for_update(self, student_id: int) -> int | None:
+        """Locks the row until the transaction ends, so a version check cannot race another writer."""
+        row = self._executor.fetch_one(GET_VERSION_FOR_UPDATE, {"id": student_id})
         return None if row is None else row["version"]
 
-    def update(self, changes: dict[str, Any]) -> Student:
+    def update(self, caller: Caller, student_id: int, changes: dict[str, Any]) -> Student:
         fields = [field for field in _UPDATABLE if field in changes]
         values = {field: _column_value(changes[field]) for field in fields}
-        row = self._session.fetch_one(_update_query(fields), {**values, "id": self.student_id})
+        with translate_integrity_errors():
+            row = self._executor.fetch_one(_update_query(fields), {**values, "id": student_id, **_who(caller)})
         return Student.model_validate(row)
 
 
@@ -128,7 +168,7 @@ def _column_value(value: Any) -> Any:
 
 
 @contextmanager
-def _translate_integrity_errors() -> Iterator[None]:
+def translate_integrity_errors() -> Iterator[None]:
     try:
         yield
     except psycopg.errors.UniqueViolation as error:

@@ -6,19 +6,26 @@ from pathlib import Path
 
 from handlers.api import lambda_handler
 from local_stack.gateway import LambdaContext
+from tests.doors import token_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def _event(name):
-    return json.loads((FIXTURES / name).read_text())
+def _event(name, token=None):
+    """The fixture as the SAM CLI made it, plus the bearer token a real client would send."""
+    event = json.loads((FIXTURES / name).read_text())
+    if token:
+        event["headers"]["Authorization"] = f"Bearer {token}"
+        event["multiValueHeaders"]["Authorization"] = [f"Bearer {token}"]
+    return event
 
 
 def test_get_event_with_base64_body_and_proxy_path_parameters(db):
     # Given a student with id 1
     db.execute("INSERT INTO students (first_name, last_name, email) VALUES ('Ada', 'L', 'ada@example.org')")
     # When the SAM-generated GET /students/1 event arrives (its body is base64, its pathParameters hold proxy)
-    result = lambda_handler(_event("apigw-rest-proxy-get.json"), LambdaContext("student-records-api"))
+    result = lambda_handler(_event("apigw-rest-proxy-get.json", token_for("registrar")),
+                            LambdaContext("student-records-api"))
     # Then the student is returned
     assert result["statusCode"] == 200
     body = base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"]
@@ -26,9 +33,15 @@ def test_get_event_with_base64_body_and_proxy_path_parameters(db):
 
 
 def test_post_event_with_base64_body_is_validated(db):
-    result = lambda_handler(_event("apigw-rest-proxy-post.json"), LambdaContext("student-records-api"))
+    result = lambda_handler(_event("apigw-rest-proxy-post.json", token_for("registrar")),
+                            LambdaContext("student-records-api"))
     # Its body is {"first_name": "Ada"}: two required fields are missing
     assert result["statusCode"] == 422
     problem = json.loads(result["body"])
     assert {error["field"] for error in problem["errors"]} == {"last_name", "email"}
     assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 0
+
+
+def test_fixture_event_without_a_token_is_401(db):
+    result = lambda_handler(_event("apigw-rest-proxy-get.json"), LambdaContext("student-records-api"))
+    assert result["statusCode"] == 401

@@ -43,8 +43,9 @@ def running_stack():
     scratch = REPO_ROOT / ".data" / f"test-run-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
     ports = {"PORT": _free_port(), "GATEWAY_PORT": _free_port()}
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
-    env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20",
+    # As on a fresh machine: no database and no token issuer configured (the test run's own are not inherited).
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST") and not k.startswith("AUTH_")}
+    env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20", "AUTH_KEY_DIR": str(scratch / "auth"),
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}"}
     env |= {name: str(port) for name, port in ports.items()}
     log_path = scratch / "run.log"
@@ -59,7 +60,7 @@ def running_stack():
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
-        yield process, urls, log_path
+        yield process, urls, log_path, env
     finally:
         if process.poll() is None:
             process.kill()
@@ -71,29 +72,41 @@ def running_stack():
 
 @pytest.mark.parametrize("door", ["PORT", "GATEWAY_PORT"])
 def test_every_readme_example_works(running_stack, door):
-    _, urls, _ = running_stack
+    _, urls, _, env = running_stack
     examples = _readme_curl_examples()
+    token = subprocess.run(["make", "-s", "token", "ROLE=registrar"], cwd=REPO_ROOT, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
     assert len(examples) >= 10
     for example in examples:
         # Our -w comes last, so it wins over an example's own.
         result = subprocess.run(["bash", "-c", example + " -w '\\n@@%{http_code}'"],
-                                env={**os.environ, "API": urls[door]}, capture_output=True, text=True, timeout=10)
+                                env={**env, "API": urls[door], "TOKEN": token}, cwd=REPO_ROOT,
+                                capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, (example, result.stderr)
         status = int(result.stdout.rsplit("@@", 1)[1])
         assert 200 <= status < 500, (example, status, result.stdout)
 
 
 def test_seeded_demo_students_are_served_by_both_doors(running_stack):
-    _, urls, _ = running_stack
-    bodies = [urllib.request.urlopen(url + "/students?limit=3").read() for url in urls.values()]
+    _, urls, _, env = running_stack
+    token = subprocess.run([sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "teacher"],
+                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    bodies = [
+        urllib.request.urlopen(urllib.request.Request(url + "/students?limit=3",
+                                                      headers={"Authorization": f"Bearer {token}"})).read()
+        for url in urls.values()
+    ]
     assert bodies[0] == bodies[1]
     assert b'"next_cursor":' in bodies[0]
 
 
 def test_logs_metrics_and_a_trace_tree_per_request_are_shown(running_stack):
-    _, urls, log_path = running_stack
+    _, urls, log_path, env = running_stack
+    token = subprocess.run([sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "admin"],
+                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
     for url in urls.values():
-        urllib.request.urlopen(url + "/students/2").read()
+        urllib.request.urlopen(urllib.request.Request(url + "/students/2",
+                                                      headers={"Authorization": f"Bearer {token}"})).read()
     deadline = time.monotonic() + 10
     while log_path.read_text().count("GET /students/{student_id} -> 200") < 2:
         assert time.monotonic() < deadline, log_path.read_text()[-3000:]
@@ -106,7 +119,7 @@ def test_logs_metrics_and_a_trace_tree_per_request_are_shown(running_stack):
 
 
 def test_ctrl_c_stops_both_doors_and_the_database(running_stack):
-    process, urls, log_path = running_stack
+    process, urls, log_path, _ = running_stack
     database_port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", log_path.read_text())[1])
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0, log_path.read_text()

@@ -1,6 +1,6 @@
 """Demo data for `make run`: deterministic, valid, added once."""
 
-from local_stack.seed import demo_students, seed
+from local_stack.seed import SEED_CALLER, demo_students, seed
 from student_records.service import get_student_service
 
 
@@ -15,5 +15,5 @@ def test_seed_adds_students_once(db):
     messages = []
     assert seed(service, 40, messages.append) == 40
     assert seed(service, 40, messages.append) == 0
-    assert service.count() == 40
+    assert service.count(SEED_CALLER) == 40
     assert messages == ["seeded 40 demo students", "database holds 40 students; not seeding"]

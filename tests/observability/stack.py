@@ -99,7 +99,10 @@ class DoorProcess:
                 time.sleep(0.05)
 
     def send(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers or {})
+        from tests.doors import token_for
+
+        headers = {"Authorization": f"Bearer {token_for('admin', subject='observability-suite')}", **(headers or {})}
+        request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers)
         if body is not None:
             request.add_header("Content-Type", "application/json")
         try:

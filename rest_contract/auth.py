@@ -1,0 +1,123 @@
+"""Bearer-token authentication, the same in both doors: neither trusts a header it did not verify.
+
+Tokens are JWTs with Cognito's claims (`sub`, `cognito:groups`, `custom:student_id`), signed with a key
+from a JWKS: the user pool's in AWS (AUTH_JWKS_URL), a file locally (AUTH_JWKS_FILE). Issuer, audience
+(`aud` of an ID token or `client_id` of an access token) and expiry are checked.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jwt
+
+from student_records.access import ROLE_PRECEDENCE, Role
+from student_records.errors import AccessDenied
+
+from .errors import RequestError
+
+REALM = "student-records"
+ALGORITHMS = ["RS256"]
+CLOCK_SKEW_S = 30
+STUDENT_ID_CLAIM = "custom:student_id"
+GROUPS_CLAIM = "cognito:groups"
+
+
+class Unauthenticated(RequestError):
+    def __init__(self, reason: str, *, token_given: bool) -> None:
+        super().__init__(reason)
+        challenge = f'Bearer realm="{REALM}"'
+        if token_given:
+            challenge += f', error="invalid_token", error_description="{reason}"'
+        self.challenge = challenge
+
+
+@dataclass(frozen=True)
+class Identity:
+    subject: str
+    role: Role
+    student_id: int | None
+
+
+class Authenticator:
+    def __init__(self, *, issuer: str, audience: str, jwks_file: Path | None = None, jwks_url: str | None = None):
+        if (jwks_file is None) == (jwks_url is None):
+            raise ValueError("give exactly one of jwks_file and jwks_url")
+        self._issuer = issuer
+        self._audience = audience
+        self._key_set = jwt.PyJWKSet.from_dict(json.loads(jwks_file.read_text())) if jwks_file else None
+        # Keys fetched once and cached, refetched for an unknown key id (a rotated key).
+        self._client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=5) if jwks_url else None
+
+    def identify(self, authorization: str | None) -> Identity:
+        if not authorization:
+            raise Unauthenticated("a bearer token is required", token_given=False)
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("use the Bearer scheme", token_given=False)
+        claims = self._verified_claims(token.strip())
+        groups = claims.get(GROUPS_CLAIM) or []
+        role = next((role for role in ROLE_PRECEDENCE if isinstance(groups, list) and role.value in groups), None)
+        if role is None:
+            raise AccessDenied("the token grants none of the roles admin, registrar, teacher or student")
+        return Identity(subject=claims["sub"], role=role, student_id=_student_id(claims))
+
+    def _verified_claims(self, token: str) -> dict:
+        try:
+            key = self._signing_key(token)
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                issuer=self._issuer,
+                leeway=CLOCK_SKEW_S,
+                options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the token has expired", token_given=True) from None
+        except (jwt.PyJWTError, ValueError):
+            raise Unauthenticated("the token is not valid", token_given=True) from None
+        # Cognito ID tokens carry the app client in `aud`, access tokens in `client_id`.
+        if self._audience not in (claims.get("aud"), claims.get("client_id")) and not (
+            isinstance(claims.get("aud"), list) and self._audience in claims["aud"]
+        ):
+            raise Unauthenticated("the token was issued for another audience", token_given=True)
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise Unauthenticated("the token has no subject", token_given=True)
+        return claims
+
+    def _signing_key(self, token: str):
+        if self._client is not None:
+            return self._client.get_signing_key_from_jwt(token).key
+        kid = jwt.get_unverified_header(token).get("kid")
+        try:
+            return self._key_set[kid].key
+        except KeyError:
+            raise Unauthenticated("the token is signed with an unknown key", token_given=True) from None
+
+
+def _student_id(claims: dict) -> int | None:
+    raw = claims.get(STUDENT_ID_CLAIM)
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+@cache
+def get_authenticator() -> Authenticator:
+    """From AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL (or AUTH_JWKS_FILE), read once per process."""
+    missing = [name for name in ("AUTH_ISSUER", "AUTH_AUDIENCE") if not os.environ.get(name)]
+    if missing or not (os.environ.get("AUTH_JWKS_URL") or os.environ.get("AUTH_JWKS_FILE")):
+        raise RuntimeError(
+            "authentication is not configured: set AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL (or AUTH_JWKS_FILE)"
+        )
+    jwks_file = os.environ.get("AUTH_JWKS_FILE")
+    return Authenticator(
+        issuer=os.environ["AUTH_ISSUER"],
+        audience=os.environ["AUTH_AUDIENCE"],
+        jwks_file=Path(jwks_file) if jwks_file else None,
+        jwks_url=None if jwks_file else os.environ["AUTH_JWKS_URL"],
+    )
