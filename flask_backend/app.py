@@ -10,6 +10,8 @@ from rest_contract.operations import OPERATIONS, Operation, unmatched_route
 from rest_contract.parsing import MAX_BODY_BYTES
 from rest_contract.problems import ProblemType, problem_for_exception, problem_response
 
+from .rate_limit import install_rate_limit
+
 
 def _api_request(path_params: dict[str, str]) -> ApiRequest:
     # One byte past the limit is enough to know it was exceeded, without reading a huge body.
@@ -30,6 +32,8 @@ def _view(operation: Operation):
         set_route(operation.path)
         return _flask_response(operation.endpoint(_api_request(path_params)))
 
+    # A name of its own: extensions (the rate limiter's exemptions among them) tell views apart by name.
+    view.__name__ = view.__qualname__ = operation.operation_id
     return view
 
 
@@ -58,6 +62,7 @@ def create_app() -> Flask:
             methods=[operation.method],
             provide_automatic_options=False,  # API Gateway answers no OPTIONS either
         )
+    install_rate_limit(app, _flask_response)
     app.register_error_handler(NotFound, _unmatched)
     app.register_error_handler(MethodNotAllowed, _unmatched)
     app.register_error_handler(Exception, _any_error)

@@ -51,7 +51,7 @@ class HealthBody(BaseModel):
     status: str
 
 
-_READ_PROBLEMS = (401, 403, 503)
+_READ_PROBLEMS = (401, 403, 429, 503)
 OPERATIONS: tuple[Operation, ...] = (
     Operation("health", "GET", "/health", "Liveness: the process answers (never touches the database)",
               endpoints.health, 200, (HealthBody,), tag="health", public=True),

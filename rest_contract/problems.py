@@ -51,6 +51,7 @@ CONFLICT = ProblemType("conflict", "Conflict", 409)
 PRECONDITION_FAILED = ProblemType("precondition-failed", "Precondition failed", 412)
 PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", "Payload too large", 413)
 UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", "Unsupported media type", 415)
+TOO_MANY_REQUESTS = ProblemType("too-many-requests", "Too many requests", 429)
 VALIDATION_FAILED = ProblemType("validation-failed", "Validation failed", 422)
 INTERNAL_ERROR = ProblemType("internal-error", "Internal server error", 500)
 SERVICE_UNAVAILABLE = ProblemType("service-unavailable", "Service unavailable", 503)
@@ -67,6 +68,7 @@ ALL_PROBLEM_TYPES = (
     PRECONDITION_FAILED,
     PAYLOAD_TOO_LARGE,
     UNSUPPORTED_MEDIA_TYPE,
+    TOO_MANY_REQUESTS,
     VALIDATION_FAILED,
     INTERNAL_ERROR,
     SERVICE_UNAVAILABLE,
