@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from .credentials import IamAuthToken, PasswordSource, SecretsManagerPassword, StaticPassword
+
 
 class ConfigurationError(RuntimeError):
     pass
@@ -12,7 +14,8 @@ class ConfigurationError(RuntimeError):
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    conninfo: str  # key=value form: X-Ray and logs then never see a URI with a password in it
+    base_conninfo: str  # key=value form, without the password: safe for logs and traces
+    password_source: PasswordSource
     statement_timeout_ms: int
     pool_min_size: int
     pool_max_size: int
@@ -21,8 +24,10 @@ class DatabaseSettings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "DatabaseSettings":
         env = os.environ if environ is None else environ
+        source: PasswordSource
         if env.get("DATABASE_URL"):
             parts = conninfo_to_dict(env["DATABASE_URL"])
+            source = StaticPassword(parts.pop("password", None))
         elif env.get("DB_HOST"):
             parts = {
                 "host": env["DB_HOST"],
@@ -30,11 +35,22 @@ class DatabaseSettings:
                 "dbname": env.get("DB_NAME", "student_records"),
                 "user": env.get("DB_USER", "postgres"),
             }
-            if env.get("DB_SECRET_ARN"):
-                # In AWS: the RDS-managed master secret, read once per process; never in the environment.
-                parts.update(_secret_credentials(env["DB_SECRET_ARN"]))
-            elif env.get("DB_PASSWORD"):
-                parts["password"] = env["DB_PASSWORD"]
+            if env.get("DB_SSLMODE"):
+                parts["sslmode"] = env["DB_SSLMODE"]
+            if env.get("DB_IAM_AUTH", "").lower() == "true":
+                region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+                source = IamAuthToken(parts["host"], int(parts["port"]), parts["user"], region)
+                parts.setdefault("sslmode", "require")  # RDS accepts IAM tokens over TLS only
+            elif env.get("DB_SECRET_ARN"):
+                # In AWS: the RDS-managed master secret; never in the environment.
+                secret = SecretsManagerPassword(env["DB_SECRET_ARN"])
+                try:
+                    parts["user"] = env.get("DB_USER") or secret.username()
+                except ValueError as error:
+                    raise ConfigurationError(str(error)) from None
+                source = secret
+            else:
+                source = StaticPassword(env.get("DB_PASSWORD"))
         else:
             raise ConfigurationError(
                 "no database configured: set DATABASE_URL (or DB_HOST, DB_NAME, DB_USER, DB_PASSWORD, DB_PORT),"
@@ -44,7 +60,8 @@ class DatabaseSettings:
         parts.setdefault("connect_timeout", env.get("DB_CONNECT_TIMEOUT", "3"))
         parts.setdefault("application_name", env.get("DB_APPLICATION_NAME", "student-records"))
         return cls(
-            conninfo=make_conninfo(**parts),
+            base_conninfo=make_conninfo(**parts),
+            password_source=source,
             statement_timeout_ms=_positive_int(env, "DB_STATEMENT_TIMEOUT_MS", 5000),
             pool_min_size=_positive_int(env, "DB_POOL_MIN_SIZE", 1),
             pool_max_size=_positive_int(env, "DB_POOL_MAX_SIZE", 4),
@@ -52,24 +69,20 @@ class DatabaseSettings:
         )
 
     @property
+    def conninfo(self) -> str:
+        """With the current password: for one-off connections (migrations, tools)."""
+        password = self.password_source.password()
+        return make_conninfo(self.base_conninfo, password=password) if password else self.base_conninfo
+
+    @property
     def user(self) -> str:
-        return str(conninfo_to_dict(self.conninfo).get("user", ""))
+        return str(conninfo_to_dict(self.base_conninfo).get("user", ""))
 
     @property
     def trace_url(self) -> str:
         """Where the database is, without credentials: what a trace may show."""
-        parts = conninfo_to_dict(self.conninfo)
+        parts = conninfo_to_dict(self.base_conninfo)
         return f"postgresql://{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
-
-
-def _secret_credentials(secret_arn: str) -> dict[str, str]:
-    from aws_lambda_powertools.utilities.parameters import get_secret
-
-    secret = get_secret(secret_arn, transform="json", max_age=3600)
-    try:
-        return {"user": secret["username"], "password": secret["password"]}
-    except (KeyError, TypeError):
-        raise ConfigurationError(f"secret {secret_arn} has no username and password fields") from None
 
 
 def _positive_int(env, name: str, default: int) -> int:

@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from observability.database import observe_statement, record_connection_error, record_pool_wait
 
 from ..config import DatabaseSettings
+from ..credentials import PasswordSource
 from ..errors import DatabaseUnavailable
 
 
@@ -67,16 +68,36 @@ class Session:
             yield cursor
 
 
+def _reauthenticating(source: PasswordSource) -> type[psycopg.Connection]:
+    """Connections that, when the password is refused, renew it once and try again (rotated secret,
+    expired IAM token) instead of failing until the process restarts."""
+
+    class ReauthenticatingConnection(psycopg.Connection):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs: Any):  # type: ignore[override]
+            try:
+                return super().connect(conninfo, **kwargs)
+            except psycopg.OperationalError as error:
+                # A refusal at connect carries no SQLSTATE; that the password was sent and the connection
+                # still failed is the sign that the server turned it down (unreachable servers never ask).
+                if not getattr(error.pgconn, "used_password", False):
+                    raise
+                source.refresh()
+                return super().connect(conninfo, **{**kwargs, "password": source.password()})
+
+    return ReauthenticatingConnection
+
+
 class Database:
     def __init__(self, settings: DatabaseSettings) -> None:
         self.settings = settings
         self._pool = ConnectionPool(
-            settings.conninfo,
+            settings.base_conninfo,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             timeout=settings.pool_timeout_s,
-            # A statement timeout is always set: a runaway query must not hold a connection forever.
-            kwargs={"options": f"-c statement_timeout={settings.statement_timeout_ms}"},
+            kwargs=self._connection_kwargs,  # read per connection: the password can change
+            connection_class=_reauthenticating(settings.password_source),
             # Connections broken by a database restart are replaced before use, not handed to a request.
             check=ConnectionPool.check_connection,
             open=False,
@@ -84,6 +105,14 @@ class Database:
         )
         # Not waiting: a process (or a Lambda init) must start even while the database is down.
         self._pool.open(wait=False)
+
+    def _connection_kwargs(self) -> dict[str, Any]:
+        # A statement timeout is always set: a runaway query must not hold a connection forever.
+        kwargs: dict[str, Any] = {"options": f"-c statement_timeout={self.settings.statement_timeout_ms}"}
+        password = self.settings.password_source.password()
+        if password:
+            kwargs["password"] = password
+        return kwargs
 
     @contextmanager
     def session(self) -> Iterator[Session]:

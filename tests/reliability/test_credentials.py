@@ -1,0 +1,120 @@
+"""Database passwords that change: a refused password is renewed once and the pool goes on."""
+
+import shutil
+import uuid
+
+import boto3
+import psycopg
+import pytest
+from moto import mock_aws
+from psycopg.conninfo import make_conninfo
+
+from local_stack.embedded_postgres import EmbeddedPostgres
+from student_records.config import DatabaseSettings
+from student_records.credentials import SecretsManagerPassword
+from student_records.data.database import Database
+from student_records.data.health import PING
+from tests.observability.stack import REPO_ROOT
+
+
+class RotatingSecret:
+    """Stands in for Secrets Manager: rotate() changes the stored value; the source only sees it on refresh()."""
+
+    def __init__(self, stored: str) -> None:
+        self.stored = stored
+        self._cached = stored
+        self.refreshes = 0
+
+    def password(self) -> str | None:
+        return self._cached
+
+    def refresh(self) -> None:
+        self.refreshes += 1
+        self._cached = self.stored
+
+
+@pytest.fixture(scope="module")
+def password_server():
+    """A server that checks passwords (scram) for everyone but its superuser."""
+    scratch = REPO_ROOT / ".data" / f"test-credentials-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True)
+    server = EmbeddedPostgres(scratch / "data", log=lambda _: None)
+    server.start()
+    (scratch / "data" / "pg_hba.conf").write_text(
+        "host all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+    )
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        admin.execute("SELECT pg_reload_conf()")
+        admin.execute("CREATE ROLE app LOGIN PASSWORD 'first-password'")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _settings(server, source):
+    base = DatabaseSettings.from_env({"DATABASE_URL": make_conninfo(server.dsn(), user="app"),
+                                      "DB_POOL_TIMEOUT_S": "3"})
+    return DatabaseSettings(**{**base.__dict__, "password_source": source})
+
+
+def test_a_rotated_password_is_fetched_again_when_refused(password_server):
+    # Given a pool connected with the first password
+    secret = RotatingSecret("first-password")
+    database = Database(_settings(password_server, secret))
+    try:
+        assert database.fetch_one(PING) == {"ok": 1}
+        # When the password is rotated and the open connections are cut
+        secret.stored = "second-password"
+        with psycopg.connect(password_server.dsn(), autocommit=True) as admin:
+            admin.execute("ALTER ROLE app PASSWORD 'second-password'")
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'")
+        # Then the next statement succeeds: the refused password was renewed (once per new connection)
+        assert database.fetch_one(PING) == {"ok": 1}
+        assert secret.refreshes >= 1
+    finally:
+        database.close()
+
+
+def test_a_password_that_stays_wrong_is_renewed_once_per_attempt_then_refused(password_server):
+    from student_records.data.database import _reauthenticating
+
+    secret = RotatingSecret("not-the-password")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        _reauthenticating(secret).connect(make_conninfo(password_server.dsn(), user="app"), password="nope")
+    assert secret.refreshes == 1
+
+
+def test_an_unreachable_server_does_not_renew_the_password():
+    from student_records.data.database import _reauthenticating
+
+    secret = RotatingSecret("first-password")
+    with pytest.raises(psycopg.OperationalError):
+        _reauthenticating(secret).connect("host=127.0.0.1 port=1 user=app connect_timeout=2")
+    assert secret.refreshes == 0
+
+
+@mock_aws
+def test_secrets_manager_source_reads_again_on_refresh(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("secretsmanager")
+    arn = client.create_secret(Name="rds-master", SecretString='{"username": "app", "password": "one"}')["ARN"]
+    source = SecretsManagerPassword(arn)
+    assert (source.username(), source.password()) == ("app", "one")
+    client.put_secret_value(SecretId=arn, SecretString='{"username": "app", "password": "two"}')
+    assert source.password() == "one"  # cached: read once per process
+    source.refresh()
+    assert source.password() == "two"
+
+
+@mock_aws
+def test_db_secret_arn_configures_user_and_password_without_the_environment_holding_them(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="rds-master-2", SecretString='{"username": "master", "password": "s3cret"}')["ARN"]
+    settings = DatabaseSettings.from_env({"DB_HOST": "db.internal", "DB_SECRET_ARN": arn, "DB_SSLMODE": "require"})
+    assert "s3cret" not in settings.base_conninfo
+    assert settings.user == "master"
+    assert "password=s3cret" in settings.conninfo
+    assert "sslmode=require" in settings.base_conninfo
