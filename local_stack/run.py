@@ -41,19 +41,20 @@ def _start_database() -> EmbeddedPostgres | None:
     return server
 
 
-def _start_door(command: list[str], **env: str) -> subprocess.Popen:
+def _start_door(command: list[str], env: dict[str, str], stdout=None) -> subprocess.Popen:
     # Its own session: Ctrl-C reaches only this process, which then stops everything in order.
-    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, start_new_session=True)
+    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=stdout,
+                            stderr=subprocess.STDOUT if stdout else None, start_new_session=True)
 
 
-def _start_flask_door(port: int) -> subprocess.Popen:
+def start_flask_door(port: int, env: dict[str, str] | None = None, stdout=None) -> subprocess.Popen:
     config = str(REPO_ROOT / "flask_backend" / "gunicorn.conf.py")
     return _start_door([sys.executable, "-m", "gunicorn", "--config", config, "flask_backend.wsgi:app"],
-                       HOST="127.0.0.1", PORT=str(port))
+                       {**(env or {}), "HOST": "127.0.0.1", "PORT": str(port)}, stdout)
 
 
-def _start_lambda_door(port: int) -> subprocess.Popen:
-    return _start_door([sys.executable, "-m", "local_stack.lambda_door", "--port", str(port)])
+def start_lambda_door(port: int, env: dict[str, str] | None = None, stdout=None) -> subprocess.Popen:
+    return _start_door([sys.executable, "-m", "local_stack.lambda_door", "--port", str(port)], env or {}, stdout)
 
 
 def main() -> int:
@@ -79,7 +80,7 @@ def main() -> int:
         log(f"schema at version {migrations.latest_version()} ({len(applied)} migrations applied now)")
         seed.seed(get_student_service(), int(os.environ.get("SEED_STUDENTS", "300")), log)
 
-        doors = [_start_flask_door(flask_port), _start_lambda_door(gateway_port)]
+        doors = [start_flask_door(flask_port), start_lambda_door(gateway_port)]
         log(f"Flask door:  http://127.0.0.1:{flask_port}   (gunicorn)")
         log(f"Lambda door: http://127.0.0.1:{gateway_port}   (local API Gateway -> handlers.api.lambda_handler)")
         log(f"try: TOKEN=$(make -s token ROLE=registrar); curl -s -H \"Authorization: Bearer $TOKEN\""

@@ -6,12 +6,16 @@ from contextlib import contextmanager
 
 from .catalog import DB_CONNECTION_ERRORS, DB_POOL_WAIT, DB_QUERY_ERRORS, DB_QUERY_LATENCY, Dimension
 from .metrics import recorder
+from .settings import ENABLED
 from .tracing import database_subsegment
 
 
 @contextmanager
 def observe_statement(query_name: str, sql: str, url: str, user: str) -> Iterator[None]:
     """Latency and error metrics plus one trace subsegment around one statement."""
+    if not ENABLED:
+        yield
+        return
     dimensions = {Dimension.QUERY_NAME: query_name}
     started = time.perf_counter()
     failed = True

@@ -49,9 +49,10 @@ def agent_sink(endpoint: str) -> Sink:
 
 
 class MetricsRecorder:
-    def __init__(self, namespace: str, sink: Sink) -> None:
+    def __init__(self, namespace: str, sink: Sink, enabled: bool = True) -> None:
         self.namespace = namespace
         self.sink = sink
+        self.enabled = enabled
         self._lock = threading.Lock()
         self._groups: dict[_GroupKey, dict[MetricSpec, list[float]]] = {}
 
@@ -64,6 +65,8 @@ class MetricsRecorder:
         for name, dimension_value in dimensions.items():
             if not dimension_value or len(dimension_value) > MAX_DIMENSION_VALUE_LENGTH:
                 raise ValueError(f"dimension {name} must be 1 to {MAX_DIMENSION_VALUE_LENGTH} characters")
+        if not self.enabled:
+            return
         key = (spec.dimension_sets, tuple(sorted(dimensions.items())))
         with self._lock:
             self._groups.setdefault(key, {}).setdefault(spec, []).append(value)

@@ -11,6 +11,7 @@ from flask import Flask, Response, g, request
 from .emf import IntervalFlusher
 from .metrics import recorder
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
+from .settings import ENABLED
 from .tracing import configure_recorder
 
 _flusher: IntervalFlusher | None = None
@@ -18,6 +19,8 @@ _flusher: IntervalFlusher | None = None
 
 def instrument_flask(app: Flask) -> None:
     """METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF per interval per worker; 0 flushes per request."""
+    if not ENABLED:
+        return
     configure_recorder()
     XRayMiddleware(app, xray_recorder)  # registered first, so its segment exists before our hooks run
     flush_interval_s = float(os.environ.get("METRICS_FLUSH_INTERVAL_S", "10"))

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .logs import logger
 from .metrics import recorder
 from .requests import LAMBDA, REQUEST_ID_HEADER, RequestObservation, record_cold_start
-from .settings import SERVICE_NAME
+from .settings import ENABLED, SERVICE_NAME
 
 # Nothing patched: database statements are traced by the data layer itself (see tracing.py), and
 # patching botocore and friends costs cold-start time for calls this function does not make.
@@ -23,6 +23,8 @@ ProxyHandler = Callable[[dict, LambdaContext], dict]
 
 
 def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
+    if not ENABLED:
+        return resolve
     cold_start = True
 
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # responses hold personal data
