@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run test openapi clean token
+.PHONY: run test openapi clean token drill tools template sam-build build-ApiFunction build-MigrationsFunction
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,65 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/python -m local_stack.run
 
-## test: the whole suite against a real PostgreSQL server
-test: $(STAMP)
+## test: the whole suite against a real PostgreSQL server (and the infrastructure checks, with the tools)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest
+
+## drill: outage drill: load on both doors while PostgreSQL stops 10 s; checks and figures (exit 1 on failure)
+drill: $(STAMP)
+	$(BIN)/python -m local_stack.drill
 
 ## openapi: regenerate the committed OpenAPI document from the code
 openapi: $(STAMP)
 	$(BIN)/python -m rest_contract.openapi > openapi.json
+
+# Infrastructure tools, each in a virtual environment of its own under .tools/: aws-sam-cli pins its own
+# boto3, and checkov is large; neither belongs in the app's environment.
+TOOLS          := .tools
+SAM_TOOLS      := aws-sam-cli==1.170.0 cfn-lint==1.58.0
+CHECKOV_TOOLS  := checkov==3.3.30
+SAM_STAMP      := $(TOOLS)/sam/.installed-$(shell echo $(SAM_TOOLS) | cksum | cut -d' ' -f1)
+CHECKOV_STAMP  := $(TOOLS)/checkov/.installed-$(shell echo $(CHECKOV_TOOLS) | cksum | cut -d' ' -f1)
+# sam build needs the function runtime's python on PATH; pyenv keeps it out of PATH unless asked.
+PYTHON312_BIN  ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin))
+
+$(SAM_STAMP):
+	@test -x $(TOOLS)/sam/bin/python || $(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/python -m pip install --quiet --disable-pip-version-check $(SAM_TOOLS)
+	@rm -f $(TOOLS)/sam/.installed-* && touch $@
+
+$(CHECKOV_STAMP):
+	@test -x $(TOOLS)/checkov/bin/python || $(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV_TOOLS)
+	@rm -f $(TOOLS)/checkov/.installed-* && touch $@
+
+## tools: aws-sam-cli, cfn-lint and checkov, pinned, in .tools/
+tools: $(SAM_STAMP) $(CHECKOV_STAMP)
+
+## template: render template.yaml from infra/template.src.yaml, dashboards/ and alarms/
+template: $(STAMP)
+	$(BIN)/python -m infra.render
+
+## sam-build: build the Lambda functions into .aws-sam/build
+sam-build: $(SAM_STAMP)
+	PATH="$(PYTHON312_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam build --template-file template.yaml
+
+# Called by `sam build` (BuildMethod: makefile) from the repository root with ARTIFACTS_DIR set. A function
+# gets only what it runs: the app's packages, the migrations, and the runtime dependencies of pyproject.toml
+# at the versions of requirements.lock, as wheels for Lambda's python3.12 on x86_64 (Amazon Linux 2023,
+# glibc 2.34). boto3, botocore and their own dependencies are then removed: the runtime provides them.
+LAMBDA_PACKAGES         := handlers rest_contract student_records observability sql
+LAMBDA_DEPENDENCIES      = $(shell $(PYTHON) -c 'import shlex, tomllib; print(shlex.join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
+LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-* \
+                           urllib3 urllib3-* dateutil python_dateutil-* six.py six-*
+build-ApiFunction build-MigrationsFunction:
+	cp -R $(LAMBDA_PACKAGES) "$(ARTIFACTS_DIR)/"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target "$(ARTIFACTS_DIR)" \
+		--implementation cp --python-version 3.12 --only-binary=:all: --platform manylinux2014_x86_64 \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_34_x86_64 \
+		--constraint requirements.lock $(LAMBDA_DEPENDENCIES)
+	cd "$(ARTIFACTS_DIR)" && rm -rf $(LAMBDA_RUNTIME_PROVIDED) bin
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 clean:
 	rm -rf $(VENV) .pytest_cache

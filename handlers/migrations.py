@@ -1,0 +1,105 @@
+"""CloudFormation custom resource that applies the database migrations (sql/) on stack create and update.
+
+Create and Update run the migrations; Delete does nothing, because the schema holds the data and must
+outlive the resource. CloudFormation always gets an answer, success or failure, with a reason it can
+show, and before this function's own timeout: a custom resource left unanswered blocks the stack for an hour.
+Only the standard library talks to CloudFormation (the ResponseURL is a presigned S3 URL).
+"""
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from typing import Any, Protocol
+
+from student_records.config import DatabaseSettings
+from student_records.data.migrations import latest_version, migrate
+
+PHYSICAL_RESOURCE_ID = "student-records-schema"
+# Kept back from the function's timeout to send the answer when the migrations are still running.
+ANSWER_MARGIN_MS = 10_000
+# The whole answer must stay under 4 KB; an error message can be long.
+MAX_REASON_CHARS = 1_000
+ANSWER_ATTEMPTS = 3
+
+logger = logging.getLogger(__name__)
+
+
+class LambdaContext(Protocol):
+    log_stream_name: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class Outcome:
+    """What the migration thread leaves for the handler to report."""
+
+    def __init__(self) -> None:
+        self.applied: list[str] | None = None
+        self.error: str | None = None
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    request_type = event["RequestType"]
+    physical_id = event.get("PhysicalResourceId", PHYSICAL_RESOURCE_ID)
+    if request_type == "Delete":
+        send_answer(event, "SUCCESS", "nothing to do on delete: the schema and its data are kept", physical_id)
+        return
+
+    outcome = Outcome()
+    worker = threading.Thread(target=_run_migrations, args=(outcome,), name="migrations", daemon=True)
+    worker.start()
+    worker.join(timeout=max(context.get_remaining_time_in_millis() - ANSWER_MARGIN_MS, 0) / 1000)
+
+    if worker.is_alive():
+        reason = (f"migrations still running when the function was about to time out (log stream"
+                  f" {context.log_stream_name}); a migration may be waiting on a lock")
+        send_answer(event, "FAILED", reason, physical_id)
+    elif outcome.error is not None:
+        send_answer(event, "FAILED", f"migrations failed: {outcome.error}", physical_id)
+    else:
+        applied = outcome.applied or []
+        reason = f"applied {', '.join(applied)}" if applied else "schema already up to date"
+        data = {"SchemaVersion": latest_version() or "", "AppliedNow": ",".join(applied)}
+        send_answer(event, "SUCCESS", reason, physical_id, data)
+
+
+def _run_migrations(outcome: Outcome) -> None:
+    try:
+        # Read here, not at import: the secret lookup can fail, and that failure must be answered too.
+        conninfo = DatabaseSettings.from_env().conninfo
+        outcome.applied = migrate(conninfo, log=logger.info)
+    except Exception as error:  # any failure becomes a FAILED answer with its reason
+        logger.exception("migrations failed")
+        outcome.error = f"{type(error).__name__}: {error}"
+
+
+def send_answer(
+    event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, str] | None = None
+) -> None:
+    body = json.dumps({
+        "Status": status,
+        "Reason": reason[:MAX_REASON_CHARS],
+        "PhysicalResourceId": physical_id,
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "Data": data or {},
+    }).encode()
+    # The presigned URL was signed without a content type: sending one would break the signature.
+    request = urllib.request.Request(
+        event["ResponseURL"], data=body, method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(body))},
+    )
+    logger.info("answering CloudFormation: %s (%s)", status, reason[:MAX_REASON_CHARS])
+    for attempt in range(1, ANSWER_ATTEMPTS + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+            return
+        except OSError:
+            if attempt == ANSWER_ATTEMPTS:
+                raise
+            logger.warning("answer attempt %d failed, retrying", attempt, exc_info=True)
+            time.sleep(attempt)

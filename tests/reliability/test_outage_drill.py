@@ -1,0 +1,16 @@
+"""The outage drill, shortened: both doors under load while PostgreSQL stops and returns."""
+
+from local_stack.drill import main
+
+
+def test_short_outage_drill_passes_every_check(capsys):
+    # Given load on both doors, a 4 s outage and 7 s more of load; When the drill runs
+    exit_code = main(["--before", "2", "--outage", "4", "--after", "7", "--workers", "3"])
+    report = capsys.readouterr().out
+    # Then every check passed, and the figures are printed
+    assert exit_code == 0, report
+    assert "FAIL" not in report
+    assert "missing from the database 0" in report
+    assert "first success after restart" in report
+    assert "db-connection-errors: OK -> ALARM" in report and "db-connection-errors: ALARM -> OK" in report
+    assert "('db-connection-errors', 'OK', 'ALARM')" in report and "('db-connection-errors', 'ALARM', 'OK')" in report
