@@ -120,3 +120,38 @@ def db(database_conninfo: str) -> Iterator[psycopg.Connection]:
 def empty_tables(connection: psycopg.Connection) -> None:
     connection.execute("TRUNCATE students, student_audit, idempotency_keys RESTART IDENTITY")
     connection.execute("ALTER SEQUENCE student_number_seq RESTART")
+
+
+@pytest.fixture(scope="module")
+def isolated_database():
+    """A PostgreSQL server of the module's own, migrated, that its tests may stop and start."""
+    from local_stack.embedded_postgres import EmbeddedPostgres
+
+    scratch = REPO_ROOT / ".data" / f"test-isolated-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True)
+    server = EmbeddedPostgres(scratch / "data", log=lambda _: None)
+    server.start()
+    server.ensure_database("student_records")
+    migrations.migrate(server.dsn("student_records"))
+    try:
+        yield server, scratch
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def isolated_doors(isolated_database, auth_keys):
+    """Both doors as real server processes over the isolated database; their stdout is captured."""
+    from tests.observability.stack import DoorProcess, UdpCollector
+
+    server, scratch = isolated_database
+    collector = UdpCollector()
+    started = {door: DoorProcess(door, server.dsn("student_records"), collector.port, scratch)
+               for door in ("lambda", "flask")}
+    try:
+        yield started
+    finally:
+        for process in started.values():
+            process.stop()
+        collector.close()

@@ -1,48 +1,10 @@
 """With the database down, both doors answer fast and clearly; when it returns, they recover by themselves."""
 
 import json
-import shutil
 import time
-import uuid
-
-import pytest
-
-from local_stack.embedded_postgres import EmbeddedPostgres
-from student_records.data import migrations
-from tests.observability.stack import REPO_ROOT, DoorProcess, UdpCollector
 
 OUTAGE_ANSWER_LIMIT_S = 2.0
 RECOVERY_DEADLINE_S = 30.0
-
-
-@pytest.fixture(scope="module")
-def own_database():
-    """A server of its own, so that stopping it disturbs no other test."""
-    scratch = REPO_ROOT / ".data" / f"test-outage-{uuid.uuid4().hex[:8]}"
-    scratch.mkdir(parents=True)
-    server = EmbeddedPostgres(scratch / "data", log=lambda _: None)
-    server.start()
-    server.ensure_database("student_records")
-    migrations.migrate(server.dsn("student_records"))
-    try:
-        yield server, scratch
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def doors(own_database, auth_keys):
-    server, scratch = own_database
-    collector = UdpCollector()
-    started = {door: DoorProcess(door, server.dsn("student_records"), collector.port, scratch)
-               for door in ("lambda", "flask")}
-    try:
-        yield started
-    finally:
-        for process in started.values():
-            process.stop()
-        collector.close()
 
 
 def _problem(reply):
@@ -50,8 +12,9 @@ def _problem(reply):
     return status, {k.lower(): v for k, v in headers.items()}, json.loads(body) if body else None
 
 
-def test_outage_gives_fast_503s_and_recovery_needs_no_restart(own_database, doors):
-    server, _ = own_database
+def test_outage_gives_fast_503s_and_recovery_needs_no_restart(isolated_database, isolated_doors):
+    server, _ = isolated_database
+    doors = isolated_doors
     for door in doors.values():
         assert door.send("GET", "/students/count")[0] == 200
     # When the database stops
