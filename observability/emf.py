@@ -49,10 +49,11 @@ def agent_sink(endpoint: str) -> Sink:
 
 
 class MetricsRecorder:
-    def __init__(self, namespace: str, sink: Sink, enabled: bool = True) -> None:
+    def __init__(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None) -> None:
         self.namespace = namespace
         self.sink = sink
         self.enabled = enabled
+        self.log_group = log_group  # where the CloudWatch agent files the documents (Lambda ignores it)
         self._lock = threading.Lock()
         self._groups: dict[_GroupKey, dict[MetricSpec, list[float]]] = {}
 
@@ -79,6 +80,8 @@ class MetricsRecorder:
         written = 0
         for (dimension_sets, dimensions), metrics in groups.items():
             for document in _documents(self.namespace, timestamp, dimension_sets, dict(dimensions), metrics):
+                if self.log_group:
+                    document["_aws"]["LogGroupName"] = self.log_group
                 self.sink(json.dumps(document, separators=(",", ":")))
                 written += 1
         return written

@@ -111,3 +111,11 @@ def test_catalog_uses_only_allow_listed_dimensions():
     for spec in CATALOG.values():
         assert spec.dimension_names <= set(Dimension)
         assert len(spec.dimension_sets) >= 1
+
+
+def test_documents_name_the_log_group_when_one_is_configured(written):
+    recorder = MetricsRecorder("StudentRecords", lambda line: written.append(json.loads(line)), log_group="/stack/m")
+    recorder.put(STUDENTS_CREATED, 1)
+    recorder.flush()
+    assert written[0]["_aws"]["LogGroupName"] == "/stack/m"
+    assert_valid_emf(written[0])
