@@ -31,10 +31,14 @@ def _plausible_birth_date(value: date) -> date:
     return value
 
 
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Control characters (NUL above all, which PostgreSQL text cannot hold) have no place in a name or a search.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_PRINTABLE)]
 Email = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    StringConstraints(
+        strip_whitespace=True, max_length=254, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+    ),
 ]
 ChosenStudentNumber = Annotated[
     str,
@@ -98,7 +102,8 @@ class ListStudentsQuery(BaseModel):
     )
     status: StudentStatus | None = Field(default=None, description="Only students with this status.")
     q: str | None = Field(
-        default=None, min_length=1, max_length=100, description="Prefix of first name, last name or email."
+        default=None, min_length=1, max_length=100, pattern=_PRINTABLE,
+        description="Prefix of first name, last name or email.",
     )
 
 

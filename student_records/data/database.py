@@ -15,7 +15,7 @@ from observability.database import observe_statement, record_connection_error, r
 
 from ..config import DatabaseSettings
 from ..credentials import PasswordSource
-from ..errors import DatabaseUnavailable
+from ..errors import ConstraintViolation, DatabaseUnavailable
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ class Session:
         ):
             try:
                 cursor.execute(query.sql, params)
+            except psycopg.DataError as error:
+                # Values the database cannot hold that validation let through: the client's data, not a bug here.
+                raise ConstraintViolation(error.sqlstate or "data exception") from error
             except psycopg.OperationalError as error:
                 if isinstance(error, psycopg.errors.QueryCanceled):
                     raise DatabaseUnavailable("the database did not answer in time") from error
