@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run test openapi clean token drill tools template sam-build build-ApiFunction build-MigrationsFunction
+.PHONY: run test openapi clean token drill dashboards-preview tools template sam-build build-ApiFunction build-MigrationsFunction
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP) tools
 ## drill: outage drill: load on both doors while PostgreSQL stops 10 s; checks and figures (exit 1 on failure)
 drill: $(STAMP)
 	$(BIN)/python -m local_stack.drill
+
+## dashboards-preview: a PNG per dashboard in docs/images, from EMF=<captured stdout> [TIME_SCALE=60], else from a 90 s local capture
+dashboards-preview: $(STAMP)
+	$(BIN)/python -m infra.dashboard_preview $(or $(EMF),--capture 90) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE))
 
 ## openapi: regenerate the committed OpenAPI document from the code
 openapi: $(STAMP)

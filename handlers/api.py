@@ -26,7 +26,13 @@ def _api_request(path_params: dict[str, str]) -> ApiRequest:
         for name, values in (event.multi_value_query_string_parameters or {}).items()
         for value in values
     ]
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    # Every value of a repeated header, joined as Flask joins them: two Authorization headers must not
+    # become "the last one wins" on one door only.
+    values_by_name: dict[str, list[str]] = {}
+    multi = event.get("multiValueHeaders") or {name: [value] for name, value in (event.get("headers") or {}).items()}
+    for name, values in multi.items():
+        values_by_name.setdefault(name.lower(), []).extend(values or [])
+    headers = {name: ", ".join(values) for name, values in values_by_name.items()}
     return ApiRequest(event.http_method, path_params, query, headers, raw_body)
 
 

@@ -15,14 +15,14 @@ LAMBDA = "lambda"
 FLASK = "flask"
 NO_ROUTE = "NO_ROUTE"  # what a request that matched no operation is counted under
 REQUEST_ID_HEADER = "X-Request-Id"
-_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 _current: ContextVar["RequestObservation | None"] = ContextVar("current_request", default=None)
 
 
 def correlation_id_from(header_value: str | None) -> str:
     """The caller's X-Request-Id when it is a plain token; a fresh one otherwise (it lands in every log line)."""
-    if header_value and _ACCEPTABLE_REQUEST_ID.match(header_value):
+    if header_value and _ACCEPTABLE_REQUEST_ID.fullmatch(header_value):
         return header_value
     return str(uuid.uuid4())
 

@@ -7,6 +7,7 @@ from a JWKS: the user pool's in AWS (AUTH_JWKS_URL), a file locally (AUTH_JWKS_F
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from .errors import RequestError
 REALM = "student-records"
 ALGORITHMS = ["RS256"]
 CLOCK_SKEW_S = 30
+VERIFIED_CACHE_SIZE = 1024
 STUDENT_ID_CLAIM = "custom:student_id"
 GROUPS_CLAIM = "cognito:groups"
 
@@ -50,6 +52,7 @@ class Authenticator:
         self._key_set = jwt.PyJWKSet.from_dict(json.loads(jwks_file.read_text())) if jwks_file else None
         # Keys fetched once and cached, refetched for an unknown key id (a rotated key).
         self._client = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=5) if jwks_url else None
+        self._verified: dict[str, tuple[Identity, float]] = {}
 
     def identify(self, authorization: str | None) -> Identity:
         if not authorization:
@@ -57,12 +60,21 @@ class Authenticator:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("use the Bearer scheme", token_given=False)
-        claims = self._verified_claims(token.strip())
+        token = token.strip()
+        # A signature check costs ~75 µs; a token already verified stays valid until it expires.
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        claims = self._verified_claims(token)
         groups = claims.get(GROUPS_CLAIM) or []
         role = next((role for role in ROLE_PRECEDENCE if isinstance(groups, list) and role.value in groups), None)
         if role is None:
             raise AccessDenied("the token grants none of the roles admin, registrar, teacher or student")
-        return Identity(subject=claims["sub"], role=role, student_id=_student_id(claims))
+        identity = Identity(subject=claims["sub"], role=role, student_id=_student_id(claims))
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # the oldest entry
+        self._verified[token] = (identity, float(claims["exp"]))
+        return identity
 
     def _verified_claims(self, token: str) -> dict:
         try:

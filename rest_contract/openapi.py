@@ -66,15 +66,15 @@ def _parameters(operation: Operation) -> list[dict]:
         for name, prop in schema["properties"].items():
             parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []),
                                "description": prop.get("description", ""), "schema": _inline(prop, schema)})
-    if operation.method == "POST":
+    if operation.accepts_idempotency_key:
         parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
                            "description": "Makes the create safe to retry: a replay within 24 hours gets the first"
                                           " answer; the same key with another body is a 422.",
-                           "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+                           "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}})
     if operation.method == "PATCH":
         parameters.append({"name": "If-Match", "in": "header", "required": False,
                            "description": "The ETag of the version the change is based on; 412 when stale.",
-                           "schema": {"type": "string"}})
+                           "schema": {"type": "string", "pattern": '^(\\*|(W/)?"[1-9][0-9]{0,9}")$'}})
     return parameters
 
 

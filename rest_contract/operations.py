@@ -40,6 +40,7 @@ class Operation:
     problem_statuses: tuple[int, ...] = ()
     tag: str = "students"
     public: bool = False  # no bearer token needed
+    accepts_idempotency_key: bool = False  # honours Idempotency-Key (documented only where it is)
 
     @property
     def rule(self) -> str:
@@ -67,7 +68,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("createStudent", "POST", "/students",
               "Create a student; an Idempotency-Key makes retries safe for 24 hours",
               endpoints.create_student, 201, (Student,), body_model=StudentCreate,
-              problem_statuses=(400, 409, 413, 415, 422, *_READ_PROBLEMS)),
+              problem_statuses=(400, 409, 413, 415, 422, *_READ_PROBLEMS), accepts_idempotency_key=True),
     Operation("getStudent", "GET", "/students/{student_id}",
               "One student (teachers get directory fields only; students only their own record)",
               endpoints.get_student, 200, (Student, StudentDirectoryEntry), problem_statuses=(404, 422, *_READ_PROBLEMS)),

@@ -11,9 +11,9 @@ from .errors import InvalidFields, MalformedRequest, PayloadTooLarge, Unsupporte
 from .http import ApiRequest
 
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", 64 * 1024))
-_ID = re.compile(r"^[1-9][0-9]{0,18}$")
+_ID = re.compile(r"[1-9][0-9]{0,18}")  # fullmatch: "$" would also accept a trailing newline
 _MAX_ID = 2**63 - 1  # PostgreSQL bigint
-_ENTITY_TAG = re.compile(r'^(?:W/)?"([1-9][0-9]{0,9})"$')
+_ENTITY_TAG = re.compile(r'(?:W/)?"([1-9][0-9]{0,9})"')
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -63,7 +63,7 @@ def parse_query(model: type[Model], pairs: Sequence[tuple[str, str]]) -> Model:
 
 def parse_id(request: ApiRequest, name: str) -> int:
     raw = request.path_params.get(name, "")
-    if not _ID.match(raw) or int(raw) > _MAX_ID:
+    if not _ID.fullmatch(raw) or int(raw) > _MAX_ID:
         raise InvalidFields(
             [{"field": name, "in": "path", "message": "must be a positive whole number", "type": "int_parsing"}],
             f"{name} must be a positive whole number",
@@ -76,7 +76,7 @@ def parse_if_match(request: ApiRequest) -> int | None:
     raw = request.header("if-match")
     if raw is None or raw.strip() == "*":
         return None
-    match = _ENTITY_TAG.match(raw.strip())
+    match = _ENTITY_TAG.fullmatch(raw.strip())
     if not match:
         raise InvalidFields(
             [{"field": "If-Match", "in": "header", "message": 'must be an entity tag such as "3"', "type": "etag"}],
@@ -85,14 +85,14 @@ def parse_if_match(request: ApiRequest) -> int | None:
     return int(match[1])
 
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def parse_idempotency_key(request: ApiRequest) -> str | None:
     raw = request.header("idempotency-key")
     if raw is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(raw.strip()):
+    if not _IDEMPOTENCY_KEY.fullmatch(raw.strip()):
         raise InvalidFields(
             [{"field": "Idempotency-Key", "in": "header", "message": "1 to 255 visible ASCII characters",
               "type": "idempotency_key"}],

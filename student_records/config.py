@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -74,11 +75,12 @@ class DatabaseSettings:
         password = self.password_source.password()
         return make_conninfo(self.base_conninfo, password=password) if password else self.base_conninfo
 
-    @property
+    # Parsed once: every statement's trace subsegment names them (parsing costs ~20 µs each time).
+    @cached_property
     def user(self) -> str:
         return str(conninfo_to_dict(self.base_conninfo).get("user", ""))
 
-    @property
+    @cached_property
     def trace_url(self) -> str:
         """Where the database is, without credentials: what a trace may show."""
         parts = conninfo_to_dict(self.base_conninfo)

@@ -66,18 +66,27 @@ class StudentCreate(BaseModel):
     enrolled_on: EnrollmentDate | None = Field(default=None, description="Today when not given.")
 
 
+def _patch_schema(schema: dict) -> None:
+    """A patch names at least one field; a field that cannot be null documents no null default."""
+    schema["minProperties"] = 1
+    for field in schema["properties"].values():
+        if "default" in field and field["default"] is None and "anyOf" not in field:
+            del field["default"]
+
+
 class StudentPatch(BaseModel):
     """A partial update: only the fields present are changed; date_of_birth may be set to null."""
 
-    model_config = _INPUT
+    model_config = ConfigDict(**_INPUT, json_schema_extra=lambda schema: _patch_schema(schema))
 
-    first_name: PersonName | None = None
-    last_name: PersonName | None = None
-    email: Email | None = None
+    # Left out means "leave as is" (hence the None defaults); only date_of_birth may be set to null.
+    first_name: PersonName = None  # type: ignore[assignment]
+    last_name: PersonName = None  # type: ignore[assignment]
+    email: Email = None  # type: ignore[assignment]
     date_of_birth: BirthDate | None = None
-    status: StudentStatus | None = None
-    enrolled_on: EnrollmentDate | None = None
-    version: int | None = Field(default=None, ge=1, description="The version the change is based on.")
+    status: StudentStatus = None  # type: ignore[assignment]
+    enrolled_on: EnrollmentDate = None  # type: ignore[assignment]
+    version: int = Field(default=None, ge=1, description="The version the change is based on.")  # type: ignore[assignment]
 
     @field_validator("first_name", "last_name", "email", "status", "enrolled_on", "version", mode="before")
     @classmethod

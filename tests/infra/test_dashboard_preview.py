@@ -1,0 +1,236 @@
+"""Dashboard preview: the real dashboard bodies drawn from EMF written by the app's own recorder."""
+
+import json
+import struct
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from infra import dashboards
+from infra.alarm_replay import ALARM, INSUFFICIENT_DATA, OK
+from infra.dashboard_preview import (
+    AWS_NO_DATA, COLUMN_PX, HEADER_PX, MARGIN_PX, ROW_PX, DashboardPreview, Panel, legend_layout, main,
+    markdown_lines, render_all,
+)
+from observability.catalog import (
+    CLIENT_ERRORS, COLD_STARTS, DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS,
+    STUDENTS_CREATED, STUDENTS_TOTAL, Dimension,
+)
+from observability.emf import MetricsRecorder
+
+T0 = 1_795_000_020  # a minute boundary (seconds)
+MINUTES = 12
+CONNECTION_ERROR_MINUTES = (9, 10, 11)  # the last three: db-connection-errors ends in ALARM
+METRIC_PANEL_KINDS = {"timeSeries", "singleValue", "bar", "no-local-data"}
+
+
+def _emf_lines() -> list[str]:
+    """Twelve minutes of both doors' EMF, one flush per minute at second 10: steady traffic, a few 4xx, and in the
+    last three minutes database connection errors with 5xx on the Flask door."""
+    lines = []
+    for minute in range(MINUTES):
+        written: list[str] = []
+        recorder = MetricsRecorder("StudentRecords", written.append)
+        failing = minute in CONNECTION_ERROR_MINUTES
+        for door, requests in (("lambda", 10), ("flask", 20)):
+            route = {Dimension.FRONT_DOOR: door, Dimension.ROUTE: "/students"}
+            for number in range(requests):
+                recorder.put(REQUESTS, 1, route)
+                recorder.put(SERVER_ERRORS, 1 if failing and door == "flask" and number < 5 else 0, route)
+                recorder.put(CLIENT_ERRORS, 1 if number == 0 else 0, route)
+        for query, latency in (("students.get", 4.0), ("students.list", 9.0)):
+            recorder.put(DB_QUERY_LATENCY, latency + minute, {Dimension.QUERY_NAME: query})
+        if failing:
+            recorder.put(DB_CONNECTION_ERRORS, 3)
+        recorder.put(READINESS_FAILURES, 0)
+        recorder.put(STUDENTS_TOTAL, 100 + minute)
+        recorder.put(STUDENTS_CREATED, 2)
+        if minute == 0:
+            # The deployed function name is a placeholder in the dashboard; locally it is the local door's.
+            recorder.put(COLD_STARTS, 1, {Dimension.FUNCTION_NAME: "student-records-api"})
+        recorder.flush()
+        for line in written:
+            document = json.loads(line)
+            document["_aws"]["Timestamp"] = (T0 + minute * 60 + 10) * 1000
+            lines.append(json.dumps(document))
+    return lines
+
+
+def _minute(minute: int) -> datetime:
+    return datetime.fromtimestamp(T0 + minute * 60, timezone.utc)
+
+
+def _body(name: str) -> dict:
+    return dashboards.with_sample_values(dashboards.load_dashboard(dashboards.DASHBOARDS_DIR / f"{name}.json"))
+
+
+def _panel(preview: DashboardPreview, title: str) -> Panel:
+    return next(panel for panel in preview.panels if panel.title == title)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+@pytest.fixture(scope="module")
+def previews(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DashboardPreview]:
+    out = tmp_path_factory.mktemp("previews")
+    return {preview.name: preview for preview in render_all(_emf_lines(), out, source="a test timeline")}
+
+
+def test_a_png_per_dashboard_with_a_panel_per_widget(previews):
+    # Given every committed dashboard body, When rendered from the timeline
+    for path in dashboards.dashboard_files():
+        preview = previews[path.stem]
+        widgets = _body(path.stem)["widgets"]
+        # Then each has its PNG, and one panel per widget, of the widget's kind, in order
+        assert preview.png.is_file()
+        assert len(preview.panels) == len(widgets)
+        for widget, panel in zip(widgets, preview.panels, strict=True):
+            expected = METRIC_PANEL_KINDS if widget["type"] == "metric" else {widget["type"]}
+            assert panel.kind in expected, (widget["properties"].get("title"), panel.kind)
+
+
+def test_image_dimensions_follow_the_grid(previews):
+    for name, preview in previews.items():
+        # Given the grid rows the widgets use
+        rows = max(widget["y"] + widget["height"] for widget in _body(name)["widgets"])
+        # Then the image is 24 columns wide and as tall as those rows, under the header
+        assert _png_size(preview.png) == (preview.width_px, preview.height_px)
+        assert preview.width_px == dashboards.GRID_COLUMNS * COLUMN_PX + 2 * MARGIN_PX
+        assert preview.height_px == HEADER_PX + rows * ROW_PX + MARGIN_PX
+
+
+def test_app_metric_panels_plot_a_line_per_metric_with_the_widget_statistic(previews):
+    # When the requests panel is drawn (Sum per minute, by front door)
+    panel = _panel(previews["service-overview"], "Requests by front door (per minute)")
+    # Then each door's line has one point per minute, the sum of that minute's requests
+    assert panel.kind == "timeSeries"
+    assert panel.lines["lambda door"] == [(_minute(minute), 10.0) for minute in range(MINUTES)]
+    assert panel.lines["flask door"] == [(_minute(minute), 20.0) for minute in range(MINUTES)]
+    # And API Gateway's own metric is named as having no local data, not drawn
+    assert "API Gateway" not in panel.lines
+    assert f"API Gateway: {AWS_NO_DATA}" in panel.notes
+
+
+def test_percentiles_per_period(previews):
+    panel = _panel(previews["service-overview"], "DB query latency p99 by query (ms)")
+    # Then the search draws every emitted series of the schema, labelled by its dimension value,
+    assert set(panel.lines) == {"students.get", "students.list", "all queries"}
+    assert panel.lines["students.list"][3] == (_minute(3), 12.0)
+    # and the plain metric (no dimensions) takes p99 over both queries' values of each minute
+    assert panel.lines["all queries"][3] == (_minute(3), 12.0)
+
+
+def test_metric_math_over_ids(previews):
+    panel = _panel(previews["service-overview"], "5xx rate by front door (%)")
+    # Then 100 * errors / requests is computed per minute: 5 of 20 Flask requests failed in the last minutes
+    flask = dict(panel.lines["flask door 5xx %"])
+    assert flask[_minute(8)] == 0.0
+    assert flask[_minute(9)] == 25.0
+    assert set(dict(panel.lines["lambda door 5xx %"]).values()) == {0.0}
+    # And the expression over API Gateway's metric is left undrawn, with the note
+    assert f"API Gateway 5xx %: {AWS_NO_DATA}" in panel.notes
+
+
+def test_deploy_time_dimension_values_match_the_local_ones(previews):
+    panel = _panel(previews["service-overview"], "Invocations and cold starts")
+    assert panel.lines["cold starts"] == [(_minute(0), 1.0)]
+    assert f"invocations: {AWS_NO_DATA}" in panel.notes
+
+
+def test_aws_metric_panels_carry_the_no_local_data_note(previews):
+    # Given the widgets whose metrics are all in AWS namespaces
+    body = _body("service-overview")
+    aws_only = [widget["properties"]["title"] for widget in body["widgets"] if widget["type"] == "metric" and all(
+        isinstance(row[0], str) and row[0].startswith("AWS/") for row in widget["properties"]["metrics"])]
+    assert "RDS CPU (%)" in aws_only
+    # Then each is drawn with its title and the note, and no line
+    for title in aws_only:
+        panel = _panel(previews["service-overview"], title)
+        assert panel.kind == "no-local-data"
+        assert panel.lines == {}
+        assert all(note.endswith(AWS_NO_DATA) for note in panel.notes) and panel.notes
+
+
+def test_alarm_panel_shows_replayed_states(previews):
+    states = _panel(previews["service-overview"], "Alarms").alarm_states
+    # Then every alarm of the widget is listed under its name (the ARN placeholder resolved)
+    assert len(states) == len(dashboards.alarm_arns(_body("service-overview")))
+    # And the app's alarms show where the replay ended: connection errors in 3 of the last 5 minutes
+    assert states["db-connection-errors"] == ALARM
+    assert states["on-call-page"] == ALARM
+    assert states["readiness-failures"] == OK
+    # And the alarms on AWS metrics, which nothing local can evaluate, show no data
+    assert states["db-cpu-high"] == INSUFFICIENT_DATA
+
+
+def test_single_value_and_bar_views_show_the_latest_period(previews):
+    business = previews["business"]
+    total = _panel(business, "Students (total)")
+    assert total.kind == "singleValue"
+    assert total.lines["students"][-1][1] == 100 + MINUTES - 1
+    bars = _panel(business, "Created, updated, deleted (per hour)")
+    assert bars.kind == "bar"
+    # The hour holding the whole timeline: 2 created per minute
+    assert bars.lines["created"][0][1] == 2.0 * MINUTES
+
+
+def test_text_and_log_widgets(previews):
+    text = previews["business"].panels[0]
+    assert text.kind == "text"
+    assert text.text_lines[0] == ("Student records: business", True)
+    log = _panel(previews["service-overview"], "Recent errors (both doors), newest first")
+    assert log.kind == "log"
+    assert log.text_lines[0][0].startswith("SOURCE 'sample-ApiFunctionLogGroup'")
+    assert "runs in CloudWatch" in log.notes[0]
+
+
+def test_markdown_becomes_plain_lines_with_bold_headings():
+    lines = markdown_lines("## On call\nSee **this** and [the runbooks](https://example.org/r) or `code`.", 80)
+    assert lines == [("On call", True), ("See this and the runbooks or code.", False)]
+
+
+def test_a_legend_never_runs_past_its_panel():
+    # Given more labels than a small panel's legend area can list
+    labels = [f"students.query_number_{number}" for number in range(40)]
+    # When laid out in 350 x 100 pixels
+    layout = legend_layout(labels, 350, 100)
+    # Then it fits, listing what it can and counting the rest
+    assert layout.height_px <= 100
+    assert 0 < layout.shown < len(labels)
+    assert layout.shown + 1 <= layout.rows * layout.columns
+    # And a few short labels keep the usual font, all listed
+    assert legend_layout(["p50", "p99"], 350, 100).font_size == 8
+    assert legend_layout(["p50", "p99"], 350, 100).shown == 2
+
+
+def test_no_emf_draws_every_panel_without_data(tmp_path):
+    # Given a log with no EMF at all, When the dashboard with every kind of widget is rendered
+    [preview] = render_all(["not an EMF line"], tmp_path, paths=[dashboards.DASHBOARDS_DIR / "service-overview.json"])
+    # Then every panel is still drawn, with no line, and every alarm has no data
+    assert preview.png.is_file()
+    assert len(preview.panels) == len(_body("service-overview")["widgets"])
+    assert all(not any(panel.lines.values()) for panel in preview.panels)
+    assert set(_panel(preview, "Alarms").alarm_states.values()) == {INSUFFICIENT_DATA}
+
+
+def test_command_writes_a_png_per_dashboard(tmp_path, capsys):
+    # Given an EMF log file, When the command runs with time compressed 60 times
+    log = tmp_path / "captured.log"
+    log.write_text("\n".join(["starting", *_emf_lines()]) + "\n")
+    assert main([str(log), "--out", str(tmp_path / "images"), "--time-scale", "60"]) == 0
+    # Then it writes and names one PNG per dashboard
+    written = sorted(path.name for path in (tmp_path / "images").glob("*.png"))
+    assert written == sorted(f"{path.stem}.png" for path in dashboards.dashboard_files())
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in written)
+
+
+def test_command_needs_logs_or_a_capture(capsys):
+    with pytest.raises(SystemExit):
+        main([])
+    assert "give EMF log files, or --capture SECONDS" in capsys.readouterr().err
