@@ -54,8 +54,9 @@ def password_server():
 
 
 def _settings(server, source):
+    # One connection only: no connection being opened in the background can slip past the test's cut.
     base = DatabaseSettings.from_env({"DATABASE_URL": make_conninfo(server.dsn(), user="app"),
-                                      "DB_POOL_TIMEOUT_S": "3"})
+                                      "DB_POOL_TIMEOUT_S": "3", "DB_POOL_MAX_SIZE": "1"})
     return DatabaseSettings(**{**base.__dict__, "password_source": source})
 
 
