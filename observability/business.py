@@ -1,6 +1,15 @@
 """Business events of the domain, as metrics."""
 
-from .catalog import READINESS_FAILURES, STUDENTS_CREATED, STUDENTS_DELETED, STUDENTS_TOTAL, STUDENTS_UPDATED
+from .catalog import (
+    ENROLLMENTS_CREATED,
+    ENROLLMENTS_DROPPED,
+    GRADES_RECORDED,
+    READINESS_FAILURES,
+    STUDENTS_CREATED,
+    STUDENTS_DELETED,
+    STUDENTS_TOTAL,
+    STUDENTS_UPDATED,
+)
 from .metrics import recorder
 
 
@@ -20,3 +29,15 @@ def readiness_checked(ready: bool, students_total: int | None) -> None:
     recorder.put(READINESS_FAILURES, 0 if ready else 1)
     if students_total is not None:
         recorder.put(STUDENTS_TOTAL, students_total)
+
+
+def enrollment_created() -> None:
+    recorder.put(ENROLLMENTS_CREATED, 1)
+
+
+def enrollment_dropped() -> None:
+    recorder.put(ENROLLMENTS_DROPPED, 1)
+
+
+def grade_recorded() -> None:
+    recorder.put(GRADES_RECORDED, 1)

@@ -81,6 +81,13 @@ STUDENTS_TOTAL = MetricSpec(
 READINESS_FAILURES = MetricSpec(
     "ReadinessFailures", Unit.COUNT, _TOTAL, "Readiness checks that failed (0 when they pass).",
     "domain service, readiness")
+ENROLLMENTS_CREATED = MetricSpec(
+    "EnrollmentsCreated", Unit.COUNT, _TOTAL,
+    "Students enrolled in an offering (enrolling again after a drop included).", "domain service")
+ENROLLMENTS_DROPPED = MetricSpec(
+    "EnrollmentsDropped", Unit.COUNT, _TOTAL, "Enrollments dropped (each frees a seat).", "domain service")
+GRADES_RECORDED = MetricSpec(
+    "GradesRecorded", Unit.COUNT, _TOTAL, "Final grades recorded or corrected.", "domain service")
 COLD_STARTS = MetricSpec(
     "ColdStarts", Unit.COUNT, ((Dimension.FUNCTION_NAME,),), "First invocation of a Lambda execution environment.",
     "Lambda door, first invocation")
@@ -91,6 +98,7 @@ CATALOG: dict[str, MetricSpec] = {
         REQUESTS, REQUEST_LATENCY, CLIENT_ERRORS, SERVER_ERRORS,
         DB_QUERY_LATENCY, DB_QUERY_ERRORS, DB_CONNECTION_ERRORS, DB_POOL_WAIT,
         STUDENTS_CREATED, STUDENTS_UPDATED, STUDENTS_DELETED, STUDENTS_TOTAL, READINESS_FAILURES,
+        ENROLLMENTS_CREATED, ENROLLMENTS_DROPPED, GRADES_RECORDED,
         COLD_STARTS,
     )
 }

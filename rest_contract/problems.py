@@ -6,12 +6,16 @@ from observability.logs import logger, exception_fields
 
 from student_records.errors import (
     AccessDenied,
+    AlreadyTaken,
     ConstraintViolation,
     DatabaseUnavailable,
     DuplicateStudent,
     IdempotencyKeyReused,
     InvalidCursor,
+    RecordNotFound,
+    StateConflict,
     StudentNotFound,
+    UnknownReference,
     VersionMismatch,
 )
 
@@ -119,7 +123,7 @@ def _problem_for(error: Exception) -> ApiResponse:
                 str(error),
                 errors=[{"field": "cursor", "in": "query", "message": str(error), "type": "invalid_cursor"}],
             )
-        case StudentNotFound() | RouteNotFound():
+        case StudentNotFound() | RecordNotFound() | RouteNotFound():
             return problem_response(NOT_FOUND, str(error) or "no such resource")
         case MethodNotAllowed():
             return problem_response(METHOD_NOT_ALLOWED, str(error), headers={"Allow": ", ".join(error.allowed)})
@@ -128,6 +132,20 @@ def _problem_for(error: Exception) -> ApiResponse:
                 CONFLICT,
                 str(error),
                 errors=[{"field": error.field, "in": "body", "message": "already taken", "type": "unique"}],
+            )
+        case AlreadyTaken():
+            return problem_response(
+                CONFLICT,
+                str(error),
+                errors=[{"field": error.field, "in": "body", "message": str(error), "type": "unique"}],
+            )
+        case StateConflict():
+            return problem_response(CONFLICT, str(error))
+        case UnknownReference():
+            return problem_response(
+                VALIDATION_FAILED,
+                str(error),
+                errors=[{"field": error.field, "in": "body", "message": str(error), "type": "reference"}],
             )
         case VersionMismatch():
             return problem_response(PRECONDITION_FAILED, str(error), current_version=error.current)

@@ -3,14 +3,14 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .errors import AccessDenied, StudentNotFound
+from .errors import AccessDenied, RecordNotFound, StudentNotFound
 
 
 class Role(StrEnum):
     ADMIN = "admin"  # everything, the audit trail included
-    REGISTRAR = "registrar"  # reads and writes student records
-    TEACHER = "teacher"  # reads directory fields only: name, student_number, status
-    STUDENT = "student"  # reads their own record only
+    REGISTRAR = "registrar"  # reads and writes student records and academic records
+    TEACHER = "teacher"  # reads directory fields only; rosters and grades of the offerings they teach
+    STUDENT = "student"  # reads their own record and transcript, and the course catalogue
 
 
 # A caller in several groups acts with the strongest role among them.
@@ -57,3 +57,47 @@ def may_see_full_record(caller: Caller, student_id: int) -> bool:
     if caller.student_id == student_id:
         return True
     raise StudentNotFound(student_id)
+
+
+# Academic records: the catalogue (courses, terms, offerings, the grade scale) is open to every role;
+# registrars manage it and the enrollments; teachers see and grade the offerings they teach.
+_ACADEMIC_MANAGERS = {Role.ADMIN, Role.REGISTRAR}
+
+
+def require_academic_manager(caller: Caller) -> None:
+    if caller.role not in _ACADEMIC_MANAGERS:
+        raise AccessDenied(f"the {caller.role} role cannot manage courses, terms, offerings or enrollments")
+
+
+def require_grading_role(caller: Caller) -> None:
+    """Before looking the enrollment up: students never grade."""
+    if caller.role not in _ACADEMIC_MANAGERS and caller.role is not Role.TEACHER:
+        raise AccessDenied(f"the {caller.role} role cannot read rosters or record grades")
+
+
+def require_teacher_of(caller: Caller, teacher_sub: str) -> None:
+    """Rosters and grades of an offering: its own teacher, or a registrar."""
+    require_grading_role(caller)
+    if caller.role is Role.TEACHER and caller.subject != teacher_sub:
+        raise AccessDenied("teachers see and grade only the offerings they teach")
+
+
+def require_enrollment_reader(caller: Caller, enrollment_id: int, teacher_sub: str, student_id: int) -> None:
+    """Registrars, the offering's teacher, and the enrolled student. Another student gets 404, as for
+    student records; another teacher gets 403."""
+    if caller.role is Role.STUDENT:
+        if caller.student_id != student_id:
+            raise RecordNotFound("enrollment", enrollment_id)
+        return
+    require_teacher_of(caller, teacher_sub)
+
+
+def require_transcript_reader(caller: Caller, student_id: int) -> None:
+    """Registrars, and the student whose transcript it is (anyone else's is a 404, as for student records)."""
+    if caller.role in _ACADEMIC_MANAGERS:
+        return
+    if caller.role is Role.STUDENT:
+        if caller.student_id != student_id:
+            raise StudentNotFound(student_id)
+        return
+    raise AccessDenied(f"the {caller.role} role cannot read transcripts")

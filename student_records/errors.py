@@ -60,3 +60,41 @@ class DatabaseUnavailable(DomainError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+
+
+class RecordNotFound(DomainError):
+    """No course, term, offering or enrollment with this id."""
+
+    def __init__(self, kind: str, record_id: int) -> None:
+        super().__init__(f"{kind} {record_id} does not exist")
+
+
+class AlreadyTaken(DomainError):
+    """A value that must be unique is taken: a course or term code, a course's offering in a term, a
+    student's enrollment in an offering."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class UnknownReference(DomainError):
+    """The request names something that does not exist: a course, term or student id, or a grade that is
+    not on the grade scale."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class StateConflict(DomainError):
+    """The change contradicts the record as it is now (a course still offered, a dropped enrollment to
+    grade, a capacity below the seats taken)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+
+
+class OfferingFull(StateConflict):
+    def __init__(self, offering_id: int) -> None:
+        super().__init__(f"offering {offering_id} has no seat left")

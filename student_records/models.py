@@ -160,6 +160,11 @@ class AuditAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    # The academic record (student_records/academics.py)
+    ENROLL = "enroll"
+    DROP = "drop"
+    GRADE = "grade"
+    TRANSCRIPT = "transcript"
 
 
 class AuditEntry(BaseModel):

@@ -118,7 +118,10 @@ def db(database_conninfo: str) -> Iterator[psycopg.Connection]:
 
 
 def empty_tables(connection: psycopg.Connection) -> None:
-    connection.execute("TRUNCATE students, student_audit, idempotency_keys RESTART IDENTITY")
+    connection.execute(
+        "TRUNCATE students, student_audit, idempotency_keys, enrollments, course_offerings, courses, terms"
+        " RESTART IDENTITY"
+    )
     connection.execute("ALTER SEQUENCE student_number_seq RESTART")
 
 

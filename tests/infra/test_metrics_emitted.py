@@ -16,10 +16,30 @@ APP_NAMESPACE = "${MetricsNamespace}"
 NAMESPACE = "StudentRecords"
 
 
+def _post(door, path: str, body: dict) -> dict:
+    return json.loads(door.send("POST", path, json.dumps(body).encode())[2])
+
+
+def _drive_academic_records(door, student_id: int) -> None:
+    """Enroll, drop, enroll again and grade: every business metric of enrollments."""
+    course = _post(door, "/courses", {"code": f"EMIT-{door.door}", "title": "Emitted", "credits": 3,
+                                      "department": "Observability"})
+    term = _post(door, "/terms", {"code": f"EMIT-{door.door.upper()}", "starts_on": "2026-09-01",
+                                  "ends_on": "2026-12-18"})
+    offering = _post(door, "/offerings", {"course_id": course["id"], "term_id": term["id"], "teacher_sub": "t",
+                                          "capacity": 5})
+    enrollment = _post(door, f"/offerings/{offering['id']}/enrollments", {"student_id": student_id})
+    door.send("PATCH", f"/enrollments/{enrollment['id']}", json.dumps({"status": "dropped"}).encode())
+    _post(door, f"/offerings/{offering['id']}/enrollments", {"student_id": student_id})
+    door.send("PUT", f"/enrollments/{enrollment['id']}/grade", json.dumps({"grade": "A"}).encode())
+    door.send("GET", f"/students/{student_id}/transcript")
+
+
 def _drive_everything(doors, server) -> None:
     for door in doors.values():
         created = json.loads(door.send("POST", "/students", json.dumps(
             {"first_name": "Emit", "last_name": "Ted", "email": f"emitted-{door.door}@example.org"}).encode())[2])
+        _drive_academic_records(door, created["id"])
         student = f"/students/{created['id']}"
         for method, path, body in [
             ("GET", student, None), ("GET", "/students?limit=5", None), ("GET", "/students?status=active", None),
