@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run test openapi clean token drill dashboards-preview tools template sam-build build-ApiFunction build-MigrationsFunction
+.PHONY: run test openapi clean token drill import dashboards-preview tools template sam-build build-ApiFunction build-MigrationsFunction
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ drill: $(STAMP)
 ## dashboards-preview: a PNG per dashboard in docs/images, from EMF=<captured stdout> [TIME_SCALE=60], else from a 90 s local capture
 dashboards-preview: $(STAMP)
 	$(BIN)/python -m infra.dashboard_preview $(or $(EMF),--capture 90) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE))
+
+## import: validate and load students from CSV: make import FILE=students.csv [REPORT=rejected.csv] (exit 1 when rows were rejected)
+import: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make import FILE=students.csv [REPORT=rejected.csv]" >&2; exit 2; }
+	$(BIN)/python -m local_stack.import_students "$(FILE)" $(if $(REPORT),--report "$(REPORT)")
 
 ## openapi: regenerate the committed OpenAPI document from the code
 openapi: $(STAMP)
