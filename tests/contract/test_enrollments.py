@@ -1,7 +1,6 @@
 """Enrollments on both doors: enroll, rosters, one enrollment, drop and grades; capacity under concurrency
 (Flask door); the audit trail of each."""
 
-import threading
 
 from tests.contract.academic_records import (
     as_role,
@@ -12,6 +11,7 @@ from tests.contract.academic_records import (
     new_student,
     record_grade,
 )
+from tests.concurrency import run_concurrently
 from tests.doors import Call, FlaskDoor
 
 PROBLEM = "application/problem+json"
@@ -314,22 +314,6 @@ def test_deleting_a_student_deletes_their_enrollments_and_frees_their_seats(api,
     assert db.execute("SELECT count(*) FROM enrollments").fetchone()[0] == 0
 
 
-def _concurrently(count: int, action) -> list:
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = action(index)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_32_concurrent_enrollments_into_the_last_seat_give_it_to_one(db):
     # Given an offering with one seat left, and 32 students who want it
     # (Flask door: its threads reach the database concurrently; the Lambda door serves one request at a time)
@@ -339,7 +323,7 @@ def test_32_concurrent_enrollments_into_the_last_seat_give_it_to_one(db):
         new_enrollment(door, offering["id"], new_student(door)["id"])
     students = [new_student(door)["id"] for _ in range(32)]
     # When all of them enroll at once
-    replies = _concurrently(32, lambda index: enroll(door, offering["id"], students[index]))
+    replies = run_concurrently(32, lambda index: enroll(door, offering["id"], students[index]))
     # Then one gets the seat and 31 a conflict, and the offering is exactly full
     assert sorted(reply.status for reply in replies) == [201] + [409] * 31
     assert _seats_taken(door, offering["id"]) == 3
@@ -351,6 +335,6 @@ def test_32_concurrent_enrollments_into_the_last_seat_give_it_to_one(db):
 def test_32_concurrent_enrollments_of_one_student_enroll_once(db):
     door = FlaskDoor()
     offering, student = new_offering(door, capacity=5), new_student(door)
-    replies = _concurrently(32, lambda _: enroll(door, offering["id"], student["id"]))
+    replies = run_concurrently(32, lambda _: enroll(door, offering["id"], student["id"]))
     assert sorted(reply.status for reply in replies) == [201] + [409] * 31
     assert _seats_taken(door, offering["id"]) == 1

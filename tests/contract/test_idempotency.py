@@ -1,7 +1,6 @@
 """Idempotency-Key on POST /students: replays answer as the first request did; one key, one student."""
 
-import threading
-
+from tests.concurrency import run_concurrently
 from tests.doors import Call, FlaskDoor, token_for
 
 BODY = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"}
@@ -65,26 +64,10 @@ def test_malformed_key_is_422(api):
     assert _post(api, "with space").status == 422
 
 
-def _concurrently(count, action):
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(index):
-        barrier.wait()
-        results[index] = action(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_32_concurrent_creates_with_one_key_create_one_student(db):
     # Flask door: threads in one process hit the database concurrently (the Lambda door runs one at a time)
     door = FlaskDoor()
-    replies = _concurrently(32, lambda _: door.send(
+    replies = run_concurrently(32, lambda _: door.send(
         Call("POST", "/students", json_body=BODY, headers={"Idempotency-Key": "race-key"})))
     assert {reply.status for reply in replies} == {201}
     assert len({reply.body for reply in replies}) == 1
@@ -93,7 +76,7 @@ def test_32_concurrent_creates_with_one_key_create_one_student(db):
 
 def test_32_concurrent_creates_with_one_email_give_one_201_and_409s(db):
     door = FlaskDoor()
-    replies = _concurrently(32, lambda _: door.send(Call("POST", "/students", json_body=BODY)))
+    replies = run_concurrently(32, lambda _: door.send(Call("POST", "/students", json_body=BODY)))
     statuses = sorted(reply.status for reply in replies)
     assert statuses == [201] + [409] * 31
     assert _students(db) == 1

@@ -1,7 +1,6 @@
 """Academic records in the database: the rules it enforces whatever the client, seat counts kept exact when
 enrollments disappear, and the capacity held by the service under 32 concurrent enrollments."""
 
-import threading
 
 import psycopg
 import pytest
@@ -10,6 +9,7 @@ from student_records.academic_models import EnrollmentCreate
 from student_records.academics import get_academic_service
 from student_records.access import Caller, Role
 from student_records.errors import AlreadyTaken, OfferingFull
+from tests.concurrency import run_concurrently
 
 REGISTRAR = Caller("registrar-1", Role.REGISTRAR, "test-correlation-id")
 
@@ -32,32 +32,13 @@ def _seats_taken(db, offering: int) -> int:
     return db.execute("SELECT enrolled_count FROM course_offerings WHERE id = %s", (offering,)).fetchone()[0]
 
 
-def _concurrently(count: int, action) -> list:
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = action(index)
-        except (OfferingFull, AlreadyTaken) as refusal:
-            results[index] = refusal
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
-
-
 def test_32_concurrent_enrollments_into_the_last_seat_at_the_service(db):
     # Given an offering with one seat and 32 students
     offering, students = _offering(db, capacity=1), _students(db, 32)
     service = get_academic_service()
     # When all of them enroll at once
-    outcomes = _concurrently(32, lambda index: service.enroll(REGISTRAR, offering, EnrollmentCreate(
-        student_id=students[index])))
+    outcomes = run_concurrently(32, lambda index: service.enroll(REGISTRAR, offering, EnrollmentCreate(
+        student_id=students[index])), expected=(OfferingFull, AlreadyTaken))
     # Then exactly one is enrolled, the 31 others are refused as full, and the seat count agrees
     assert sum(not isinstance(outcome, Exception) for outcome in outcomes) == 1
     assert sum(isinstance(outcome, OfferingFull) for outcome in outcomes) == 31
@@ -68,8 +49,8 @@ def test_32_concurrent_enrollments_into_the_last_seat_at_the_service(db):
 def test_concurrent_enrollments_fill_an_offering_exactly(db):
     offering, students = _offering(db, capacity=10), _students(db, 32)
     service = get_academic_service()
-    outcomes = _concurrently(32, lambda index: service.enroll(REGISTRAR, offering, EnrollmentCreate(
-        student_id=students[index])))
+    outcomes = run_concurrently(32, lambda index: service.enroll(REGISTRAR, offering, EnrollmentCreate(
+        student_id=students[index])), expected=(OfferingFull, AlreadyTaken))
     assert sum(isinstance(outcome, OfferingFull) for outcome in outcomes) == 22
     assert _seats_taken(db, offering) == 10 == db.execute("SELECT count(*) FROM enrollments").fetchone()[0]
 
