@@ -195,7 +195,7 @@ def main() -> int:
     results["load_average_before"] = round(busy_before, 2)
     results["niceness"] = os.nice(0)
     report.write(results, RESULTS_DIR)
-    log(f"done in {phase_seconds['total']:.0f} s: {RESULTS_DIR.relative_to(REPO_ROOT)}/latest.md")
+    log(f"done in {phase_seconds['total']:.0f} s: {RESULTS_DIR}/latest.md")
     print((RESULTS_DIR / "latest.md").read_text())
     return 0
 

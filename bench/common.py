@@ -11,9 +11,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "bench"
-RESULTS_DIR = BENCH_DIR / "results"
+# Both can be moved (BENCH_RESULTS_DIR, BENCH_SCRATCH_DIR) to try a change without touching the committed results.
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", BENCH_DIR / "results"))
 # Scratch space (database, logs, sam build): git-ignored, rebuilt by every run.
-SCRATCH_DIR = REPO_ROOT / ".data" / "bench"
+SCRATCH_DIR = Path(os.environ.get("BENCH_SCRATCH_DIR", REPO_ROOT / ".data" / "bench"))
 LAMBDA_FUNCTION_NAME = "student-records-api"
 LOOPBACK = "127.0.0.1"
 

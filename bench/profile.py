@@ -233,7 +233,7 @@ def main() -> int:
         database.stop(keep_data=False)
         sink.close()
     profile_report.write(results, RESULTS_DIR)
-    log(f"{(RESULTS_DIR / 'profile.md').relative_to(REPO_ROOT)} written")
+    log(f"{RESULTS_DIR / 'profile.md'} written")
     return 0
 
 
