@@ -21,6 +21,9 @@ class DatabaseSettings:
     pool_min_size: int
     pool_max_size: int
     pool_timeout_s: float
+    # synchronous_commit for the transactions that only write read-audit rows: "off" (READ_AUDIT_COMMIT=async,
+    # the default) or None (=sync: the server's setting, as for changes). Why: data/audit.py.
+    read_audit_synchronous_commit: str | None = "off"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "DatabaseSettings":
@@ -67,6 +70,7 @@ class DatabaseSettings:
             pool_min_size=_positive_int(env, "DB_POOL_MIN_SIZE", 1),
             pool_max_size=_positive_int(env, "DB_POOL_MAX_SIZE", 4),
             pool_timeout_s=float(env.get("DB_POOL_TIMEOUT_S", "1.5")),
+            read_audit_synchronous_commit=_read_audit_commit(env),
         )
 
     @property
@@ -85,6 +89,13 @@ class DatabaseSettings:
         """Where the database is, without credentials: what a trace may show."""
         parts = conninfo_to_dict(self.base_conninfo)
         return f"postgresql://{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+def _read_audit_commit(env) -> str | None:
+    choice = env.get("READ_AUDIT_COMMIT", "async")
+    if choice not in ("async", "sync"):
+        raise ConfigurationError(f"READ_AUDIT_COMMIT must be async or sync, got {choice!r}")
+    return "off" if choice == "async" else None
 
 
 def _positive_int(env, name: str, default: int) -> int:

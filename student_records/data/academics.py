@@ -33,7 +33,9 @@ from ..errors import (
     StateConflict,
     UnknownReference,
 )
+from .audit import actor, audit_rows, read_audit_rows
 from .database import Query
+from .prefix_search import like_prefix
 from .students import Executor
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -64,20 +66,6 @@ _CONFLICTING_CHECKS = {
 }
 
 
-def _audited(action: str, source: str) -> str:
-    return (
-        "audited AS (INSERT INTO student_audit (actor, actor_role, action, student_id, correlation_id)"
-        f" SELECT %(actor)s, %(actor_role)s, '{action}', student_id, %(correlation_id)s FROM {source})"
-    )
-
-
-def _who(caller: Caller) -> dict[str, str]:
-    return {"actor": caller.subject, "actor_role": caller.role.value, "correlation_id": caller.correlation_id}
-
-
-def _like_prefix(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
 
 
 def _update_query(name: str, table: str, columns: str, fields: list[str]) -> Query:
@@ -173,7 +161,7 @@ class CourseRepository:
         params: dict[str, Any] = {"after": after_id, "limit": limit}
         if prefix is None:
             return _validated(self._executor.fetch_all(LIST_COURSES, params), Course)
-        return _validated(self._executor.fetch_all(SEARCH_COURSES, {**params, "prefix": _like_prefix(prefix)}), Course)
+        return _validated(self._executor.fetch_all(SEARCH_COURSES, {**params, "prefix": like_prefix(prefix)}), Course)
 
 
 # Terms
@@ -277,7 +265,7 @@ ENROLL = Query(
                 SET status = 'enrolled', enrolled_at = now(), updated_at = now(), version = existing.version + 1
                 WHERE existing.status = 'dropped'
             RETURNING {_ENROLLMENT_COLUMNS}),
-        {_audited("enroll", "enrolled")}
+        {audit_rows("enroll", "enrolled", "student_id")}
         SELECT * FROM enrolled""",
 )
 # Why an enrollment was refused: no such offering, already enrolled, or no seat left.
@@ -297,8 +285,9 @@ ENROLLMENT_PARTIES = Query(
 GET_ENROLLMENT = Query(
     "enrollments.get",
     f"""WITH found AS (SELECT {_ENROLLMENT_COLUMNS} FROM enrollments WHERE id = %(id)s),
-        {_audited("read", "found")}
+        {read_audit_rows("read", "found", "student_id")}
         SELECT * FROM found""",
+    audits_read=True,
 )
 ROSTER = Query(
     "enrollments.roster",
@@ -307,8 +296,9 @@ ROSTER = Query(
                    s.student_number, s.first_name, s.last_name
             FROM enrollments e JOIN students s ON s.id = e.student_id
             WHERE e.offering_id = %(offering_id)s AND e.id > %(after)s ORDER BY e.id LIMIT %(limit)s),
-        {_audited("list", "found")}
+        {read_audit_rows("list", "found", "student_id")}
         SELECT * FROM found ORDER BY id""",
+    audits_read=True,
 )
 LOCK_OFFERING_OF_ENROLLMENT = Query(
     "enrollments.lock_offering",
@@ -325,7 +315,7 @@ DROP = Query(
         freed AS (
             UPDATE course_offerings SET enrolled_count = enrolled_count - 1
             WHERE id IN (SELECT offering_id FROM dropped)),
-        {_audited("drop", "dropped")}
+        {audit_rows("drop", "dropped", "student_id")}
         SELECT * FROM dropped""",
 )
 # A grade completes the enrollment; the seat stays taken (it was used).
@@ -335,7 +325,7 @@ RECORD_GRADE = Query(
             UPDATE enrollments SET grade = %(grade)s, status = 'completed', version = version + 1, updated_at = now()
             WHERE id = %(id)s AND status <> 'dropped'
             RETURNING {_ENROLLMENT_COLUMNS}),
-        {_audited("grade", "graded")}
+        {audit_rows("grade", "graded", "student_id")}
         SELECT * FROM graded""",
 )
 
@@ -361,7 +351,7 @@ class EnrollmentRepository:
         """None when refused (see refusal()); the caller must then roll back the seat taken, if any."""
         with _integrity_errors_translated():
             row = self._executor.fetch_one(
-                ENROLL, {"offering_id": offering_id, "student_id": student_id, **_who(caller)}
+                ENROLL, {"offering_id": offering_id, "student_id": student_id, **actor(caller)}
             )
         return None if row is None else Enrollment.model_validate(row)
 
@@ -379,12 +369,12 @@ class EnrollmentRepository:
         return None if row is None else EnrollmentParties(row["student_id"], row["teacher_sub"])
 
     def get(self, caller: Caller, enrollment_id: int) -> Enrollment | None:
-        row = self._executor.fetch_one(GET_ENROLLMENT, {"id": enrollment_id, **_who(caller)})
+        row = self._executor.fetch_one(GET_ENROLLMENT, {"id": enrollment_id, **actor(caller)})
         return None if row is None else Enrollment.model_validate(row)
 
     def roster(self, caller: Caller, offering_id: int, *, after_id: int, limit: int) -> list[RosterEntry]:
         rows = self._executor.fetch_all(
-            ROSTER, {"offering_id": offering_id, "after": after_id, "limit": limit, **_who(caller)}
+            ROSTER, {"offering_id": offering_id, "after": after_id, "limit": limit, **actor(caller)}
         )
         return _validated(rows, RosterEntry)
 
@@ -397,14 +387,14 @@ class EnrollmentRepository:
 
     def drop(self, caller: Caller, enrollment_id: int) -> Enrollment | None:
         """Drops an enrolled enrollment and frees its seat; None when there is no enrolled one."""
-        row = self._executor.fetch_one(DROP, {"id": enrollment_id, **_who(caller)})
+        row = self._executor.fetch_one(DROP, {"id": enrollment_id, **actor(caller)})
         return None if row is None else Enrollment.model_validate(row)
 
     def record_grade(self, caller: Caller, enrollment_id: int, grade: str) -> Enrollment | None:
         """None when there is no such enrollment that is not dropped; UnknownReference when the grade is not
         on the grade scale."""
         with _integrity_errors_translated():
-            row = self._executor.fetch_one(RECORD_GRADE, {"id": enrollment_id, "grade": grade, **_who(caller)})
+            row = self._executor.fetch_one(RECORD_GRADE, {"id": enrollment_id, "grade": grade, **actor(caller)})
         return None if row is None else Enrollment.model_validate(row)
 
 
@@ -415,7 +405,7 @@ class EnrollmentRepository:
 TRANSCRIPT = Query(
     "transcripts.get",
     f"""WITH student AS (SELECT id AS student_id, student_number FROM students WHERE id = %(student_id)s),
-        {_audited("transcript", "student")},
+        {read_audit_rows("transcript", "student", "student_id")},
         lines AS (
             SELECT t.id AS term_id, t.code AS term_code, t.starts_on, t.ends_on,
                    e.id AS enrollment_id, c.id AS course_id, c.code, c.title, c.credits, e.status, e.grade, g.points
@@ -444,6 +434,7 @@ TRANSCRIPT = Query(
                ) ORDER BY t.starts_on, t.term_id) FILTER (WHERE t.term_id IS NOT NULL), '[]') AS terms
         FROM student s LEFT JOIN by_term t ON true
         GROUP BY s.student_id, s.student_number""",
+    audits_read=True,
 )
 GRADE_SCALE = Query("grades.scale", "SELECT grade, points FROM grade_scale ORDER BY points DESC, grade")
 
@@ -453,7 +444,7 @@ class TranscriptRepository:
         self._executor = executor
 
     def transcript(self, caller: Caller, student_id: int) -> Transcript | None:
-        row = self._executor.fetch_one(TRANSCRIPT, {"student_id": student_id, **_who(caller)})
+        row = self._executor.fetch_one(TRANSCRIPT, {"student_id": student_id, **actor(caller)})
         return None if row is None else Transcript.model_validate(row)
 
     def grade_scale(self) -> list[GradeScaleEntry]:

@@ -24,6 +24,9 @@ class Query:
 
     name: str
     sql: str
+    # Writes read-audit rows (audit.read_audit_rows): runs only on its own, so that relaxing the commit of
+    # its audit rows can never relax the commit of a change made in the same transaction.
+    audits_read: bool = False
 
 
 class Session:
@@ -66,6 +69,10 @@ class Session:
     @contextmanager
     def _run(self, query: Query, params: dict[str, Any] | None) -> Iterator[psycopg.Cursor]:
         # The one place a statement reaches the driver: each one is measured and traced here.
+        if query.audits_read:
+            if not self._connection.autocommit:
+                raise RuntimeError(f"{query.name} writes read-audit rows: run it on its own, not in a transaction")
+            params = {**(params or {}), "read_audit_commit": self._settings.read_audit_synchronous_commit}
         with (
             observe_statement(query.name, query.sql, self._settings.trace_url, self._settings.user),
             self._connection.cursor(row_factory=dict_row) as cursor,

@@ -10,7 +10,9 @@ import psycopg
 from ..access import Caller
 from ..errors import ConstraintViolation, DuplicateStudent
 from ..models import Student, StudentStatus
+from .audit import actor, audit_rows, read_audit_rows
 from .database import Query
+from .prefix_search import like_prefix
 
 _COLUMNS = (
     "id, student_number, first_name, last_name, email, date_of_birth, status,"
@@ -24,13 +26,6 @@ _UNIQUE_FIELD_BY_CONSTRAINT = {
 _UPDATABLE = ("first_name", "last_name", "email", "date_of_birth", "status", "enrolled_on")
 
 
-def _audited(action: str, source: str) -> str:
-    return (
-        "audited AS (INSERT INTO student_audit (actor, actor_role, action, student_id, correlation_id)"
-        f" SELECT %(actor)s, %(actor_role)s, '{action}', id, %(correlation_id)s FROM {source})"
-    )
-
-
 INSERT = Query(
     "students.insert",
     f"""WITH inserted AS (
@@ -38,14 +33,15 @@ INSERT = Query(
             VALUES (%(student_number)s, %(first_name)s, %(last_name)s, %(email)s, %(date_of_birth)s, %(status)s,
                     coalesce(%(enrolled_on)s, current_date))
             RETURNING {_COLUMNS}),
-        {_audited("create", "inserted")}
+        {audit_rows("create", "inserted")}
         SELECT * FROM inserted""",
 )
 GET = Query(
     "students.get",
     f"""WITH found AS (SELECT {_COLUMNS} FROM students WHERE id = %(id)s),
-        {_audited("read", "found")}
+        {read_audit_rows("read", "found")}
         SELECT * FROM found""",
+    audits_read=True,
 )
 GET_VERSION_FOR_UPDATE = Query(
     "students.lock_version", "SELECT version FROM students WHERE id = %(id)s FOR UPDATE"
@@ -53,7 +49,7 @@ GET_VERSION_FOR_UPDATE = Query(
 DELETE = Query(
     "students.delete",
     f"""WITH deleted AS (DELETE FROM students WHERE id = %(id)s RETURNING id),
-        {_audited("delete", "deleted")}
+        {audit_rows("delete", "deleted")}
         SELECT count(*) AS deleted FROM deleted""",
 )
 COUNT = Query("students.count", "SELECT row_count FROM row_counts WHERE table_name = 'students'")
@@ -68,8 +64,9 @@ def _page(name: str, condition: str) -> Query:
         name,
         f"""WITH found AS (
                 SELECT {_COLUMNS} FROM students WHERE {condition} id > %(after)s ORDER BY id LIMIT %(limit)s),
-            {_audited("list", "found")}
+            {read_audit_rows("list", "found")}
             SELECT * FROM found ORDER BY id""",
+        audits_read=True,
     )
 
 
@@ -96,18 +93,9 @@ def _update_query(fields: list[str]) -> Query:
         f"""WITH updated AS (
                 UPDATE students SET {assignments}, version = version + 1, updated_at = now()
                 WHERE id = %(id)s RETURNING {_COLUMNS}),
-            {_audited("update", "updated")}
+            {audit_rows("update", "updated")}
             SELECT * FROM updated""",
     )
-
-
-def _like_prefix(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
-
-
-def _who(caller: Caller) -> dict[str, str]:
-    return {"actor": caller.subject, "actor_role": caller.role.value, "correlation_id": caller.correlation_id}
 
 
 class Executor(Protocol):
@@ -123,15 +111,15 @@ class StudentRepository:
 
     def insert(self, caller: Caller, values: dict[str, Any]) -> Student:
         with translate_integrity_errors():
-            row = self._executor.fetch_one(INSERT, {**values, **_who(caller)})
+            row = self._executor.fetch_one(INSERT, {**values, **actor(caller)})
         return Student.model_validate(row)
 
     def get(self, caller: Caller, student_id: int) -> Student | None:
-        row = self._executor.fetch_one(GET, {"id": student_id, **_who(caller)})
+        row = self._executor.fetch_one(GET, {"id": student_id, **actor(caller)})
         return None if row is None else Student.model_validate(row)
 
     def delete(self, caller: Caller, student_id: int) -> bool:
-        row = self._executor.fetch_one(DELETE, {"id": student_id, **_who(caller)})
+        row = self._executor.fetch_one(DELETE, {"id": student_id, **actor(caller)})
         return bool(row and row["deleted"])
 
     def count(self) -> int:
@@ -142,11 +130,11 @@ class StudentRepository:
         self, caller: Caller, *, after_id: int, limit: int, status: StudentStatus | None, prefix: str | None,
         search_emails: bool,
     ) -> list[Student]:
-        params: dict[str, Any] = {"after": after_id, "limit": limit, **_who(caller)}
+        params: dict[str, Any] = {"after": after_id, "limit": limit, **actor(caller)}
         if status is not None:
             params["status"] = status.value
         if prefix is not None:
-            params["prefix"] = _like_prefix(prefix)
+            params["prefix"] = like_prefix(prefix)
         query = _PAGES[(status is not None, prefix is not None, search_emails)]
         return [Student.model_validate(row) for row in self._executor.fetch_all(query, params)]
 
@@ -159,7 +147,7 @@ class StudentRepository:
         fields = [field for field in _UPDATABLE if field in changes]
         values = {field: _column_value(changes[field]) for field in fields}
         with translate_integrity_errors():
-            row = self._executor.fetch_one(_update_query(fields), {**values, "id": student_id, **_who(caller)})
+            row = self._executor.fetch_one(_update_query(fields), {**values, "id": student_id, **actor(caller)})
         return Student.model_validate(row)
 
 
