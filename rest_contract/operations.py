@@ -30,6 +30,7 @@ from student_records.academic_models import (
     TermPage,
     Transcript,
 )
+from student_records.model_base import Model
 from student_records.models import (
     AuditPage,
     ListAuditQuery,
@@ -71,7 +72,7 @@ class Operation:
         return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
 
 
-class HealthBody(BaseModel):
+class HealthBody(Model):
     status: str
 
 

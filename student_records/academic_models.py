@@ -5,8 +5,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from .model_base import Model
 from .models import _PRINTABLE, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _patch_schema
 
 
@@ -59,14 +60,14 @@ def _present(value: object) -> object:
     return value
 
 
-class PageQuery(BaseModel):
+class PageQuery(Model):
     model_config = _QUERY
 
     limit: _Limit
     cursor: _Cursor
 
 
-class CourseCreate(BaseModel):
+class CourseCreate(Model):
     model_config = _INPUT
 
     code: CourseCode = Field(description="Unique whatever its case, e.g. CS-101.")
@@ -75,7 +76,7 @@ class CourseCreate(BaseModel):
     department: Department
 
 
-class CoursePatch(BaseModel):
+class CoursePatch(Model):
     """A partial update: only the fields present are changed."""
 
     model_config = _PATCH
@@ -99,7 +100,7 @@ class ListCoursesQuery(PageQuery):
     )
 
 
-class Course(BaseModel):
+class Course(Model):
     model_config = _OUTPUT
 
     id: int
@@ -112,12 +113,12 @@ class Course(BaseModel):
     version: int
 
 
-class CoursePage(BaseModel):
+class CoursePage(Model):
     items: list[Course]
     next_cursor: str | None
 
 
-class TermCreate(BaseModel):
+class TermCreate(Model):
     model_config = _INPUT
 
     code: TermCode = Field(description="Upper case, e.g. 2026-FALL.")
@@ -133,7 +134,7 @@ class TermCreate(BaseModel):
         return ends_on
 
 
-class Term(BaseModel):
+class Term(Model):
     model_config = _OUTPUT
 
     id: int
@@ -143,12 +144,12 @@ class Term(BaseModel):
     created_at: datetime
 
 
-class TermPage(BaseModel):
+class TermPage(Model):
     items: list[Term]
     next_cursor: str | None
 
 
-class OfferingCreate(BaseModel):
+class OfferingCreate(Model):
     model_config = _INPUT
 
     course_id: RecordId
@@ -157,7 +158,7 @@ class OfferingCreate(BaseModel):
     capacity: Capacity
 
 
-class OfferingPatch(BaseModel):
+class OfferingPatch(Model):
     """A new teacher or capacity; a capacity below the seats already taken is a 409."""
 
     model_config = _PATCH
@@ -176,7 +177,7 @@ class ListOfferingsQuery(PageQuery):
     term_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="Only the offerings of this term.")
 
 
-class Offering(BaseModel):
+class Offering(Model):
     model_config = _OUTPUT
 
     id: int
@@ -190,12 +191,12 @@ class Offering(BaseModel):
     version: int = Field(description="Counts changes of teacher or capacity; seats taken change without it.")
 
 
-class OfferingPage(BaseModel):
+class OfferingPage(Model):
     items: list[Offering]
     next_cursor: str | None
 
 
-class EnrollmentCreate(BaseModel):
+class EnrollmentCreate(Model):
     """Enrolls a student; one who dropped this offering before is enrolled again."""
 
     model_config = _INPUT
@@ -203,7 +204,7 @@ class EnrollmentCreate(BaseModel):
     student_id: RecordId
 
 
-class EnrollmentPatch(BaseModel):
+class EnrollmentPatch(Model):
     """Dropping is the only change of status made here: a grade completes an enrollment, and enrolling
     again is a POST to the offering."""
 
@@ -213,13 +214,13 @@ class EnrollmentPatch(BaseModel):
     version: Version = None  # type: ignore[assignment]
 
 
-class GradeRecord(BaseModel):
+class GradeRecord(Model):
     model_config = _INPUT
 
     grade: GradeLetter
 
 
-class Enrollment(BaseModel):
+class Enrollment(Model):
     model_config = _OUTPUT
 
     id: int
@@ -240,23 +241,23 @@ class RosterEntry(Enrollment):
     last_name: str
 
 
-class RosterPage(BaseModel):
+class RosterPage(Model):
     items: list[RosterEntry]
     next_cursor: str | None
 
 
-class GradeScaleEntry(BaseModel):
+class GradeScaleEntry(Model):
     model_config = _OUTPUT
 
     grade: str
     points: float
 
 
-class GradeScale(BaseModel):
+class GradeScale(Model):
     items: list[GradeScaleEntry]
 
 
-class TranscriptCourse(BaseModel):
+class TranscriptCourse(Model):
     model_config = _OUTPUT
 
     enrollment_id: int
@@ -269,7 +270,7 @@ class TranscriptCourse(BaseModel):
     points: float | None = Field(description="The grade's points on the grade scale.")
 
 
-class TranscriptTerm(BaseModel):
+class TranscriptTerm(Model):
     model_config = _OUTPUT
 
     term_id: int
@@ -281,7 +282,7 @@ class TranscriptTerm(BaseModel):
     graded_credits: float
 
 
-class Transcript(BaseModel):
+class Transcript(Model):
     model_config = _OUTPUT
 
     student_id: int

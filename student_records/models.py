@@ -5,7 +5,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from .model_base import Model
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -52,7 +54,7 @@ EnrollmentDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2100, 1, 1))
 _INPUT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class StudentCreate(BaseModel):
+class StudentCreate(Model):
     model_config = _INPUT
 
     first_name: PersonName
@@ -74,7 +76,7 @@ def _patch_schema(schema: dict) -> None:
             del field["default"]
 
 
-class StudentPatch(BaseModel):
+class StudentPatch(Model):
     """A partial update: only the fields present are changed; date_of_birth may be set to null."""
 
     model_config = ConfigDict(**_INPUT, json_schema_extra=lambda schema: _patch_schema(schema))
@@ -101,7 +103,7 @@ class StudentPatch(BaseModel):
         return {name: getattr(self, name) for name in self.model_fields_set if name != "version"}
 
 
-class ListStudentsQuery(BaseModel):
+class ListStudentsQuery(Model):
     # Query strings are text: lax mode turns "50" into 50.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -116,7 +118,7 @@ class ListStudentsQuery(BaseModel):
     )
 
 
-class Student(BaseModel):
+class Student(Model):
     model_config = ConfigDict(frozen=True)
 
     id: int
@@ -132,12 +134,12 @@ class Student(BaseModel):
     version: int
 
 
-class StudentPage(BaseModel):
+class StudentPage(Model):
     items: list[Student]
     next_cursor: str | None
 
 
-class StudentDirectoryEntry(BaseModel):
+class StudentDirectoryEntry(Model):
     """What teachers see of a student: directory fields only."""
 
     model_config = ConfigDict(frozen=True)
@@ -149,7 +151,7 @@ class StudentDirectoryEntry(BaseModel):
     status: StudentStatus
 
 
-class StudentDirectoryPage(BaseModel):
+class StudentDirectoryPage(Model):
     items: list[StudentDirectoryEntry]
     next_cursor: str | None
 
@@ -167,7 +169,7 @@ class AuditAction(StrEnum):
     TRANSCRIPT = "transcript"
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Model):
     model_config = ConfigDict(frozen=True)
 
     id: int
@@ -179,12 +181,12 @@ class AuditEntry(BaseModel):
     correlation_id: str
 
 
-class AuditPage(BaseModel):
+class AuditPage(Model):
     items: list[AuditEntry]
     next_cursor: str | None
 
 
-class ListAuditQuery(BaseModel):
+class ListAuditQuery(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size.")
@@ -193,7 +195,7 @@ class ListAuditQuery(BaseModel):
     )
 
 
-class RecordedOutcome(BaseModel):
+class RecordedOutcome(Model):
     """The answer given to the first request with an Idempotency-Key, kept to answer its replays."""
 
     request_hash: str
@@ -202,16 +204,16 @@ class RecordedOutcome(BaseModel):
     location: str | None = None
 
 
-class StudentCount(BaseModel):
+class StudentCount(Model):
     count: int
 
 
-class CheckResult(BaseModel):
+class CheckResult(Model):
     status: str
     detail: str | None = None
 
 
-class Readiness(BaseModel):
+class Readiness(Model):
     status: str
     checks: dict[str, CheckResult]
     schema_version: str | None
