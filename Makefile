@@ -99,6 +99,7 @@ build-ApiFunction build-MigrationsFunction:
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-## token: a development bearer token for `make run`: ROLE=admin|registrar|teacher|student (STUDENT=<id> for students)
+## token: a development bearer token for `make run`: ROLE=admin|registrar|teacher|student (STUDENT=<id> for students,
+## SUBJECT=<user id>, e.g. SUBJECT=demo-teacher-grace for the teacher of the demo CS offerings)
 token: $(STAMP)
-	@$(BIN)/python -m local_stack.dev_auth token --role $(ROLE) $(if $(STUDENT),--student $(STUDENT))
+	@$(BIN)/python -m local_stack.dev_auth token --role $(ROLE) $(if $(STUDENT),--student $(STUDENT)) $(if $(SUBJECT),--subject $(SUBJECT))

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from student_records.academics import get_academic_service
 from student_records.data import migrations
 from student_records.service import get_student_service
 
@@ -78,7 +79,7 @@ def main() -> int:
     try:
         applied = migrations.migrate(os.environ["DATABASE_URL"], log=log)
         log(f"schema at version {migrations.latest_version()} ({len(applied)} migrations applied now)")
-        seed.seed(get_student_service(), int(os.environ.get("SEED_STUDENTS", "300")), log)
+        seed.seed(get_student_service(), get_academic_service(), int(os.environ.get("SEED_STUDENTS", "300")), log)
 
         doors = [start_flask_door(flask_port), start_lambda_door(gateway_port)]
         log(f"Flask door:  http://127.0.0.1:{flask_port}   (gunicorn)")
