@@ -56,7 +56,8 @@ class ConstraintViolation(DomainError):
 
 
 class DatabaseUnavailable(DomainError):
-    """The database could not be reached, or did not answer in time."""
+    """The database could not be reached, did not answer in time, or could not complete a statement now
+    (a deadlock, a lock wait): the client may retry."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

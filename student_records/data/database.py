@@ -93,8 +93,18 @@ def _driver_errors_translated() -> Iterator[None]:
     except psycopg.OperationalError as error:
         if isinstance(error, psycopg.errors.QueryCanceled):
             raise DatabaseUnavailable("the database did not answer in time") from error
-        record_connection_error()
-        raise DatabaseUnavailable("lost the connection to the database") from error
+        if _connection_lost(error):
+            record_connection_error()
+            raise DatabaseUnavailable("lost the connection to the database") from error
+        # A deadlock, a serialization failure, a lock not available, resources exhausted: the connection is
+        # fine and a retry usually succeeds; not a connection error (its alarm would page for nothing).
+        raise DatabaseUnavailable("the database could not complete the request now") from error
+
+
+def _connection_lost(error: psycopg.OperationalError) -> bool:
+    # No SQLSTATE: the client lost the server. Class 08: connection exception. 57P01-57P03: the server is
+    # shutting down, crashed, or not accepting connections yet.
+    return error.sqlstate is None or error.sqlstate.startswith("08") or error.sqlstate in ("57P01", "57P02", "57P03")
 
 
 def _reauthenticating(source: PasswordSource) -> type[psycopg.Connection]:
