@@ -89,13 +89,3 @@ def _student_id(claims: dict) -> int | None:
         return int(raw) if raw is not None else None
     except (TypeError, ValueError):
         return None
-
-
-
-
-def _student_id(claims: dict) -> int | None:
-    raw = claims.get(STUDENT_ID_CLAIM)
-    try:
-        return int(raw) if raw is not None else None
-    except (TypeError, ValueError):
-        return None
