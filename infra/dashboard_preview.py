@@ -24,9 +24,7 @@ import ast
 import json
 import math
 import re
-import shutil
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -712,40 +710,14 @@ def capture_emf(seconds: float, time_scale: float, log: Callable[[str], None]) -
     """Runs the local stack under bounded load on loopback for `seconds`, PostgreSQL stopped for the middle
     sixth, and returns what both doors printed (their EMF among the log lines)."""
     # The app's packages only here: rendering needs none of them.
-    from local_stack.dev_auth import auth_environment, issue_token
-    from local_stack.drill import _free_port, _wait_until_serving
-    from local_stack.embedded_postgres import EmbeddedPostgres
-    from local_stack.run import start_flask_door, start_lambda_door
-    from student_records.data import migrations
+    from local_stack.scratch_stack import scratch_stack
 
-    (REPO_ROOT / ".data").mkdir(exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="dashboard-preview-", dir=REPO_ROOT / ".data"))
-    server = EmbeddedPostgres(scratch / "postgres", log=log)
-    processes = []
-    try:
-        server.start()
-        server.ensure_database("student_records")
-        migrations.migrate(server.dsn("student_records"))
-        minute_s = 60 / time_scale
-        env = {
-            "DATABASE_URL": server.dsn("student_records"),
-            **auth_environment(scratch / "auth"),
-            # Several flushes per (compressed) minute, as on a busy host.
-            "METRICS_FLUSH_INTERVAL_S": str(max(minute_s / 4, 0.25)),
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port()}",
-            "GUNICORN_WORKERS": "1",
-            "RATE_LIMIT": "100000 per second",
-            "PYTHONUNBUFFERED": "1",
-        }
-        tokens = {role: issue_token(role, key_dir=scratch / "auth") for role in ("registrar", "admin")}
-        outputs, urls = [], []
-        for name, start in (("flask", start_flask_door), ("lambda", start_lambda_door)):
-            port, output = _free_port(), scratch / f"{name}.log"
-            processes.append(start(port, env, output.open("w")))
-            outputs.append(output)
-            urls.append(f"http://127.0.0.1:{port}")
-        for url in urls:
-            _wait_until_serving(url)
+    minute_s = 60 / time_scale
+    # Several flushes per (compressed) minute, as on a busy host.
+    env = {"METRICS_FLUSH_INTERVAL_S": str(max(minute_s / 4, 0.25))}
+    with scratch_stack(env, log, prefix="dashboard-preview-") as stack:
+        tokens = {role: stack.token(role) for role in ("registrar", "admin")}
+        urls = list(stack.door_urls.values())
         stop = threading.Event()
         threads = [threading.Thread(target=_load, args=(url, tokens, stop, worker), daemon=True)
                    for url in urls for worker in range(2)]
@@ -755,24 +727,12 @@ def capture_emf(seconds: float, time_scale: float, log: Callable[[str], None]) -
             thread.start()
         log(f"load on both doors for {seconds:g} s; PostgreSQL stops for the middle sixth")
         time.sleep(seconds * 5 / 12)
-        server.stop()
-        time.sleep(seconds / 6)
-        server.start()
+        stack.take_database_down(seconds / 6)
         time.sleep(seconds * 5 / 12)
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)  # the Flask door flushes its last EMF on the way out
-        return [line for output in outputs for line in output.read_text(errors="replace").splitlines()]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+        return stack.stop_doors()
 
 
 def _send(method: str, url: str, token: str | None, body: dict | None = None) -> tuple[int, bytes]:

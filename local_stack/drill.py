@@ -16,28 +16,19 @@ Exits non-zero when any check fails.
 
 import argparse
 import json
-import shutil
-import socket
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 
-from student_records.data import migrations
-
-from .dev_auth import auth_environment, issue_token
-from .embedded_postgres import EmbeddedPostgres
-from .run import REPO_ROOT, start_flask_door, start_lambda_door
+from .scratch_stack import scratch_stack
 
 ALARM_NAME = "db-connection-errors"
-READY_DEADLINE_S = 60
 
 
 def log(message: str) -> None:
@@ -66,12 +57,6 @@ class DoorLoad:
                 self.first_success_after_restart = now - restarted_at
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _request(url: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
@@ -81,18 +66,6 @@ def _request(url: str, token: str, body: dict | None = None) -> tuple[int, bytes
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
-
-
-def _wait_until_serving(url: str) -> None:
-    deadline = time.monotonic() + READY_DEADLINE_S
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not start within {READY_DEADLINE_S} s") from None
-            time.sleep(0.1)
 
 
 def _worker(door: DoorLoad, token: str, stop: threading.Event, clock: dict, worker_id: int) -> None:
@@ -116,7 +89,7 @@ def _worker(door: DoorLoad, token: str, stop: threading.Event, clock: dict, work
             door.record(status, reply, body is not None, time.monotonic(), clock.get("restarted_at"))
 
 
-def _replay_alarm(stdout_files: list[Path], time_scale: float) -> tuple[list, list[dict]]:
+def _replay_alarm(lines: list[str], time_scale: float) -> tuple[list, list[dict]]:
     """The alarm's transitions from the doors' EMF, and the SNS messages read back from a topic (moto)."""
     import boto3
     from moto import mock_aws
@@ -124,7 +97,6 @@ def _replay_alarm(stdout_files: list[Path], time_scale: float) -> tuple[list, li
     from infra.alarm_replay import publish, replay
     from infra.alarms import load_alarms
 
-    lines = [line for path in stdout_files for line in path.read_text(errors="replace").splitlines()]
     result = replay(load_alarms(), lines, time_scale=time_scale)
     transitions = [t for t in result.transitions if t.alarm == ALARM_NAME]
     with mock_aws():
@@ -143,38 +115,16 @@ def _replay_alarm(stdout_files: list[Path], time_scale: float) -> tuple[list, li
 
 
 def run_drill(before_s: float, outage_s: float, after_s: float, workers: int, time_scale: float) -> bool:
-    scratch = Path(tempfile.mkdtemp(prefix="drill-", dir=REPO_ROOT / ".data"))
-    server = EmbeddedPostgres(scratch / "postgres", log=log)
-    processes = []
-    try:
-        server.start()
-        server.ensure_database("student_records")
-        database_url = server.dsn("student_records")
-        migrations.migrate(database_url)
-        env = {
-            "DATABASE_URL": database_url,
-            **auth_environment(scratch / "auth"),
-            "METRICS_FLUSH_INTERVAL_S": str(max(60 / time_scale / 2, 0.25)),
-            "XRAY_SAMPLING": "all",
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port()}",
-            "GUNICORN_WORKERS": "1",
-            "GUNICORN_THREADS": str(workers * 2),
-            "DB_POOL_MAX_SIZE": str(workers * 2),
-            "RATE_LIMIT": "100000 per second",
-            "PYTHONUNBUFFERED": "1",
-        }
-        token = issue_token("registrar", key_dir=scratch / "auth")
-        doors, stdout_files = [], []
-        for name, start in (("flask", start_flask_door), ("lambda", start_lambda_door)):
-            port = _free_port()
-            stdout_path = scratch / f"{name}.log"
-            stdout_files.append(stdout_path)
-            processes.append(start(port, env, stdout_path.open("w")))
-            doors.append(DoorLoad(name, f"http://127.0.0.1:{port}"))
-        for door in doors:
-            _wait_until_serving(door.base_url)
+    env = {
+        "METRICS_FLUSH_INTERVAL_S": str(max(60 / time_scale / 2, 0.25)),
+        "XRAY_SAMPLING": "all",
+        "GUNICORN_THREADS": str(workers * 2),
+        "DB_POOL_MAX_SIZE": str(workers * 2),
+    }
+    with scratch_stack(env, log, prefix="drill-") as stack:
+        token = stack.token("registrar")
+        doors = [DoorLoad(name, url) for name, url in stack.door_urls.items()]
         log(f"both doors serving; load with {workers} workers per door for {before_s:g} s")
-
         stop, clock = threading.Event(), {}
         threads = [threading.Thread(target=_worker, args=(door, token, stop, clock, i), daemon=True)
                    for door in doors for i in range(workers)]
@@ -182,33 +132,20 @@ def run_drill(before_s: float, outage_s: float, after_s: float, workers: int, ti
             thread.start()
         time.sleep(before_s)  # the drill's own schedule: load before the outage
         log(f"stopping PostgreSQL for {outage_s:g} s")
-        server.stop()
-        time.sleep(outage_s)
-        server.start()
-        clock["restarted_at"] = time.monotonic()
+        clock["restarted_at"] = stack.take_database_down(outage_s)
         log(f"PostgreSQL restarted; load goes on for {after_s:g} s")
         time.sleep(after_s)
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)  # the Flask door flushes its last EMF on the way out
+        lines = stack.stop_doors()
 
         ids = [i for door in doors for i in door.created_ids]
-        with psycopg.connect(database_url) as connection:
+        with psycopg.connect(stack.database_url) as connection:
             found = {row[0] for row in connection.execute("SELECT id FROM students WHERE id = ANY(%s)", (ids,))}
         missing = len(set(ids) - found)
-        transitions, messages = _replay_alarm(stdout_files, time_scale)
+        transitions, messages = _replay_alarm(lines, time_scale)
         return _report(doors, len(ids), missing, transitions, messages)
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _report(doors: list[DoorLoad], acknowledged: int, missing: int, transitions, messages) -> bool:
