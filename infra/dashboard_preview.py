@@ -53,7 +53,7 @@ from .alarm_replay import (
 )
 from .alarms import AlarmCatalog, load_alarms
 from .dashboards import (
-    GRID_COLUMNS, SAMPLE_ACCOUNT, SAMPLE_REGION, _resolve_shorthand, dashboard_files, load_dashboard, placeholders,
+    GRID_COLUMNS, SAMPLE_ACCOUNT, SAMPLE_REGION, resolve_shorthand, dashboard_files, load_dashboard, placeholders,
     sample_values, substitute,
 )
 
@@ -169,7 +169,7 @@ def metric_lines(properties: dict[str, Any]) -> list[MetricLine]:
             continue
         options = row[-1] if isinstance(row[-1], dict) else {}
         parts = row[:-1] if options else row
-        previous = _resolve_shorthand(parts, previous) or parts  # the body was validated: a "." always resolves
+        previous = resolve_shorthand(parts, previous) or parts  # the body was validated: a "." always resolves
         namespace, name, *dimension_parts = previous
         lines.append(MetricLine(
             options.get("id"), options.get("label", name), options.get("visible", True),

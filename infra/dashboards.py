@@ -277,7 +277,7 @@ def _metrics_array_problems(metrics: Any) -> list[str]:
         if not all(isinstance(part, str) and part for part in line):
             problems.append(f"{where}: namespace, metric name and dimensions must be non-empty strings")
             continue
-        resolved = _resolve_shorthand(line, previous)
+        resolved = resolve_shorthand(line, previous)
         if resolved is None:
             problems.append(f"{where}: '.' repeats the previous metric's value, but there is none at that position")
             continue
@@ -314,7 +314,7 @@ def _metrics_array_problems(metrics: Any) -> list[str]:
     return problems
 
 
-def _resolve_shorthand(line: list[str], previous: list[str] | None) -> list[str] | None:
+def resolve_shorthand(line: list[str], previous: list[str] | None) -> list[str] | None:
     resolved = []
     for position, part in enumerate(line):
         if part == ".":
@@ -333,7 +333,7 @@ def _resolved_metric_lines(metrics: list[Any]) -> Iterator[tuple[list[str], dict
             continue
         options = line[-1] if isinstance(line[-1], dict) else {}
         parts = line[:-1] if options else line
-        previous = _resolve_shorthand(parts, previous) or parts
+        previous = resolve_shorthand(parts, previous) or parts
         yield previous, options
 
 

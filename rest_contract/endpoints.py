@@ -22,7 +22,7 @@ from .problems import NOT_READY, PROBLEM_JSON, problem_for_exception, problem_re
 STUDENT_ID = "student_id"
 
 
-def _caller(request: ApiRequest) -> Caller:
+def authenticated_caller(request: ApiRequest) -> Caller:
     identity = get_authenticator().identify(request.header("authorization"))
     return Caller(identity.subject, identity.role, current_correlation_id(), identity.student_id)
 
@@ -48,17 +48,17 @@ def readiness(request: ApiRequest) -> ApiResponse:
 
 
 def count_students(request: ApiRequest) -> ApiResponse:
-    return json_response(200, {"count": get_student_service().count(_caller(request))})
+    return json_response(200, {"count": get_student_service().count(authenticated_caller(request))})
 
 
 def list_students(request: ApiRequest) -> ApiResponse:
-    caller = _caller(request)
+    caller = authenticated_caller(request)
     page = get_student_service().list(caller, parse_query(ListStudentsQuery, request.query))
     return ApiResponse(200, page.model_dump_json().encode(), JSON)
 
 
 def create_student(request: ApiRequest) -> ApiResponse:
-    caller = _caller(request)
+    caller = authenticated_caller(request)
     data = parse_body(StudentCreate, request)
     key = parse_idempotency_key(request)
     if key is None:
@@ -79,7 +79,7 @@ def _recordable_creation(outcome: Student | DuplicateStudent) -> tuple[int, str,
 
 
 def get_student(request: ApiRequest) -> ApiResponse:
-    caller = _caller(request)
+    caller = authenticated_caller(request)
     student = get_student_service().get(caller, parse_id(request, STUDENT_ID))
     if isinstance(student, Student):
         return _student_response(200, student)
@@ -87,7 +87,7 @@ def get_student(request: ApiRequest) -> ApiResponse:
 
 
 def update_student(request: ApiRequest) -> ApiResponse:
-    caller = _caller(request)
+    caller = authenticated_caller(request)
     student_id = parse_id(request, STUDENT_ID)
     if_match = parse_if_match(request)
     patch = parse_body(StudentPatch, request)
@@ -100,12 +100,12 @@ def update_student(request: ApiRequest) -> ApiResponse:
 
 
 def delete_student(request: ApiRequest) -> ApiResponse:
-    get_student_service().delete(_caller(request), parse_id(request, STUDENT_ID))
+    get_student_service().delete(authenticated_caller(request), parse_id(request, STUDENT_ID))
     return ApiResponse(204)
 
 
 def student_audit(request: ApiRequest) -> ApiResponse:
-    caller = _caller(request)
+    caller = authenticated_caller(request)
     student_id = parse_id(request, STUDENT_ID)
     page = get_student_service().audit_trail(caller, student_id, parse_query(ListAuditQuery, request.query))
     return ApiResponse(200, page.model_dump_json().encode(), JSON)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from .model_base import Model
-from .models import _PRINTABLE, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, _patch_schema
+from .models import PRINTABLE, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, patch_schema
 
 
 class EnrollmentStatus(StrEnum):
@@ -20,16 +20,16 @@ class EnrollmentStatus(StrEnum):
 CourseCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,31}$")]
 TermCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$")]
 CourseTitle = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_PRINTABLE)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE)
 ]
 Department = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_PRINTABLE)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=PRINTABLE)
 ]
 # Halves are exact in binary floating point, so multiple_of=0.5 never misjudges a value.
 Credits = Annotated[float, Field(ge=0, le=30, multiple_of=0.5, description="Whole or half credits, 0 to 30.")]
 # Compared with the `sub` of tokens as is: never stripped or case-folded.
 TeacherSub = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=_PRINTABLE),
+    str, StringConstraints(min_length=1, max_length=256, pattern=PRINTABLE),
     Field(description="The identity provider's subject (`sub`) of the teacher who teaches the offering."),
 ]
 Capacity = Annotated[int, Field(ge=1, le=10_000)]
@@ -42,7 +42,7 @@ Version = Annotated[int, Field(ge=1, description="The version the change is base
 
 _INPUT = ConfigDict(extra="forbid", strict=True, frozen=True)
 # As StudentPatch: fields left out are left as they are (hence the None defaults), and none may be set to null.
-_PATCH = ConfigDict(**_INPUT, json_schema_extra=_patch_schema)
+_PATCH = ConfigDict(**_INPUT, json_schema_extra=patch_schema)
 _QUERY = ConfigDict(extra="forbid", frozen=True)  # query strings are text: lax mode turns "50" into 50
 _OUTPUT = ConfigDict(frozen=True)
 
@@ -96,7 +96,7 @@ class CoursePatch(Model):
 
 class ListCoursesQuery(PageQuery):
     q: str | None = Field(
-        default=None, min_length=1, max_length=100, pattern=_PRINTABLE, description="Prefix of code or title."
+        default=None, min_length=1, max_length=100, pattern=PRINTABLE, description="Prefix of code or title."
     )
 
 

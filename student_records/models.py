@@ -34,8 +34,8 @@ def _plausible_birth_date(value: date) -> date:
 
 
 # Control characters (NUL above all, which PostgreSQL text cannot hold) have no place in a name or a search.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=_PRINTABLE)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=PRINTABLE)]
 Email = Annotated[
     str,
     StringConstraints(
@@ -68,7 +68,7 @@ class StudentCreate(Model):
     enrolled_on: EnrollmentDate | None = Field(default=None, description="Today when not given.")
 
 
-def _patch_schema(schema: dict) -> None:
+def patch_schema(schema: dict) -> None:
     """A patch names at least one field; a field that cannot be null documents no null default."""
     schema["minProperties"] = 1
     for field in schema["properties"].values():
@@ -79,7 +79,7 @@ def _patch_schema(schema: dict) -> None:
 class StudentPatch(Model):
     """A partial update: only the fields present are changed; date_of_birth may be set to null."""
 
-    model_config = ConfigDict(**_INPUT, json_schema_extra=lambda schema: _patch_schema(schema))
+    model_config = ConfigDict(**_INPUT, json_schema_extra=lambda schema: patch_schema(schema))
 
     # Left out means "leave as is" (hence the None defaults); only date_of_birth may be set to null.
     first_name: PersonName = None  # type: ignore[assignment]
@@ -113,7 +113,7 @@ class ListStudentsQuery(Model):
     )
     status: StudentStatus | None = Field(default=None, description="Only students with this status.")
     q: str | None = Field(
-        default=None, min_length=1, max_length=100, pattern=_PRINTABLE,
+        default=None, min_length=1, max_length=100, pattern=PRINTABLE,
         description="Prefix of first name, last name or email.",
     )
 
