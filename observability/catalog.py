@@ -7,6 +7,7 @@ against it, and docs/observability.md is generated from it (`python -m observabi
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 
 class Unit(StrEnum):
@@ -30,7 +31,9 @@ class Dimension(StrEnum):
     FUNCTION_NAME = "FunctionName"  # a Lambda function name
 
 
-@dataclass(frozen=True)
+# eq=False: each metric is one catalog object, compared and hashed by identity (the recorder looks specs up
+# on every value; hashing every field each time would cost more than the lookup).
+@dataclass(frozen=True, eq=False)
 class MetricSpec:
     name: str
     unit: Unit
@@ -40,7 +43,7 @@ class MetricSpec:
     emitted_by: str
     aggregation: Aggregation = Aggregation.SUM
 
-    @property
+    @cached_property
     def dimension_names(self) -> frozenset[Dimension]:
         return frozenset(name for dimension_set in self.dimension_sets for name in dimension_set)
 

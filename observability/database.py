@@ -24,8 +24,10 @@ def observe_statement(query_name: str, sql: str, url: str, user: str) -> Iterato
             yield
         failed = False
     finally:
-        recorder.put(DB_QUERY_LATENCY, round((time.perf_counter() - started) * 1000, 3), dimensions)
-        recorder.put(DB_QUERY_ERRORS, 1 if failed else 0, dimensions)
+        recorder.put_many(
+            {DB_QUERY_LATENCY: round((time.perf_counter() - started) * 1000, 3), DB_QUERY_ERRORS: 1 if failed else 0},
+            dimensions,
+        )
 
 
 def record_pool_wait(milliseconds: float) -> None:

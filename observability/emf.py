@@ -7,13 +7,15 @@ dimensions, writes one EMF document per group, and is flushed per Lambda invocat
 Counters are summed per flush (read them with Sum); samples (latencies, gauges) keep every value.
 """
 
-import json
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import orjson
 
 from .catalog import CATALOG, Aggregation, Dimension, MetricSpec
 
@@ -21,21 +23,30 @@ MAX_METRICS_PER_DOCUMENT = 100
 MAX_VALUES_PER_METRIC = 100
 MAX_DIMENSION_VALUE_LENGTH = 1024
 
-Sink = Callable[[str], None]
-_GroupKey = tuple[tuple[tuple[Dimension, ...], ...], tuple[tuple[Dimension, str], ...]]
+Sink = Callable[[str], None]  # takes one EMF document: one JSON line, without its newline
+_DimensionSets = tuple[tuple[Dimension, ...], ...]
 
 
 class UnknownMetric(ValueError):
     pass
 
 
-def stdout_sink(line: str) -> None:
-    # sys.stdout looked up per call: Lambda and test captures both replace it.
-    sys.stdout.write(line + "\n")
+class StdoutSink:
+    """EMF documents as lines on stdout (Lambda, local runs); a flush's documents go out in one write."""
+
+    def __call__(self, document: str) -> None:
+        self.write_many([document])
+
+    def write_many(self, documents: list[str]) -> None:
+        # sys.stdout looked up per call: Lambda and test captures both replace it.
+        sys.stdout.write("\n".join(documents) + "\n")
+
+
+stdout_sink = StdoutSink()
 
 
 def agent_sink(endpoint: str) -> Sink:
-    """The CloudWatch agent's EMF listener, e.g. udp://127.0.0.1:25888 (on EC2)."""
+    """The CloudWatch agent's EMF listener, e.g. udp://127.0.0.1:25888 (on EC2): one datagram per document."""
     parts = urlsplit(endpoint)
     if parts.scheme != "udp" or not parts.hostname or not parts.port:
         raise ValueError(f"EMF_AGENT_ENDPOINT must look like udp://127.0.0.1:25888, got {endpoint!r}")
@@ -48,17 +59,84 @@ def agent_sink(endpoint: str) -> Sink:
     return send
 
 
+def _writer(sink: Sink) -> Callable[[list[str]], None]:
+    """A flush's documents in one call where the sink takes them so (stdout), else one call each (the agent)."""
+    write_many = getattr(sink, "write_many", None)
+    if write_many is not None:
+        return write_many
+
+    def one_by_one(documents: list[str]) -> None:
+        for document in documents:
+            sink(document)
+
+    return one_by_one
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per group, looked up on every value
+class _Group:
+    """Metrics with the same dimension sets and dimension values: they share documents."""
+
+    dimension_sets: _DimensionSets
+    dimensions: dict[str, str]  # as each document carries them, sorted by name
+
+
 class MetricsRecorder:
     def __init__(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None) -> None:
         self.namespace = namespace
         self.sink = sink
         self.enabled = enabled
         self.log_group = log_group  # where the CloudWatch agent files the documents (Lambda ignores it)
+        self._write = _writer(sink)
         self._lock = threading.Lock()
-        self._groups: dict[_GroupKey, dict[MetricSpec, list[float]]] = {}
+        self._pending: dict[_Group, dict[MetricSpec, list[float]]] = {}
+        # Validation is done once per (metric, dimensions as given): dimension values come from small fixed
+        # sets (catalog.py: never ids or personal data), so these caches stay small.
+        self._groups: dict[tuple[MetricSpec, tuple[tuple[Dimension, str], ...]], _Group] = {}
+        self._groups_by_key: dict[tuple[_DimensionSets, tuple[tuple[Dimension, str], ...]], _Group] = {}
+        self._directives: dict[tuple[_Group, tuple[MetricSpec, ...]], orjson.Fragment] = {}
 
     def put(self, spec: MetricSpec, value: float, dimensions: Mapping[Dimension, str] | None = None) -> None:
-        dimensions = dimensions or {}
+        self.put_many({spec: value}, dimensions)
+
+    def put_many(self, values: Mapping[MetricSpec, float], dimensions: Mapping[Dimension, str] | None = None) -> None:
+        """Several metrics with the same dimensions (one request's, one statement's) under one lock."""
+        if not self.enabled:
+            return
+        given = tuple(dimensions.items()) if dimensions else ()
+        recorded = [(self._group(spec, given), spec, value) for spec, value in values.items()]
+        with self._lock:
+            for group, spec, value in recorded:
+                metrics = self._pending.get(group)
+                if metrics is None:
+                    metrics = self._pending[group] = {}
+                samples = metrics.get(spec)
+                if samples is None:
+                    metrics[spec] = [value]
+                else:
+                    samples.append(value)
+
+    def flush(self) -> int:
+        """Writes what was recorded since the last flush; returns the number of documents written."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        timestamp = int(time.time() * 1000)
+        documents = [
+            orjson.dumps(document).decode()
+            for group, metrics in pending.items()
+            for document in self._documents(timestamp, group, metrics)
+        ]
+        self._write(documents)
+        return len(documents)
+
+    def _group(self, spec: MetricSpec, given: tuple[tuple[Dimension, str], ...]) -> _Group:
+        group = self._groups.get((spec, given))
+        if group is None:
+            group = self._groups[spec, given] = self._validated_group(spec, dict(given))
+        return group
+
+    def _validated_group(self, spec: MetricSpec, dimensions: dict[Dimension, str]) -> _Group:
         if CATALOG.get(spec.name) is not spec:
             raise UnknownMetric(f"{spec.name} is not in the metric catalog")
         if set(dimensions) != spec.dimension_names:
@@ -66,56 +144,45 @@ class MetricsRecorder:
         for name, dimension_value in dimensions.items():
             if not dimension_value or len(dimension_value) > MAX_DIMENSION_VALUE_LENGTH:
                 raise ValueError(f"dimension {name} must be 1 to {MAX_DIMENSION_VALUE_LENGTH} characters")
-        if not self.enabled:
-            return
         key = (spec.dimension_sets, tuple(sorted(dimensions.items())))
-        with self._lock:
-            self._groups.setdefault(key, {}).setdefault(spec, []).append(value)
+        group = self._groups_by_key.get(key)
+        if group is None:
+            group = _Group(spec.dimension_sets, {name.value: dimension_value for name, dimension_value in key[1]})
+            group = self._groups_by_key.setdefault(key, group)  # a racing thread's group wins if it came first
+        return group
 
-    def flush(self) -> int:
-        """Writes what was recorded since the last flush; returns the number of documents written."""
-        with self._lock:
-            groups, self._groups = self._groups, {}
-        timestamp = int(time.time() * 1000)
-        written = 0
-        for (dimension_sets, dimensions), metrics in groups.items():
-            for document in _documents(self.namespace, timestamp, dimension_sets, dict(dimensions), metrics):
-                if self.log_group:
-                    document["_aws"]["LogGroupName"] = self.log_group
-                self.sink(json.dumps(document, separators=(",", ":")))
-                written += 1
-        return written
-
-
-def _documents(namespace, timestamp, dimension_sets, dimensions, metrics) -> list[dict]:
-    values = {
-        spec: [sum(recorded)] if spec.aggregation is Aggregation.SUM else recorded for spec, recorded in metrics.items()
-    }
-    specs = list(values)
-    documents = []
-    for first in range(0, len(specs), MAX_METRICS_PER_DOCUMENT):
-        batch = specs[first : first + MAX_METRICS_PER_DOCUMENT]
-        longest = max(len(values[spec]) for spec in batch)
-        for offset in range(0, longest, MAX_VALUES_PER_METRIC):
-            present = [spec for spec in batch if len(values[spec]) > offset]
-            document: dict = {
-                "_aws": {
+    def _documents(self, timestamp: int, group: _Group, metrics: dict[MetricSpec, list[float]]) -> Iterator[dict]:
+        values = [
+            (spec, [sum(recorded)] if spec.aggregation is Aggregation.SUM else recorded)
+            for spec, recorded in metrics.items()
+        ]
+        for first in range(0, len(values), MAX_METRICS_PER_DOCUMENT):
+            batch = values[first : first + MAX_METRICS_PER_DOCUMENT]
+            longest = max(len(recorded) for _, recorded in batch)
+            for offset in range(0, longest, MAX_VALUES_PER_METRIC):
+                present = [(spec, recorded[offset : offset + MAX_VALUES_PER_METRIC])
+                           for spec, recorded in batch if len(recorded) > offset]
+                metadata = {
                     "Timestamp": timestamp,
-                    "CloudWatchMetrics": [
-                        {
-                            "Namespace": namespace,
-                            "Dimensions": [[name.value for name in dimension_set] for dimension_set in dimension_sets],
-                            "Metrics": [{"Name": spec.name, "Unit": spec.unit.value} for spec in present],
-                        }
-                    ],
-                },
-                **{name.value: dimension_value for name, dimension_value in dimensions.items()},
-            }
-            for spec in present:
-                chunk = values[spec][offset : offset + MAX_VALUES_PER_METRIC]
-                document[spec.name] = chunk[0] if len(chunk) == 1 else chunk
-            documents.append(document)
-    return documents
+                    "CloudWatchMetrics": self._directive(group, tuple(spec for spec, _ in present)),
+                }
+                if self.log_group:
+                    metadata["LogGroupName"] = self.log_group
+                document = {"_aws": metadata, **group.dimensions}
+                for spec, chunk in present:
+                    document[spec.name] = chunk[0] if len(chunk) == 1 else chunk
+                yield document
+
+    def _directive(self, group: _Group, present: tuple[MetricSpec, ...]) -> orjson.Fragment:
+        """The document's CloudWatchMetrics, rendered once per group and set of metrics present."""
+        directive = self._directives.get((group, present))
+        if directive is None:
+            directive = self._directives[group, present] = orjson.Fragment(orjson.dumps([{
+                "Namespace": self.namespace,
+                "Dimensions": [[name.value for name in dimension_set] for dimension_set in group.dimension_sets],
+                "Metrics": [{"Name": spec.name, "Unit": spec.unit.value} for spec in present],
+            }]))
+        return directive
 
 
 class IntervalFlusher:

@@ -4,6 +4,7 @@ import logging
 import os
 import sys
 import traceback
+from contextvars import ContextVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -31,12 +32,30 @@ class _TraceAwareFormatter(LambdaPowertoolsFormatter):
         return tracing.trace_id() or super()._get_latest_trace_id()
 
 
+# The correlation id of the request this thread serves (set and reset by observability/requests.py).
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+class _CorrelationIdFilter(logging.Filter):
+    """Puts the request's correlation id on every line logged while serving it: one lookup per line, instead
+    of adding and clearing logger keys per request. A caller's own `correlation_id` extra is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = correlation_id.get()
+        if current is not None:
+            record.__dict__.setdefault("correlation_id", current)
+        return True
+
+
+formatter = _TraceAwareFormatter(utc=True)
 logger = Logger(
     service=SERVICE_NAME,
     level=os.environ.get("LOG_LEVEL", "INFO"),
     stream=_CurrentStdout(),  # type: ignore[arg-type]
-    logger_formatter=_TraceAwareFormatter(utc=True),
+    logger_formatter=formatter,
 )
+# On the handler, not the logger: the psycopg logger below shares the handler, and its lines get the id too.
+logger.registered_handler.addFilter(_CorrelationIdFilter())
 # The connection pool reports failed connection attempts through stdlib logging: same JSON lines, same
 # stream. Getting the logger first registers it, whichever module is imported first.
 logging.getLogger("psycopg")

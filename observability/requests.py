@@ -6,10 +6,10 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from . import logs, tracing
 from .catalog import CLIENT_ERRORS, COLD_STARTS, REQUEST_LATENCY, REQUESTS, SERVER_ERRORS, Dimension
-from .logs import logger
 from .metrics import recorder
-from . import tracing
+from .request_log import write_request_line
 
 LAMBDA = "lambda"
 FLASK = "flask"
@@ -52,19 +52,23 @@ class RequestObservation:
         self.route = NO_ROUTE
         self._started = time.perf_counter()
         self._token = _current.set(self)
-        logger.thread_safe_append_keys(correlation_id=correlation_id)
+        self._log_token = logs.correlation_id.set(correlation_id)
 
     def finish(self, status: int) -> None:
         duration_ms = round((time.perf_counter() - self._started) * 1000, 3)
-        dimensions = {Dimension.FRONT_DOOR: self.front_door, Dimension.ROUTE: self.route}
-        recorder.put(REQUESTS, 1, dimensions)
-        recorder.put(REQUEST_LATENCY, duration_ms, dimensions)
-        recorder.put(CLIENT_ERRORS, 1 if 400 <= status < 500 else 0, dimensions)
-        recorder.put(SERVER_ERRORS, 1 if status >= 500 else 0, dimensions)
+        recorder.put_many(
+            {
+                REQUESTS: 1,
+                REQUEST_LATENCY: duration_ms,
+                CLIENT_ERRORS: 1 if 400 <= status < 500 else 0,
+                SERVER_ERRORS: 1 if status >= 500 else 0,
+            },
+            {Dimension.FRONT_DOOR: self.front_door, Dimension.ROUTE: self.route},
+        )
         tracing.annotate(route=self.route, correlation_id=self.correlation_id, front_door=self.front_door)
-        logger.info(
-            "request",
-            extra={
+        write_request_line(
+            self.correlation_id,
+            {
                 "method": self.method,
                 "route": self.route,
                 "status": status,
@@ -72,5 +76,5 @@ class RequestObservation:
                 "front_door": self.front_door,
             },
         )
-        logger.thread_safe_clear_keys()
+        logs.correlation_id.reset(self._log_token)
         _current.reset(self._token)
