@@ -1,14 +1,14 @@
-"""Instrumentation of the Flask door: the X-Ray SDK's Flask middleware, the request observation, and
-EMF flushed per interval (or per request)."""
+"""Instrumentation of the Flask door: an X-Ray segment per request, the request observation, and EMF
+flushed per interval (or per request)."""
 
 import atexit
 import os
 
-from aws_xray_sdk.core import xray_recorder
-from aws_xray_sdk.ext.flask.middleware import XRayMiddleware
+from aws_xray_sdk import global_sdk_config
 from flask import Flask, Response, g, request
 
 from .emf import IntervalFlusher
+from .flask_tracing import trace_requests
 from .metrics import recorder
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
 from .settings import ENABLED
@@ -21,8 +21,9 @@ def instrument_flask(app: Flask) -> None:
     """METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF per interval per worker; 0 flushes per request."""
     if not ENABLED:
         return
-    configure_recorder()
-    XRayMiddleware(app, xray_recorder)  # registered first, so its segment exists before our hooks run
+    if global_sdk_config.sdk_enabled():
+        configure_recorder()
+        trace_requests(app)  # registered first, so its segment exists before our hooks run
     flush_interval_s = float(os.environ.get("METRICS_FLUSH_INTERVAL_S", "10"))
     if flush_interval_s > 0:
         _start_flusher(flush_interval_s)

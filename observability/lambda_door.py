@@ -13,10 +13,12 @@ from .logs import logger
 from .metrics import recorder
 from .requests import LAMBDA, REQUEST_ID_HEADER, RequestObservation, record_cold_start
 from .settings import ENABLED, SERVICE_NAME
+from .tracing import configure_lambda_recorder
 
 # Nothing patched: database statements are traced by the data layer itself (see tracing.py), and
 # patching botocore and friends costs cold-start time for calls this function does not make.
 tracer = Tracer(service=SERVICE_NAME, auto_patch=False)
+configure_lambda_recorder()
 TRACE_HEADER = "X-Amzn-Trace-Id"
 
 ProxyHandler = Callable[[dict, LambdaContext], dict]
