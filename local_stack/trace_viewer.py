@@ -26,7 +26,7 @@ DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
 DEFAULT_DAEMON_ADDRESS = "127.0.0.1:2000"
 # Room for the largest UDP datagram: the SDK sends a whole segment, subsegments included, as one.
 MAX_DATAGRAM_BYTES = 65536
-# Inside Lambda every subsegment is streamed as its own datagram, so bursts must fit the receive buffer.
+# Bursts (many doors and requests at once; the SDK's own streaming past 30 subsegments) must fit the receive buffer.
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 SQL_PREVIEW_CHARS = 160
 MESSAGE_PREVIEW_CHARS = 120
