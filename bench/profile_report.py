@@ -12,30 +12,30 @@ PROJECT_EXTRA_FILES = ("student_records/config.py", "rest_contract/", "jwt/", "f
 HOT_SPOTS_SHOWN = 22
 _TRACER = ("decorate", "aws_lambda_powertools/tracing/tracer.py")
 _LOGGER_DECORATOR = ("decorate", "aws_lambda_powertools/logging/logger.py")
-_XRAY_FLASK = "aws_xray_sdk/ext/flask/middleware.py"
+_XRAY_FLASK = "observability/flask_tracing.py"
+_REQUEST_LINE = ("write_request_line", "observability/request_log.py")
+_EMF_PUT = ("put_many", "observability/emf.py")  # `put` calls it too
 # Where the signals' time goes, as disjoint entry points: (label, [(sign, function, file)]); a difference of
 # two frames isolates a wrapper from what it wraps.
 SIGNAL_ENTRY_POINTS = {
     "flask full": [
-        ("X-Ray: end, serialize and send the request segment (Flask middleware teardown)",
-         [(1, "_teardown_request", _XRAY_FLASK)]),
-        ("X-Ray: start the request segment (Flask middleware)", [(1, "_before_request", _XRAY_FLASK)]),
-        ("X-Ray: trace header on the response (Flask middleware)", [(1, "_after_request", _XRAY_FLASK)]),
+        ("X-Ray: end, serialize and send the request segment", [(1, "_end_segment", _XRAY_FLASK)]),
+        ("X-Ray: start the request segment (trace header, sampling decision)", [(1, "_begin_segment", _XRAY_FLASK)]),
+        ("X-Ray: status on the segment, trace header on the response", [(1, "_record_response", _XRAY_FLASK)]),
         ("X-Ray: one subsegment per SQL statement", [(1, "database_subsegment", "observability/tracing.py")]),
-        ("request log line: Logger.info", [(1, "info", "aws_lambda_powertools/logging/logger.py")]),
-        ("EMF: recorder.put, 7 per request", [(1, "put", "observability/emf.py")]),
+        ("request log line", [(1, *_REQUEST_LINE)]),
+        ("EMF: request, statement and pool metrics recorded", [(1, *_EMF_PUT)]),
         ("X-Ray: route and correlation annotations", [(1, "annotate", "observability/tracing.py")]),
-        ("request observation start: correlation id, logger keys", [(1, "_observe", "observability/flask_door.py")]),
-        ("logger keys cleared", [(1, "thread_safe_clear_keys", "aws_lambda_powertools/logging/logger.py")]),
+        ("request observation start: correlation id", [(1, "_observe", "observability/flask_door.py")]),
     ],
     "lambda full": [
         ("Powertools Tracer: the `## lambda_handler` subsegment (begin, annotations, end, send)",
          [(1, *_TRACER), (-1, *_LOGGER_DECORATOR)]),
-        ("X-Ray: one subsegment per SQL statement, each streamed as its own datagram",
+        ("X-Ray: one subsegment per SQL statement (sent inside the handler's datagram)",
          [(1, "database_subsegment", "observability/tracing.py")]),
-        ("request log line: Logger.info", [(1, "info", "aws_lambda_powertools/logging/logger.py")]),
+        ("request log line", [(1, *_REQUEST_LINE)]),
         ("EMF: flush per invocation", [(1, "flush", "observability/emf.py")]),
-        ("EMF: recorder.put, 7 per invocation", [(1, "put", "observability/emf.py")]),
+        ("EMF: request, statement and pool metrics recorded", [(1, *_EMF_PUT)]),
         ("Powertools Logger: inject_lambda_context",
          [(1, *_LOGGER_DECORATOR), (-1, "handler", "observability/lambda_door.py")]),
         ("X-Ray: route and correlation annotations", [(1, "annotate", "observability/tracing.py")]),
