@@ -68,7 +68,8 @@ DB_QUERY_LATENCY = MetricSpec(
     "data layer, per statement", _SAMPLES)
 DB_QUERY_ERRORS = MetricSpec(
     "DbQueryErrors", Unit.COUNT, _PER_QUERY,
-    "Statements that raised (constraint violations included; 0 otherwise).", "data layer, per statement")
+    "Statements that failed, except those refused for the client's data (a duplicate email: a ClientError); else 0.",
+    "data layer, per statement")
 DB_CONNECTION_ERRORS = MetricSpec(
     "DbConnectionErrors", Unit.COUNT, _TOTAL,
     "Requests that could not get a working connection (pool timeout, connection lost).", "data layer")

@@ -1,0 +1,41 @@
+"""DbQueryErrors counts the statements that failed for a reason on-call must look at, not the client's data."""
+
+import pytest
+
+import observability.database as statement_metrics
+from observability.catalog import DB_QUERY_ERRORS, DB_QUERY_LATENCY
+
+
+class DriverError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__("a driver error")
+        self.sqlstate = sqlstate
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    puts = []
+    monkeypatch.setattr(statement_metrics.recorder, "put_many", lambda values, dimensions: puts.append(values))
+    return puts
+
+
+@pytest.mark.parametrize(("sqlstate", "counted"), [
+    ("23505", 0),  # unique violation: a duplicate email, answered 409
+    ("23514", 0),  # check violation, answered 422
+    ("22001", 0),  # data exception: a value too long for its column
+    ("40P01", 1),  # deadlock
+    ("57014", 1),  # statement timeout
+    (None, 1),  # the connection was lost
+])
+def test_a_failed_statement_counts_unless_the_clients_data_was_refused(recorded, sqlstate, counted):
+    with pytest.raises(DriverError), statement_metrics.observe_statement("students.insert", "SQL", "url", "user"):
+        raise DriverError(sqlstate)
+    (values,) = recorded
+    assert values[DB_QUERY_ERRORS] == counted
+    assert values[DB_QUERY_LATENCY] >= 0
+
+
+def test_a_statement_that_succeeds_counts_zero(recorded):
+    with statement_metrics.observe_statement("students.get", "SQL", "url", "user"):
+        pass
+    assert recorded[0][DB_QUERY_ERRORS] == 0
