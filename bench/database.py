@@ -1,5 +1,6 @@
-"""The bench's PostgreSQL: the embedded server in a scratch directory, the project's migrations, and N
-students loaded with COPY (the bulk-create throughput is measured on that load)."""
+"""The bench's PostgreSQL: the embedded server in a scratch directory, the project's migrations, and students
+loaded with COPY: the growth to 10M and the profile's COPY ablations (the table's first N students come through
+the import path, bench/bulk_import.py)."""
 
 import random
 import shutil
@@ -93,10 +94,20 @@ class BenchDatabase:
                 self.loaded_rows = batch_start + batch_rows - 1
                 done = self.loaded_rows - first_number + 1
                 log(f"COPY {done:,} / {to_load:,} students ({done / copy_seconds:,.0f} rows/s)")
-            log("VACUUM ANALYZE students (visibility map and planner statistics, as autovacuum would leave them)")
+        self.settle()
+        return LoadResult(to_load, copy_seconds)
+
+    def imported(self, rows: int) -> None:
+        """`rows` students were loaded by the import path: the COPY loader numbers its students after them."""
+        self.loaded_rows = rows
+        self.settle()
+
+    def settle(self) -> None:
+        """After a bulk load: the table as autovacuum would leave it, and its pages written."""
+        log("VACUUM ANALYZE students (visibility map and planner statistics, as autovacuum would leave them)")
+        with psycopg.connect(self.url, autocommit=True) as connection:
             connection.execute("VACUUM (ANALYZE) students")
             connection.execute("CHECKPOINT")
-        return LoadResult(to_load, copy_seconds)
 
 
 def copy_students(connection: psycopg.Connection, first_number: int, count: int,

@@ -185,7 +185,7 @@ class ProgressLine:
 
     def loading(self) -> None:
         if self._shown:
-            self._draw("all rows read and validated; loading them into students ...")
+            self._draw("all rows read and validated; loading the last of them into students ...")
 
     def close(self) -> None:
         if self._drawn:
