@@ -30,7 +30,9 @@ def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
     cold_start = True
 
     @tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # responses hold personal data
-    @logger.inject_lambda_context(clear_state=True)
+    # Not clear_state: it would also drop the `name` key that psycopg's lines share with ours; nothing is
+    # appended per invocation (the correlation id is a logging filter's), and the context keys are replaced.
+    @logger.inject_lambda_context
     @functools.wraps(resolve)  # the trace shows "## lambda_handler", the entry point's name
     def handler(event: dict, context: LambdaContext) -> dict:
         nonlocal cold_start

@@ -47,6 +47,17 @@ def auth_keys() -> Iterator[Path]:
     shutil.rmtree(key_dir, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def restore_environment() -> Iterator[None]:
+    """The Lambda door run in-process (tests/doors.py, the gateway) sets the Lambda runtime's variables
+    process-wide, as a container would: a server started by a later test would inherit them and believe it
+    runs in Lambda."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def server_conninfo() -> Iterator[str]:
     """Connection info for an administrative database on the server the tests use."""

@@ -66,15 +66,6 @@ def http_request(
             return error.code, error.headers, error.read()
 
 
-@pytest.fixture(autouse=True)
-def restore_environment() -> Iterator[None]:
-    # invoke() sets the Lambda runtime's variables process-wide, as a container would; keep them out of other tests.
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-
-
 @pytest.fixture
 def start_gateway() -> Iterator[Callable[..., LocalGateway]]:
     started: list[LocalGateway] = []
