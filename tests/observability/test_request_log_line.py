@@ -16,7 +16,7 @@ from tests.observability.stack import REPO_ROOT
 
 FLASK_KEYS = ["level", "location", "message", "timestamp", "service", "name", "correlation_id", "method", "route",
               "status", "duration_ms", "front_door", "xray_trace_id"]
-LAMBDA_KEYS = ["level", "location", "message", "timestamp", "service", "cold_start", "function_name",
+LAMBDA_KEYS = ["level", "location", "message", "timestamp", "service", "name", "cold_start", "function_name",
                "function_memory_size", "function_arn", "function_request_id", "correlation_id", "method", "route",
                "status", "duration_ms", "front_door", "xray_trace_id"]
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\+0000")
