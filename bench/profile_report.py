@@ -5,12 +5,11 @@ import time
 from pathlib import Path
 
 # Files whose frames are listed as hot spots: signals, and what the project does that the baseline does not.
-SIGNAL_FILES = ("observability/", "aws_xray_sdk/", "aws_lambda_powertools/logging", "aws_lambda_powertools/tracing",
-                "logging/__init__.py", "json/")
+SIGNAL_FILES = ("observability/", "aws_xray_sdk/", "aws_lambda_powertools/logging", "logging/__init__.py", "json/",
+                "orjson")
 PROJECT_EXTRA_FILES = ("student_records/config.py", "rest_contract/", "jwt/", "flask_backend/rate_limit.py", "limits/",
                        "psycopg_pool/", "pydantic", "student_records/data/", "student_records/service.py")
 HOT_SPOTS_SHOWN = 22
-_TRACER = ("decorate", "aws_lambda_powertools/tracing/tracer.py")
 _LOGGER_DECORATOR = ("decorate", "aws_lambda_powertools/logging/logger.py")
 _XRAY_FLASK = "observability/flask_tracing.py"
 _REQUEST_LINE = ("write_request_line", "observability/request_log.py")
@@ -29,8 +28,8 @@ SIGNAL_ENTRY_POINTS = {
         ("request observation start: correlation id", [(1, "_observe", "observability/flask_door.py")]),
     ],
     "lambda full": [
-        ("Powertools Tracer: the `## lambda_handler` subsegment (begin, annotations, end, send)",
-         [(1, *_TRACER), (-1, *_LOGGER_DECORATOR)]),
+        ("X-Ray: the `## lambda_handler` subsegment (begin; end, serialize and send)",
+         [(1, "_begin_handler_trace", "observability/lambda_door.py"), (1, "end", "observability/tracing.py")]),
         ("X-Ray: one subsegment per SQL statement (sent inside the handler's datagram)",
          [(1, "database_subsegment", "observability/tracing.py")]),
         ("request log line", [(1, *_REQUEST_LINE)]),
@@ -40,7 +39,6 @@ SIGNAL_ENTRY_POINTS = {
          [(1, *_LOGGER_DECORATOR), (-1, "handler", "observability/lambda_door.py")]),
         ("X-Ray: route and correlation annotations", [(1, "annotate", "observability/tracing.py")]),
         ("request observation start", [(1, "__init__", "observability/requests.py")]),
-        ("trace header of the response", [(1, "_response_trace_header", "observability/lambda_door.py")]),
     ],
 }
 

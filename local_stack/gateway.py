@@ -47,7 +47,7 @@ _DISCARD_CHUNK_BYTES = 64 * 1024
 _SHUTDOWN_POLL_INTERVAL_S = 0.05
 
 # One "container" per process: Lambda runs one invocation at a time per execution environment, and Powertools
-# keeps per-invocation state in globals (Logger keys, Tracer segments, resolver's current_event).
+# keeps per-invocation state in globals (Logger keys, the resolver's current_event).
 _INVOCATION_LOCK = threading.Lock()
 _CONTAINER_STARTED = datetime.now(timezone.utc)
 _LOG_STREAM_NAME = f"{_CONTAINER_STARTED:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
@@ -234,8 +234,8 @@ class LambdaContext:
 def lambda_runtime_environment(function_name: str, *, memory_mb: int = 512) -> dict[str, str]:
     """The variables the Lambda runtime sets for a function, before any code of it is imported.
 
-    Import-time code keys on them: Powertools Tracer only traces, and the X-Ray SDK only uses its Lambda
-    context, when LAMBDA_TASK_ROOT is set.
+    Import-time code keys on them (Powertools, and the X-Ray SDK, which uses its Lambda context when
+    LAMBDA_TASK_ROOT is set); the Lambda door's trace follows _X_AMZN_TRACE_ID, set per invocation.
     """
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     return {

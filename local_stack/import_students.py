@@ -34,7 +34,6 @@ import psycopg
 
 from observability.logs import exception_fields, logger
 from observability.metrics import recorder
-from observability.tracing import configure_recorder
 from student_records.access import Caller, Role
 from student_records.config import ConfigurationError, DatabaseSettings
 from student_records.data import migrations
@@ -61,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         write_fake_students(arguments.file, arguments.generate)
         print(f"wrote {arguments.generate:,} students to {arguments.file}", file=sys.stderr)
         return EXIT_LOADED
-    configure_recorder()  # statements outside a request go untraced, quietly; their metrics still count
     report = arguments.report or arguments.file.with_suffix(".rejected.csv")
     if report.resolve() == arguments.file.resolve():
         _parser().error("the report would overwrite the file to import")

@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from observability.xray_daemon import daemon_address
 from student_records.academics import get_academic_service
 from student_records.data import migrations
 from student_records.service import get_student_service
@@ -17,7 +18,7 @@ from student_records.service import get_student_service
 from . import seed
 from .dev_auth import DEFAULT_KEY_DIR, auth_environment
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres
-from .trace_viewer import TraceViewer, daemon_address
+from .trace_viewer import TraceViewer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATABASE_NAME = "student_records"

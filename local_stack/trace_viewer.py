@@ -10,20 +10,19 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
-import os
 import re
 import socket
 import sys
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
-DEFAULT_DAEMON_ADDRESS = "127.0.0.1:2000"
+from observability.xray_daemon import DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS, daemon_address, parse_daemon_address
+
 # Room for the largest UDP datagram: the SDK sends a whole segment, subsegments included, as one.
 MAX_DATAGRAM_BYTES = 65536
 # Bursts (many doors and requests at once; the SDK's own streaming past 30 subsegments) must fit the receive buffer.
@@ -237,27 +236,6 @@ def _preview(text: str, limit: int) -> str:
     return collapsed if len(collapsed) <= limit else collapsed[: limit - 1] + "…"
 
 
-def daemon_address(env: Mapping[str, str] = os.environ) -> tuple[str, int]:
-    """The UDP (host, port) the SDKs send to, read as they read AWS_XRAY_DAEMON_ADDRESS."""
-    return _parse_address(env.get(DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS))
-
-
-def _parse_address(value: str) -> tuple[str, int]:
-    """`host:port`, or `tcp:host:port udp:host:port` (either order) of which the UDP one counts."""
-    forms = value.split()
-    if len(forms) == 2:
-        by_protocol = dict(form.partition(":")[::2] for form in forms)
-        if "udp" not in by_protocol:
-            raise ValueError(f"no udp: address in {value!r}")
-        forms = [by_protocol["udp"]]
-    if len(forms) != 1:
-        raise ValueError(f"invalid X-Ray daemon address {value!r}")
-    host, colon, port = forms[0].rpartition(":")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"invalid X-Ray daemon address {value!r}; expected HOST:PORT")
-    return host, int(port)
-
-
 class TraceViewer:
     """Receives X-Ray datagrams on a loopback UDP port and prints each finished trace."""
 
@@ -334,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     try:
-        host, port = _parse_address(arguments.address) if arguments.address else daemon_address()
+        host, port = parse_daemon_address(arguments.address) if arguments.address else daemon_address()
         viewer = TraceViewer(host, port)
     except ValueError as error:
         parser.error(str(error))

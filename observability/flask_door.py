@@ -4,7 +4,6 @@ flushed per interval (or per request)."""
 import atexit
 import os
 
-from aws_xray_sdk import global_sdk_config
 from flask import Flask, Response, g, request
 
 from .emf import IntervalFlusher
@@ -12,7 +11,7 @@ from .flask_tracing import trace_requests
 from .metrics import recorder
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
 from .settings import ENABLED
-from .tracing import configure_recorder
+from .tracing import TRACING_ENABLED
 
 _flusher: IntervalFlusher | None = None
 
@@ -21,8 +20,7 @@ def instrument_flask(app: Flask) -> None:
     """METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF per interval per worker; 0 flushes per request."""
     if not ENABLED:
         return
-    if global_sdk_config.sdk_enabled():
-        configure_recorder()
+    if TRACING_ENABLED:
         trace_requests(app)  # registered first, so its segment exists before our hooks run
     flush_interval_s = float(os.environ.get("METRICS_FLUSH_INTERVAL_S", "10"))
     if flush_interval_s > 0:

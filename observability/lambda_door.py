@@ -1,25 +1,21 @@
-"""Instrumentation of the Lambda door: Powertools Tracer and Logger, the request observation, and
-one EMF flush per invocation."""
+"""Instrumentation of the Lambda door: the `## lambda_handler` trace, Powertools Logger's Lambda context,
+the request observation, and one EMF flush per invocation."""
 
 import functools
 import os
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .logs import logger
 from .metrics import recorder
 from .requests import LAMBDA, REQUEST_ID_HEADER, RequestObservation, record_cold_start
 from .settings import ENABLED, SERVICE_NAME
-from .tracing import configure_lambda_recorder
+from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
-# Nothing patched: database statements are traced by the data layer itself (see tracing.py), and
-# patching botocore and friends costs cold-start time for calls this function does not make.
-tracer = Tracer(service=SERVICE_NAME, auto_patch=False)
-configure_lambda_recorder()
-TRACE_HEADER = "X-Amzn-Trace-Id"
+# Set by the Lambda runtime per invocation: the function's segment (Root, Parent) and the sampling decision.
+LAMBDA_TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
 
 ProxyHandler = Callable[[dict, LambdaContext], dict]
 
@@ -29,13 +25,13 @@ def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
         return resolve
     cold_start = True
 
-    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)  # responses hold personal data
     # Not clear_state: it would also drop the `name` key that psycopg's lines share with ours; nothing is
     # appended per invocation (the correlation id is a logging filter's), and the context keys are replaced.
     @logger.inject_lambda_context
     @functools.wraps(resolve)  # the trace shows "## lambda_handler", the entry point's name
     def handler(event: dict, context: LambdaContext) -> dict:
         nonlocal cold_start
+        trace = _begin_handler_trace(f"## {resolve.__name__}", cold_start)
         if cold_start:
             record_cold_start(context.function_name)
             cold_start = False
@@ -46,23 +42,30 @@ def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
             result = resolve(event, context)
             status = result.get("statusCode", 500)
             _add_header(result, REQUEST_ID_HEADER, observation.correlation_id)
-            trace_header = _response_trace_header()
-            if trace_header:
-                _add_header(result, TRACE_HEADER, trace_header)
+            if trace is not None:
+                _add_header(result, TRACE_HEADER, f"Root={trace.trace_id};Sampled={int(trace.sampled)}")
             return result
+        except BaseException as error:  # the resolver answers every error it can: this one escaped it
+            if trace is not None:
+                trace.record_exception(error)
+            raise
         finally:
             observation.finish(status)
+            if trace is not None:
+                trace.end()
             recorder.flush()
 
     return handler
 
 
-def _response_trace_header() -> str | None:
-    """Root and sampling decision of this invocation's trace, as X-Ray's own middlewares answer them."""
-    fields = dict(part.split("=", 1) for part in os.environ.get("_X_AMZN_TRACE_ID", "").split(";") if "=" in part)
-    if "Root" not in fields:
+def _begin_handler_trace(name: str, cold_start: bool) -> Trace | None:
+    """The handler's subsegment of the function's segment, which Lambda records and sends itself; annotated as
+    Powertools Tracer annotates it. None when the invocation carries no trace header (not run by Lambda)."""
+    header = TraceHeader.parse(os.environ.get(LAMBDA_TRACE_VARIABLE))
+    if header.root is None:
         return None
-    return f"Root={fields['Root']};Sampled={fields.get('Sampled', '0')}"
+    return begin_trace(header, name, header.sampled == "1", type="subsegment",
+                       annotations={"ColdStart": cold_start, "Service": SERVICE_NAME})
 
 
 def _add_header(result: dict[str, Any], name: str, value: str) -> None:

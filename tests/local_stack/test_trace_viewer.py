@@ -12,11 +12,11 @@ import pytest
 from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core import AWSXRayRecorder
 
+from observability.xray_daemon import daemon_address
 from local_stack.trace_viewer import (
     Trace,
     TraceAssembler,
     TraceViewer,
-    daemon_address,
     main,
     parse_datagram,
     render_trace,
@@ -410,8 +410,8 @@ def viewer() -> Iterator[tuple[TraceViewer, io.StringIO]]:
 
 @pytest.fixture
 def xray_sdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The SDK enabled and outside Lambda mode, whatever earlier tests left in this process: the local gateway
-    sets LAMBDA_TASK_ROOT for good, and Powertools' Tracer disables the SDK process-wide outside Lambda."""
+    """The SDK enabled and outside Lambda mode, whatever the environment says: these tests drive the SDK's own
+    recorder, as other senders would, to check the viewer reads what it sends."""
     for variable in ("LAMBDA_TASK_ROOT", "_X_AMZN_TRACE_ID", "AWS_XRAY_DAEMON_ADDRESS", "AWS_XRAY_SDK_ENABLED"):
         # The SDK's environment variables override what configure() is given.
         monkeypatch.delenv(variable, raising=False)

@@ -5,13 +5,13 @@ import json
 import re
 
 import pytest
-from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
 from flask import Flask
 
 from observability.flask_door import instrument_flask
 from observability.requests import set_route
+from observability.settings import SERVICE_NAME
 from observability.tracing import database_subsegment
 from tests.observability.stack import UdpCollector
 
@@ -36,19 +36,10 @@ def collector():
 
 
 @pytest.fixture
-def xray_sdk_enabled():
-    """Importing the Lambda door outside Lambda switches the SDK off for the whole process."""
-    enabled = global_sdk_config.sdk_enabled()
-    global_sdk_config.set_sdk_enabled(True)
-    yield
-    global_sdk_config.set_sdk_enabled(enabled)
-
-
-@pytest.fixture
-def client(collector, monkeypatch, xray_sdk_enabled):
+def client(collector, monkeypatch):
     """A Flask app instrumented as the door is, its segments sent to the collector."""
     monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", f"127.0.0.1:{collector.port}")
-    saved = xray_recorder.emitter, xray_recorder.sampling, xray_recorder.sampler
+    saved = xray_recorder.sampling, xray_recorder.sampler
     app = Flask(__name__)
     instrument_flask(app)
 
@@ -78,7 +69,7 @@ def client(collector, monkeypatch, xray_sdk_enabled):
         raise RuntimeError("Quintessa Zyzzogeton")
 
     yield app.test_client()
-    xray_recorder.emitter, xray_recorder.sampling, xray_recorder.sampler = saved
+    xray_recorder.sampling, xray_recorder.sampler = saved
 
 
 def _root(response) -> str:
@@ -105,7 +96,7 @@ def test_a_sampled_request_is_one_datagram_with_one_subsegment_per_statement(cli
     header, _, body = datagram.partition(b"\n")
     assert header == DAEMON_HEADER
     segment = json.loads(body)
-    assert segment["name"] == xray_recorder.service and not segment["in_progress"]
+    assert segment["name"] == SERVICE_NAME and not segment["in_progress"]
     assert segment["start_time"] <= segment["end_time"]
     # With the request's method, URL without its query string, and status
     assert segment["http"] == {"request": {"method": "GET", "url": "http://localhost/students/7"},

@@ -1,39 +1,77 @@
-"""The Lambda door's trace: the invocation's header parsed once yet followed from one invocation to the
-next, and each statement's subsegment sent inside its `## lambda_handler` subsegment's datagram."""
+"""The Lambda door's trace: one `## lambda_handler` subsegment of the function's segment per sampled
+invocation, annotated as Powertools Tracer annotates it, with each statement inside its datagram."""
 
 import json
 import re
 import uuid
 
 import pytest
-from aws_xray_sdk.core.models.facade_segment import FacadeSegment
-from aws_xray_sdk.core.models.subsegment import Subsegment
 
-from observability.xray_lambda_context import ParsedOnceLambdaContext
+from observability.lambda_door import instrument_api_handler
+from observability.tracing import database_subsegment, trace_id
 from tests.observability.stack import DoorProcess, UdpCollector
-from tests.observability.test_tracing_flask import xray_sdk_enabled  # noqa: F401 (a fixture)
 
-FIRST = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
-SECOND = "Root=1-5759e988-bd862e3fe1be46a994272794;Parent=53995c3f42cd8ad9;Sampled=0"
+FUNCTION_SEGMENT = "53995c3f42cd8ad8"
 
 
-def test_the_context_follows_the_invocations_trace_header(monkeypatch, xray_sdk_enabled):
-    context = ParsedOnceLambdaContext()
-    # Given an invocation with a subsegment open
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", FIRST)
-    facade = context.get_trace_entity()
-    assert isinstance(facade, FacadeSegment)
-    assert (facade.trace_id, facade.id, facade.sampled) == ("1-5759e988-bd862e3fe1be46a994272793",
-                                                            "53995c3f42cd8ad8", True)
-    handler = Subsegment("## lambda_handler", "local", facade)
-    context.put_subsegment(handler)
-    # Then the same header keeps the same segment and its open subsegment
-    assert context.get_trace_entity() is handler
-    # And the next invocation's header starts a new segment, with nothing left of the previous one
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", SECOND)
-    next_facade = context.get_trace_entity()
-    assert isinstance(next_facade, FacadeSegment) and next_facade is not facade
-    assert (next_facade.trace_id, next_facade.sampled) == ("1-5759e988-bd862e3fe1be46a994272794", False)
+class _Context:
+    function_name = "student-records-api"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:student-records-api"
+    aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+
+@pytest.fixture
+def collector(monkeypatch):
+    udp = UdpCollector()
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", f"127.0.0.1:{udp.port}")
+    yield udp
+    udp.close()
+
+
+def _handler(seen: list):
+    def lambda_handler(event, context):
+        seen.append(trace_id())
+        with database_subsegment("students.get", "SELECT 1 WHERE id = %s", "host=db", "app"):
+            pass
+        return {"statusCode": 200, "headers": {}, "body": "{}"}
+
+    return instrument_api_handler(lambda_handler)
+
+
+def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_inside(collector, monkeypatch):
+    # Given an invocation Lambda traces, one it does not, and one more it traces
+    seen: list = []
+    handler = _handler(seen)
+    roots = [f"1-5759e988-bd862e3fe1be46a99427279{n}" for n in range(3)]
+    replies = []
+    for root, sampled in zip(roots, "101"):
+        monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent={FUNCTION_SEGMENT};Sampled={sampled}")
+        replies.append(handler({"httpMethod": "GET"}, _Context()))
+    documents = collector.wait_for(lambda received: {d["trace_id"] for d in received} >= {roots[0], roots[2]})
+    # Then each sampled one sent one datagram: the handler's subsegment under the function's segment
+    first, third = documents
+    assert (first["type"], first["name"]) == ("subsegment", "## lambda_handler")
+    assert (first["trace_id"], first["parent_id"]) == (roots[0], FUNCTION_SEGMENT)
+    assert first["annotations"]["Service"] == "student-records" and first["annotations"]["front_door"] == "lambda"
+    assert [first["annotations"]["ColdStart"], third["annotations"]["ColdStart"]] == [True, False]
+    assert not first["in_progress"] and first["start_time"] <= first["end_time"]
+    (statement,) = first["subsegments"]
+    assert (statement["name"], statement["namespace"], statement["parent_id"]) == ("students.get", "remote",
+                                                                                   first["id"])
+    # And the unsampled one sent nothing, yet every reply names its root and decision, and the code inside saw
+    # the invocation's trace id (the one its log lines carry)
+    assert third["trace_id"] == roots[2]
+    assert [reply["headers"]["X-Amzn-Trace-Id"] for reply in replies] == [
+        f"Root={root};Sampled={sampled}" for root, sampled in zip(roots, "101")]
+    assert seen == roots
+
+
+def test_an_invocation_without_a_trace_header_is_served_untraced(collector, monkeypatch):
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    seen: list = []
+    response = _handler(seen)({"httpMethod": "GET"}, _Context())
+    assert response["statusCode"] == 200 and "X-Amzn-Trace-Id" not in response["headers"] and seen == [None]
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +93,7 @@ def test_statements_ride_in_the_handlers_datagram(lambda_door, db):
     assert status == 200
     trace_id = headers["X-Amzn-Trace-Id"].split(";")[0].removeprefix("Root=")
 
-    # Then the function sent one datagram for the read (a statement streamed alone would come before it):
-    # its handler subsegment, with the statement inside
+    # Then the function sent one datagram for the read: its handler subsegment, with the statement inside
     def handler_arrived(documents):
         return any(d["trace_id"] == trace_id and d["name"] == "## lambda_handler" for d in documents)
 
