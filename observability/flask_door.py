@@ -1,5 +1,5 @@
 """Instrumentation of the Flask door: an X-Ray segment per request, the request observation, and EMF
-flushed per interval (or per request)."""
+flushed per interval (or per request). One hook of each kind: the segment opens first and ends last."""
 
 import atexit
 import os
@@ -7,13 +7,14 @@ import os
 from flask import Flask, Response, g, request
 
 from .emf import IntervalFlusher
-from .flask_tracing import trace_requests
+from .flask_tracing import begin_segment, configure_sampling, end_segment, record_response
 from .metrics import recorder
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
 from .settings import ENABLED
 from .tracing import TRACING_ENABLED
 
 _flusher: IntervalFlusher | None = None
+_REQUEST_ID_ENVIRON_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 
 
 def instrument_flask(app: Flask) -> None:
@@ -21,15 +22,17 @@ def instrument_flask(app: Flask) -> None:
     if not ENABLED:
         return
     if TRACING_ENABLED:
-        trace_requests(app)  # registered first, so its segment exists before our hooks run
+        configure_sampling()
     flush_interval_s = float(os.environ.get("METRICS_FLUSH_INTERVAL_S", "10"))
     if flush_interval_s > 0:
         _start_flusher(flush_interval_s)
 
     @app.before_request
     def _observe() -> None:
+        if TRACING_ENABLED:
+            begin_segment()  # first: the observation annotates it, statements land in it
         g.observation = RequestObservation(
-            FLASK, request.method, correlation_id_from(request.headers.get(REQUEST_ID_HEADER))
+            FLASK, request.method, correlation_id_from(request.environ.get(_REQUEST_ID_ENVIRON_KEY))
         )
 
     @app.after_request
@@ -37,9 +40,18 @@ def instrument_flask(app: Flask) -> None:
         observation: RequestObservation = g.observation
         response.headers[REQUEST_ID_HEADER] = observation.correlation_id
         observation.finish(response.status_code)
+        trace = g.get("trace")
+        if trace is not None:
+            record_response(trace, response)
         if flush_interval_s <= 0:
             recorder.flush()
         return response
+
+    @app.teardown_request
+    def _end(error: BaseException | None) -> None:
+        trace = g.get("trace")
+        if trace is not None:
+            end_segment(trace, error)
 
 
 def _start_flusher(interval_s: float) -> None:

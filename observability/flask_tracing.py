@@ -1,4 +1,4 @@
-"""X-Ray for the Flask door: one segment per request, begun, completed and sent by three Flask hooks.
+"""X-Ray for the Flask door: one segment per request, begun, completed and sent from the door's hooks.
 
 The segment holds what a trace is read for: method, URL without its query string, status with the error,
 throttle and fault flags, the route and correlation id annotated by the request observation, and the
@@ -12,11 +12,12 @@ import platform
 
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.recorder import XRAY_META
-from flask import Flask, Response, g, request
+from flask import Response, g, request
 
 from .settings import SERVICE_NAME
 from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
+_TRACE_HEADER_ENVIRON_KEY = "HTTP_" + TRACE_HEADER.upper().replace("-", "_")
 _CALLER_ASKS = "?"  # Sampled=? : the caller wants the decision back in the response header
 _SERVICE = {"runtime": platform.python_implementation(), "runtime_version": platform.python_version()}
 
@@ -31,26 +32,21 @@ def configure_sampling() -> None:
     )
 
 
-def trace_requests(app: Flask) -> None:
-    """Registered before the other hooks, so the segment is open while they run and ends after them."""
-    configure_sampling()
-    app.before_request(_begin_segment)
-    app.after_request(_record_response)
-    app.teardown_request(_end_segment)
-
-
-def _begin_segment() -> None:
-    incoming = TraceHeader.parse(request.headers.get(TRACE_HEADER))
+def begin_segment() -> Trace:
+    """The request's segment (or its unsampled trace), current until end_segment."""
+    environ = request.environ
+    incoming = TraceHeader.parse(environ.get(_TRACE_HEADER_ENVIRON_KEY))
     decision = _sampling_decision(incoming)
-    g.trace = begin_trace(
+    trace = begin_trace(
         incoming,
         SERVICE_NAME,
         bool(decision),
-        http={"request": {"method": request.method, "url": _url_without_query()}},
+        http={"request": {"method": request.method, "url": _url_without_query(environ)}},
         aws=_runtime_metadata(decision),
         service=_SERVICE,
     )
-    g.trace_caller_asks = incoming.sampled == _CALLER_ASKS
+    g.trace, g.trace_caller_asks = trace, incoming.sampled == _CALLER_ASKS
+    return trace
 
 
 def _sampling_decision(incoming: TraceHeader) -> int | str:
@@ -65,9 +61,10 @@ def _sampling_decision(incoming: TraceHeader) -> int | str:
     return rule or 0
 
 
-def _url_without_query() -> str:
-    # request.base_url, without werkzeug's quoting and IRI round trip (5 µs): the same text for reading.
-    return f"{request.scheme}://{request.host}{request.root_path}{request.path}"
+def _url_without_query(environ: dict) -> str:
+    # request.base_url without werkzeug's quoting, IRI round trip and host checks: the same text, for reading.
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}{request.path}"
 
 
 _AWS_METADATA = {"xray": dict(XRAY_META["xray"])}  # shared: nothing changes a segment's `aws` once begun
@@ -79,14 +76,11 @@ def _runtime_metadata(decision: int | str) -> dict:
     return _AWS_METADATA
 
 
-def _record_response(response: Response) -> Response:
-    trace: Trace | None = g.get("trace")
-    if trace is not None:
-        _record_status(trace, response.status_code)
-        # As the SDK's middleware answers: the Root, and the decision only to a caller who asked for it.
-        answer = f"Root={trace.trace_id}"
-        response.headers[TRACE_HEADER] = f"{answer};Sampled={int(trace.sampled)}" if g.trace_caller_asks else answer
-    return response
+def record_response(trace: Trace, response: Response) -> None:
+    _record_status(trace, response.status_code)
+    # As the SDK's middleware answers: the Root, and the decision only to a caller who asked for it.
+    answer = f"Root={trace.trace_id}"
+    response.headers[TRACE_HEADER] = f"{answer};Sampled={int(trace.sampled)}" if g.trace_caller_asks else answer
 
 
 def _record_status(trace: Trace, status: int) -> None:
@@ -102,10 +96,7 @@ def _record_status(trace: Trace, status: int) -> None:
         document["fault"] = True
 
 
-def _end_segment(error: BaseException | None) -> None:
-    trace: Trace | None = g.get("trace")
-    if trace is None:
-        return
+def end_segment(trace: Trace, error: BaseException | None) -> None:
     if error is not None:  # escaped every error handler: the client got a 500
         _record_status(trace, 500)
         trace.record_exception(error)

@@ -45,12 +45,17 @@ class TraceHeader:
 
     @classmethod
     def parse(cls, value: str | None) -> "TraceHeader":
+        if not value:
+            return _NO_TRACE_HEADER
         fields = {}
         for part in (value or "").split(";"):
             name, equals, field_value = part.strip().partition("=")
             if equals and field_value:
                 fields[name] = field_value
         return cls(fields.get("Root"), fields.get("Parent"), fields.get("Sampled"))
+
+
+_NO_TRACE_HEADER = TraceHeader()
 
 
 def new_trace_id() -> str:

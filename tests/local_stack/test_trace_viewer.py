@@ -12,7 +12,6 @@ import pytest
 from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core import AWSXRayRecorder
 
-from observability.xray_daemon import daemon_address
 from local_stack.trace_viewer import (
     Trace,
     TraceAssembler,
@@ -21,6 +20,7 @@ from local_stack.trace_viewer import (
     parse_datagram,
     render_trace,
 )
+from observability.xray_daemon import daemon_address
 
 TRACE_ID = "1-6745c0de-0123456789abcdef01234567"
 OTHER_TRACE_ID = "1-6745c0df-fedcba9876543210fedcba98"
