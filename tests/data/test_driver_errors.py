@@ -1,5 +1,7 @@
 """Driver failures become domain errors, and only a lost connection counts as a connection error."""
 
+import time
+
 import psycopg
 import pytest
 
@@ -47,3 +49,32 @@ def test_a_lost_connection_is_counted(db, database, connection_errors):
     with pytest.raises(DatabaseUnavailable, match="lost the connection"):
         database.fetch_one(DIE)
     assert connection_errors == [1]
+
+
+def _wait_until_gone(db, backend_pid: int) -> None:
+    # pg_terminate_backend only signals the backend: it ends (and closes its socket) a moment later.
+    deadline = time.monotonic() + 10
+    while db.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (backend_pid,)).fetchone():
+        assert time.monotonic() < deadline, "the backend did not end"
+        time.sleep(0.01)
+
+
+def test_a_connection_the_server_ended_is_replaced_before_a_statement_gets_it(db, database_conninfo, monkeypatch):
+    round_trips = []
+    check = database_module.ConnectionPool.check_connection
+    monkeypatch.setattr(database_module.ConnectionPool, "check_connection",
+                        staticmethod(lambda connection: (round_trips.append(1), check(connection))))
+    one_connection = Database(DatabaseSettings.from_env({"DATABASE_URL": database_conninfo, "DB_POOL_MAX_SIZE": "1"}))
+    try:
+        backend = one_connection.fetch_one(Query("test.pid", "SELECT pg_backend_pid() AS pid"))["pid"]
+        # Given a healthy idle connection: handed out again without a round trip to check it
+        assert one_connection.fetch_one(Query("test.pid", "SELECT pg_backend_pid() AS pid"))["pid"] == backend
+        assert round_trips == []
+        # When the server ends it while it sits in the pool
+        db.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        _wait_until_gone(db, backend)
+        # Then the next statement runs on a new connection, the ended one checked and dropped
+        replacement = one_connection.fetch_one(Query("test.pid", "SELECT pg_backend_pid() AS pid"))["pid"]
+        assert replacement != backend and round_trips == [1]
+    finally:
+        one_connection.close()

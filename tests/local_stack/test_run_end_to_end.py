@@ -63,8 +63,14 @@ def running_stack():
         yield process, urls, log_path, env
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # SIGTERM first: run.py then stops the doors it started (each in a session of its own, out of reach
+            # of a kill of this process) and the database; SIGKILL only if it does not exit.
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
             subprocess.run([sys.executable, "-m", "local_stack.embedded_postgres", "stop",
                             "--data-dir", str(scratch / "postgres")], cwd=REPO_ROOT, env=env, check=False)
         shutil.rmtree(scratch, ignore_errors=True)

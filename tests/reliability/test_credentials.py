@@ -1,6 +1,7 @@
 """Database passwords that change: a refused password is renewed once and the pool goes on."""
 
 import shutil
+import time
 import uuid
 
 import boto3
@@ -71,6 +72,11 @@ def test_a_rotated_password_is_fetched_again_when_refused(password_server):
         with psycopg.connect(password_server.dsn(), autocommit=True) as admin:
             admin.execute("ALTER ROLE app PASSWORD 'second-password'")
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'")
+            # Terminating only signals the backends; they end (closing their sockets) a moment later.
+            deadline = time.monotonic() + 10
+            while admin.execute("SELECT 1 FROM pg_stat_activity WHERE usename = 'app'").fetchone():
+                assert time.monotonic() < deadline, "the app's backends did not end"
+                time.sleep(0.01)
         # Then the next statement succeeds: the refused password was renewed, once
         assert database.fetch_one(PING) == {"ok": 1}
         assert secret.refreshes == 1
