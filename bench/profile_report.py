@@ -18,14 +18,15 @@ _EMF_PUT = ("put_many", "observability/emf.py")  # `put` calls it too
 # two frames isolates a wrapper from what it wraps.
 SIGNAL_ENTRY_POINTS = {
     "flask full": [
-        ("X-Ray: end, serialize and send the request segment", [(1, "_end_segment", _XRAY_FLASK)]),
-        ("X-Ray: start the request segment (trace header, sampling decision)", [(1, "_begin_segment", _XRAY_FLASK)]),
-        ("X-Ray: status on the segment, trace header on the response", [(1, "_record_response", _XRAY_FLASK)]),
+        ("X-Ray: end, serialize and send the request segment", [(1, "end_segment", _XRAY_FLASK)]),
+        ("X-Ray: start the request segment (trace header, sampling decision)", [(1, "begin_segment", _XRAY_FLASK)]),
+        ("X-Ray: status on the segment, trace header on the response", [(1, "record_response", _XRAY_FLASK)]),
         ("X-Ray: one subsegment per SQL statement", [(1, "database_subsegment", "observability/tracing.py")]),
         ("request log line", [(1, *_REQUEST_LINE)]),
         ("EMF: request, statement and pool metrics recorded", [(1, *_EMF_PUT)]),
         ("X-Ray: route and correlation annotations", [(1, "annotate", "observability/tracing.py")]),
-        ("request observation start: correlation id", [(1, "_observe", "observability/flask_door.py")]),
+        ("request observation start: correlation id",
+         [(1, "_observe", "observability/flask_door.py"), (-1, "begin_segment", _XRAY_FLASK)]),
     ],
     "lambda full": [
         ("X-Ray: the `## lambda_handler` subsegment (begin; end, serialize and send)",
@@ -181,6 +182,7 @@ def markdown(results: dict) -> str:
 
 
 def write(results: dict, directory: Path) -> None:
-    results["finished_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    """Also renders again from a profile.json read back (its run's time kept), after the report changed."""
+    results.setdefault("finished_at", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     (directory / "profile.json").write_text(json.dumps(results, indent=1) + "\n")
     (directory / "profile.md").write_text(markdown(results))
