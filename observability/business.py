@@ -13,8 +13,9 @@ from .catalog import (
 from .metrics import recorder
 
 
-def student_created() -> None:
-    recorder.put(STUDENTS_CREATED, 1)
+def student_created(count: int = 1) -> None:
+    """One create through the API, or the students a bulk import loaded (counted once its transaction commits)."""
+    recorder.put(STUDENTS_CREATED, count)
 
 
 def student_updated() -> None:

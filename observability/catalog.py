@@ -76,7 +76,9 @@ DB_CONNECTION_ERRORS = MetricSpec(
 DB_POOL_WAIT = MetricSpec(
     "DbPoolWait", Unit.MILLISECONDS, _TOTAL, "Time spent waiting for a pooled connection.",
     "data layer, per checkout", _SAMPLES)
-STUDENTS_CREATED = MetricSpec("StudentsCreated", Unit.COUNT, _TOTAL, "Students created.", "domain service")
+STUDENTS_CREATED = MetricSpec(
+    "StudentsCreated", Unit.COUNT, _TOTAL, "Students created, through the API or a bulk import.", "domain service"
+)
 STUDENTS_UPDATED = MetricSpec("StudentsUpdated", Unit.COUNT, _TOTAL, "Students changed by PATCH.", "domain service")
 STUDENTS_DELETED = MetricSpec("StudentsDeleted", Unit.COUNT, _TOTAL, "Students deleted.", "domain service")
 STUDENTS_TOTAL = MetricSpec(

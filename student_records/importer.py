@@ -41,6 +41,8 @@ from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 
+from observability import business
+
 from .access import Caller, require_writer
 from .data.database import Database
 from .data.imports import ImportRepository
@@ -108,6 +110,8 @@ def import_students(
             imports.copy_to_staging([batch])
             taken += imports.reject_taken_student_numbers()
             loaded += imports.load_staged(caller)
+    if loaded:  # committed: the dashboards' students-created count includes imports
+        business.student_created(loaded)
     rejections = sorted(
         rows.rejections + [Rejection(line, "student_number", "already held by another student") for line in taken]
     )

@@ -261,6 +261,21 @@ def test_statements_are_observed_and_the_log_line_holds_counts_only(db, run_impo
     assert "students.csv" not in run.stdout and "ada@example.org" not in run.stdout
 
 
+def test_loaded_students_count_as_created_and_a_rerun_counts_none(db, run_import, tmp_path):
+    # Given a file of three students, one of them invalid
+    path = write_csv(tmp_path / "students.csv", [("Ada", "Lovelace", "ada@example.org"),
+                                                 ("Alan", "Turing", "alan@example.org"), ("Bad", "Row", "no-at")])
+
+    def students_created(run) -> int:
+        documents = [json.loads(line) for line in run.stdout.splitlines() if '"_aws"' in line]
+        return sum(document.get("StudentsCreated", 0) for document in documents)
+
+    # When it is imported twice
+    first, second = run_import(path), run_import(path)
+    # Then the first run counts its two loaded students as created, as the API counts each create; the second none
+    assert (students_created(first), students_created(second)) == (2, 0)
+
+
 def test_a_generated_file_of_200k_students_loads_exactly(db, run_import, tmp_path):
     # Given 200,000 generated students
     path = tmp_path / "generated.csv"
