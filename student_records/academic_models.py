@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from .model_base import Model
-from .models import PRINTABLE, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, patch_schema
+from .models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PRINTABLE, WRITTEN_AS_ISO_DATE, patch_schema
 
 
 class EnrollmentStatus(StrEnum):
@@ -34,7 +34,7 @@ TeacherSub = Annotated[
 ]
 Capacity = Annotated[int, Field(ge=1, le=10_000)]
 RecordId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-TermDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2100, 12, 31))]
+TermDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2100, 12, 31)), WRITTEN_AS_ISO_DATE]
 GradeLetter = Annotated[
     str, StringConstraints(pattern=r"^[A-Z][A-Z0-9+-]{0,3}$"), Field(description="A grade of the grade scale.")
 ]

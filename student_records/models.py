@@ -5,7 +5,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from .model_base import Model
 
@@ -25,6 +25,26 @@ def _not_reserved(student_number: str) -> str:
     if re.match(GENERATED_STUDENT_NUMBER_PATTERN, student_number):
         raise ValueError("numbers of the form S######## are reserved for generated student numbers")
     return student_number
+
+
+_ISO_CALENDAR_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _written_as_iso_date(value: object) -> object:
+    # pydantic also reads a number of seconds written as text as a date ("0" is 1970-01-01, "86400" the next
+    # day): in JSON and CSV, only YYYY-MM-DD names a date. Anything else goes on to pydantic's own checks.
+    if not isinstance(value, str):
+        return value
+    try:
+        if _ISO_CALENDAR_DATE.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError("must be a calendar date written YYYY-MM-DD")
+
+
+# On every date a client sends, after its other constraints (which then stay in the JSON schema as they were).
+WRITTEN_AS_ISO_DATE = BeforeValidator(_written_as_iso_date)
 
 
 def _plausible_birth_date(value: date) -> date:
@@ -47,8 +67,8 @@ ChosenStudentNumber = Annotated[
     StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$"),
     AfterValidator(_not_reserved),
 ]
-BirthDate = Annotated[date, AfterValidator(_plausible_birth_date)]
-EnrollmentDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2100, 1, 1))]
+BirthDate = Annotated[date, AfterValidator(_plausible_birth_date), WRITTEN_AS_ISO_DATE]
+EnrollmentDate = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2100, 1, 1)), WRITTEN_AS_ISO_DATE]
 
 # Strict: JSON gives no reason to turn 42 into "42" or a number of seconds into a date.
 _INPUT = ConfigDict(extra="forbid", strict=True, frozen=True)

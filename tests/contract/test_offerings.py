@@ -36,6 +36,11 @@ class TestTerms:
         assert reply.status == 422
         assert _field_names(reply) == set(body)
 
+    def test_term_dates_are_only_read_in_iso_form(self, api):
+        reply = api.send(Call("POST", "/terms", json_body={**TERM, "starts_on": "0", "ends_on": "86400"}))
+        assert reply.status == 422
+        assert _field_names(reply) == {"starts_on", "ends_on"}
+
     def test_unknown_and_malformed_terms(self, api):
         assert api.send(Call("GET", "/terms/77")).status == 404
         assert api.send(Call("GET", "/terms/x")).status == 422

@@ -82,6 +82,16 @@ class TestCreate:
         # And nothing was stored
         assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 0
 
+    def test_dates_are_only_read_in_iso_form(self, api, db):
+        # A number of seconds written as text is a date to pydantic ("0" is 1970-01-01): not to this API
+        for date_of_birth, enrolled_on in (("0", "2020-01-01"), ("2000-01-01", "86400"), ("2000-1-1", "2020-01-01")):
+            body = {"first_name": "A", "last_name": "B", "email": "iso@example.org", "date_of_birth": date_of_birth,
+                    "enrolled_on": enrolled_on}
+            reply = api.send(Call("POST", "/students", json_body=body))
+            assert reply.status == 422, body
+            assert _field_names(reply) == ({"date_of_birth"} if date_of_birth != "2000-01-01" else {"enrolled_on"})
+        assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 0
+
     def test_missing_required_fields_are_named(self, api):
         reply = api.send(Call("POST", "/students", json_body={}))
         assert reply.status == 422
