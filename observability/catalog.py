@@ -94,6 +94,10 @@ ENROLLMENTS_DROPPED = MetricSpec(
     "EnrollmentsDropped", Unit.COUNT, _TOTAL, "Enrollments dropped (each frees a seat).", "domain service")
 GRADES_RECORDED = MetricSpec(
     "GradesRecorded", Unit.COUNT, _TOTAL, "Final grades recorded or corrected.", "domain service")
+SIGNALS_DROPPED = MetricSpec(
+    "SignalsDropped", Unit.COUNT, _TOTAL,
+    "Request log lines and X-Ray datagrams dropped because the writer's queue was full (only when some were).",
+    "Flask door, signal writer")
 COLD_STARTS = MetricSpec(
     "ColdStarts", Unit.COUNT, ((Dimension.FUNCTION_NAME,),), "First invocation of a Lambda execution environment.",
     "Lambda door, first invocation")
@@ -105,7 +109,7 @@ CATALOG: dict[str, MetricSpec] = {
         DB_QUERY_LATENCY, DB_QUERY_ERRORS, DB_CONNECTION_ERRORS, DB_POOL_WAIT,
         STUDENTS_CREATED, STUDENTS_UPDATED, STUDENTS_DELETED, STUDENTS_TOTAL, READINESS_FAILURES,
         ENROLLMENTS_CREATED, ENROLLMENTS_DROPPED, GRADES_RECORDED,
-        COLD_STARTS,
+        SIGNALS_DROPPED, COLD_STARTS,
     )
 }
 

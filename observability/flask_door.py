@@ -6,11 +6,13 @@ import os
 
 from flask import Flask, Response, g, request
 
+from . import signal_writer
 from .emf import IntervalFlusher
 from .flask_tracing import begin_segment, configure_sampling, end_segment, record_response
 from .metrics import recorder
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
 from .settings import ENABLED
+from .signal_writer import SignalWriter
 from .tracing import TRACING_ENABLED
 
 _flusher: IntervalFlusher | None = None
@@ -18,7 +20,8 @@ _REQUEST_ID_ENVIRON_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 
 
 def instrument_flask(app: Flask) -> None:
-    """METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF per interval per worker; 0 flushes per request."""
+    """METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF per interval per worker; 0 flushes per request.
+    SIGNALS_FLUSH_INTERVAL_MS (default 50) batches request log lines and X-Ray datagrams; 0 writes each at once."""
     if not ENABLED:
         return
     if TRACING_ENABLED:
@@ -26,6 +29,9 @@ def instrument_flask(app: Flask) -> None:
     flush_interval_s = float(os.environ.get("METRICS_FLUSH_INTERVAL_S", "10"))
     if flush_interval_s > 0:
         _start_flusher(flush_interval_s)
+    signals_interval_ms = float(os.environ.get("SIGNALS_FLUSH_INTERVAL_MS", "50"))
+    if signals_interval_ms > 0:
+        _start_signal_writer(signals_interval_ms / 1000, int(os.environ.get("SIGNALS_QUEUE_MAX", "10000")))
 
     @app.before_request
     def _observe() -> None:
@@ -52,6 +58,13 @@ def instrument_flask(app: Flask) -> None:
         trace = g.get("trace")
         if trace is not None:
             end_segment(trace, error)
+
+
+def _start_signal_writer(interval_s: float, max_waiting: int) -> None:
+    if signal_writer.writer is None:  # one per process, however many apps the process creates
+        signal_writer.writer = SignalWriter(interval_s, max_waiting)
+        signal_writer.writer.start()
+        atexit.register(signal_writer.writer.stop)
 
 
 def _start_flusher(interval_s: float) -> None:

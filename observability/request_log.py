@@ -12,6 +12,7 @@ import time
 
 import orjson
 
+from . import signal_writer
 from .logs import formatter, logger
 
 _service_logger = logging.getLogger(logger.name)
@@ -49,9 +50,13 @@ def write_request_line(correlation_id: str, fields: dict[str, object]) -> None:
     trace_id = formatter._get_latest_trace_id()  # the one our formatter puts on every line
     if trace_id is not None:
         line["xray_trace_id"] = trace_id
+    text = orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
+    if signal_writer.writer is not None:
+        signal_writer.writer.write_line(text)
+        return
     stdout = sys.stdout  # looked up per line: Lambda and test captures replace it
     try:
-        stdout.write(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())
+        stdout.write(text)
         stdout.flush()  # as the logging handler does: the line is out when the request is answered
     except (OSError, ValueError):
         pass  # a closed or broken stdout fails no request, as with a logging handler

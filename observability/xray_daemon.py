@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import orjson
 
+from . import signal_writer
+
 DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
 DEFAULT_DAEMON_ADDRESS = "127.0.0.1:2000"
 _DATAGRAM_HEADER = b'{"format":"json","version":1}\n'
@@ -51,10 +53,14 @@ class _Daemon:
             variable = os.environ.get(DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS)
             if variable != self._variable:
                 self._address, self._variable = parse_daemon_address(variable), variable
+            datagram = _DATAGRAM_HEADER + orjson.dumps(document, default=str)
+            if signal_writer.writer is not None:
+                signal_writer.writer.send_datagram(datagram, self._address)
+                return
             if self._socket is None:
                 self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 self._socket.setblocking(False)
-            self._socket.sendto(_DATAGRAM_HEADER + orjson.dumps(document, default=str), self._address)
+            self._socket.sendto(datagram, self._address)
         except (OSError, ValueError, TypeError) as error:
             if not self._warned:  # once per process: the daemon's absence is one fact, not one per request
                 self._warned = True

@@ -10,6 +10,7 @@ from pathlib import Path
 
 # Deterministic signals in tests: EMF written at the end of each request, every request traced.
 os.environ.setdefault("METRICS_FLUSH_INTERVAL_S", "0")
+os.environ.setdefault("SIGNALS_FLUSH_INTERVAL_MS", "0")
 os.environ.setdefault("XRAY_SAMPLING", "all")
 # The suite sends far more than a client should; the rate limit's own test sets a small one.
 os.environ.setdefault("RATE_LIMIT", "100000 per second")

@@ -3,6 +3,7 @@ processes, are driven through every route, an error and a database outage, and e
 dashboard or an alarm names (with its dimensions) must be in what they printed."""
 
 import json
+import os
 
 import pytest
 
@@ -62,12 +63,33 @@ def _drive_everything(doors, server) -> None:
         server.start()
 
 
+def _drive_a_flask_door_whose_writer_drops(server, scratch) -> list[str]:
+    """SignalsDropped exists only when the writer's queue overflows: a door with room for one waiting line, which
+    it writes only when it stops, serves three requests."""
+    from tests.observability.stack import DoorProcess, UdpCollector
+
+    saved = dict(os.environ)
+    os.environ.update({"SIGNALS_QUEUE_MAX": "1", "SIGNALS_FLUSH_INTERVAL_MS": "3600000"})
+    collector = UdpCollector()
+    try:
+        (scratch / "dropping").mkdir(exist_ok=True)
+        door = DoorProcess("flask", server.dsn("student_records"), collector.port, scratch / "dropping")
+        for _ in range(3):
+            door.send("GET", "/health")
+        door.stop()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        collector.close()
+    return door.stdout_path.read_text().splitlines()
+
+
 @pytest.fixture(scope="module")
 def emitted(isolated_database, isolated_doors):
-    server, _ = isolated_database
+    server, scratch = isolated_database
     _drive_everything(isolated_doors, server)
     lines = [line for door in isolated_doors.values() for line in door.stdout_path.read_text().splitlines()]
-    return datapoints_from_emf(lines)
+    return datapoints_from_emf(lines + _drive_a_flask_door_whose_writer_drops(server, scratch))
 
 
 def _was_emitted(emitted, name: str, dimensions: tuple[tuple[str, str], ...]) -> bool:
