@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from observability.xray_daemon import DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS, daemon_address, parse_daemon_address
+from observability.xray_daemon import (
+    DAEMON_ADDRESS_VARIABLE,
+    DEFAULT_DAEMON_ADDRESS,
+    daemon_address,
+    parse_daemon_address,
+)
 
 # Room for the largest UDP datagram: the SDK sends a whole segment, subsegments included, as one.
 MAX_DATAGRAM_BYTES = 65536

@@ -65,7 +65,7 @@ class SignalWriter:
             try:
                 self._socket.sendto(datagram, address)
             except OSError:
-                pass  # the daemon's absence is reported by xray_daemon when it resolves the address
+                pass  # a full socket buffer loses this trace, as UDP would anyway; a request never waits on it
         with self._drop_lock:
             dropped, self._dropped = self._dropped, 0
         if dropped:

@@ -32,7 +32,8 @@ _ISO_CALENDAR_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def _written_as_iso_date(value: object) -> object:
     # pydantic also reads a number of seconds written as text as a date ("0" is 1970-01-01, "86400" the next
-    # day): in JSON and CSV, only YYYY-MM-DD names a date. Anything else goes on to pydantic's own checks.
+    # day): in JSON and CSV, only YYYY-MM-DD names a date. Text is parsed here (or refused); a value that is not
+    # text goes on to pydantic's own checks (strict: it refuses numbers).
     if not isinstance(value, str):
         return value
     try:
