@@ -113,7 +113,7 @@ class BenchDatabase:
 def copy_students(connection: psycopg.Connection, first_number: int, count: int,
                   student_numbers: bool = False) -> float:
     """COPY `count` students numbered from `first_number`; returns the seconds the COPY took (the rows are
-    made before). Without student numbers the table's trigger assigns them, as for any insert."""
+    made before). Without student numbers the column's default generates them, as for any insert."""
     columns = f"{_COPY_COLUMNS}, student_number" if student_numbers else _COPY_COLUMNS
     data = _copy_text(first_number, count, student_numbers)
     started = time.perf_counter()

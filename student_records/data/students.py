@@ -30,8 +30,8 @@ INSERT = Query(
     "students.insert",
     f"""WITH inserted AS (
             INSERT INTO students (student_number, first_name, last_name, email, date_of_birth, status, enrolled_on)
-            VALUES (%(student_number)s, %(first_name)s, %(last_name)s, %(email)s, %(date_of_birth)s, %(status)s,
-                    coalesce(%(enrolled_on)s, current_date))
+            VALUES (coalesce(%(student_number)s, generated_student_number()), %(first_name)s, %(last_name)s,
+                    %(email)s, %(date_of_birth)s, %(status)s, coalesce(%(enrolled_on)s, current_date))
             RETURNING {_COLUMNS}),
         {audit_rows("create", "inserted")}
         SELECT * FROM inserted""",

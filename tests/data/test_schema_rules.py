@@ -46,3 +46,22 @@ def test_generated_student_numbers_follow_the_sequence(db):
     _insert(db, "three@example.org")
     numbers = [row[0] for row in db.execute("SELECT student_number FROM students ORDER BY id")]
     assert numbers == ["S00000001", "CHOSEN-1", "S00000002"]
+
+
+def test_a_number_of_the_generated_form_is_refused_before_the_generator_hands_it_out(db):
+    # Given one generated number, S00000001
+    _insert(db, "one@example.org")
+
+    # Then the next one cannot be chosen, by an insert or by COPY, so the generator never meets it taken
+    with pytest.raises(psycopg.errors.CheckViolation) as raised:
+        _insert(db, "two@example.org", student_number="S00000002")
+    assert raised.value.diag.constraint_name == "students_student_number_reserved"
+    with pytest.raises(psycopg.errors.CheckViolation), db.cursor().copy(
+            "COPY students (first_name, last_name, email, student_number) FROM STDIN") as copy:
+        copy.write_row(("A", "B", "three@example.org", "S00000009"))
+    # And the one handed out is held by its student
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _insert(db, "four@example.org", student_number="S00000001")
+    _insert(db, "five@example.org")
+    assert db.execute("SELECT student_number FROM students WHERE email = 'five@example.org'").fetchone() == (
+        "S00000002",)
