@@ -20,23 +20,25 @@ Policy:
 - Audited: each loaded student gets a `create` audit row naming the importing caller, with the run id as
   correlation id, written by the statement that inserts it.
 
-Speed: each row is validated by StudentCreate.model_validate_strings (the model's own rules, about 3 µs;
-the whole Python side is about 6 µs a row) and written as CSV for COPY into a temporary staging table, in
-batches of BATCH_ROWS; one INSERT ... SELECT per batch moves its rows into students. A thread reads and
-validates the next batch while the database loads this one, so on two cores the import takes about as long as
-the database's side alone, not the sum of both. That side is about 12 µs of one server process's CPU per row
-(six indexes, the number trigger, the CHECKs, the audit row and its two indexes, the staging COPY), which caps
-one transaction at roughly 85k rows/s on this machine; measured 1M rows in 15-16 s (bench/README.md §5).
+Speed: a thread reads each row, validates it with StudentCreate.model_validate_strings (the model's own rules,
+about 2 µs; the whole Python side is about 7 µs a row) and writes it as CSV, while the database loads the
+batch before (FIRST_BATCH_ROWS, doubling up to BATCH_ROWS, each in email order): one index lookup per row for
+the emails already present, then COPY into students and COPY into student_audit (data/imports.py). That side
+is about 9-10 µs of one server process's CPU per row (the heap, six indexes, the CHECKs, the audit row and its
+two indexes), and one transaction is one server process: on two cores, with the Python side beside it, 1M rows
+take 11-15 s (bench/README.md §5).
 """
 
 import csv
-import io
 import queue
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
+from operator import attrgetter
 from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
@@ -45,7 +47,7 @@ from observability import business
 
 from .access import Caller, require_writer
 from .data.database import Database
-from .data.imports import ImportRepository
+from .data.imports import ROW_COLUMNS, ImportRepository, StagedBatch
 from .errors import DomainError
 from .models import StudentCreate
 
@@ -56,7 +58,13 @@ HEADER_LINE = 1
 # first and the last batch (the only ones validation and loading do not overlap) are short. Each batch is a
 # savepoint; past 64 of them (6.4M rows) concurrent readers check the import's rows in pg_subtrans.
 BATCH_ROWS = 100_000
+# The first batch is small and each next one twice as large, up to BATCH_ROWS: the database starts loading
+# after 10,000 rows are validated rather than 100,000.
+FIRST_BATCH_ROWS = 10_000
 _PROGRESS_EVERY_ROWS = 8192
+# A staged row's cells are imports.ROW_COLUMNS in order; the last, enrolled_on, defaults to the import's day.
+assert ROW_COLUMNS[-1] == "enrolled_on"
+_CELLS_BEFORE_ENROLMENT = attrgetter(*ROW_COLUMNS[:-1])
 
 
 class ImportRefused(DomainError):
@@ -101,15 +109,23 @@ def import_students(
     rows = _StagedRows(lines, progress)  # reads the header: a refused file never opens a transaction
     taken: list[int] = []
     loaded = 0
-    with database.transaction() as session, _read_ahead(rows.staging_batches()) as batches:
+    with database.transaction() as session:
         imports = ImportRepository(session)
-        imports.create_staging()
-        for batch, last in batches:
-            if last and progress is not None:
-                progress.loading()
-            imports.copy_to_staging([batch])
-            taken += imports.reject_taken_student_numbers()
-            loaded += imports.load_staged(caller)
+        with _read_ahead(rows.staging_batches(imports.today())) as batches:
+            for batch, last in batches:
+                if last and progress is not None:
+                    progress.loading()
+                present = imports.present_emails(batch.email_keys)
+                if present:  # those students were imported before: a row's number, if any, is theirs too
+                    batch = batch.keeping([i for i, key in enumerate(batch.email_keys) if key not in present])
+                if any(batch.student_numbers):
+                    held = imports.held_student_numbers([number for number in batch.student_numbers if number])
+                    if held:
+                        taken += [line for line, number in zip(batch.lines, batch.student_numbers) if number in held]
+                        batch = batch.keeping(
+                            [i for i, number in enumerate(batch.student_numbers) if number not in held]
+                        )
+                loaded += imports.insert(batch, caller)
     if loaded:  # committed: the dashboards' students-created count includes imports
         business.student_created(loaded)
     rejections = sorted(
@@ -166,11 +182,12 @@ class _StagedRows:
             raise ImportRefused("the file is empty: it needs a header row")
         self._columns = check_header(header)
 
-    def staging_batches(self) -> Iterator[tuple[str, bool]]:
-        """The valid rows as staging CSV, BATCH_ROWS at a time, each batch with whether it is the last."""
-        buffer = io.StringIO()
-        write_row = csv.writer(buffer, lineterminator="\n").writerow
-        in_batch = 0
+    def staging_batches(self, today: date) -> Iterator[tuple[StagedBatch, bool]]:
+        """The valid rows in batches (FIRST_BATCH_ROWS, doubling up to BATCH_ROWS) in email order, each batch with whether it is the last; `today`
+        is the enrolment date of the rows that give none."""
+        staged: list[tuple[str, int, str | None, str]] = []
+        batch_rows = min(FIRST_BATCH_ROWS, BATCH_ROWS)
+        write_row = csv.writer(_Lines(), lineterminator="\n").writerow
         next_line = self._records.line_num + 1
         with self._readable():
             for record in self._records:
@@ -181,22 +198,21 @@ class _StagedRows:
                 self.read += 1
                 if self._progress is not None and self.read % _PROGRESS_EVERY_ROWS == 0:
                     self._progress.rows_read(self.read)
-                staged = self._staged_row(line, record)
-                if staged is None:
+                student = self._valid_student(line, record)
+                if student is None:
                     continue
-                write_row(staged)
-                in_batch += 1
-                if in_batch == BATCH_ROWS:
-                    yield buffer.getvalue(), False
-                    buffer = io.StringIO()
-                    write_row = csv.writer(buffer, lineterminator="\n").writerow
-                    in_batch = 0
+                row = write_row((*_CELLS_BEFORE_ENROLMENT(student), student.enrolled_on or today))
+                staged.append((student.email.lower(), line, student.student_number, row))
+                if len(staged) == batch_rows:
+                    yield _sorted_batch(staged), False
+                    staged = []
+                    batch_rows = min(2 * batch_rows, BATCH_ROWS)
         if self._progress is not None:
             self._progress.rows_read(self.read)
-        yield buffer.getvalue(), True
+        yield _sorted_batch(staged), True
 
-    def _staged_row(self, line: int, record: list[str]) -> tuple[object, ...] | None:
-        """The staging row of a valid record; None, with its rejections kept, for an invalid one."""
+    def _valid_student(self, line: int, record: list[str]) -> StudentCreate | None:
+        """The student of a valid record; None, with its rejections kept, for an invalid one."""
         if len(record) != len(self._columns):
             self._reject(line, "", f"the row has {len(record)} cells, the header {len(self._columns)}")
             return None
@@ -222,10 +238,7 @@ class _StagedRows:
             if first_line != line:
                 self._reject(line, "student_number", f"the same student number as line {first_line}")
                 return None
-        return (
-            line, student.student_number, student.first_name, student.last_name, student.email,
-            student.date_of_birth, student.status, student.enrolled_on,
-        )
+        return student
 
     def _reject(self, line: int, field_name: str, reason: str) -> None:
         self.rejections.append(Rejection(line, field_name, reason))
@@ -241,8 +254,21 @@ class _StagedRows:
             raise ImportRefused(f"line {self._records.line_num}: not valid CSV ({error})") from None
 
 
+class _Lines:
+    """A csv.writer's file that hands each row back: writerow returns what `write` returns."""
+
+    def write(self, row: str) -> str:
+        return row
+
+
+def _sorted_batch(staged: list[tuple[str, int, str | None, str]]) -> StagedBatch:
+    staged.sort()  # by email key, unique within the file
+    return StagedBatch(*map(list, zip(*staged))) if staged else StagedBatch([], [], [], [])
+
+
 _Item = TypeVar("_Item")
 _END = object()
+_SWITCH_INTERVAL_S = 0.0005
 
 
 @contextmanager
@@ -279,9 +305,15 @@ def _read_ahead(items: Iterator[_Item]) -> Iterator[Iterator[_Item]]:
             yield item
 
     producer = threading.Thread(target=produce, name="import-reader", daemon=True)
+    # The producer runs Python without pause; each time the driver returns from the server, the consumer waits
+    # for the GIL for up to the switch interval, and the server with it: at the default 5 ms, about a fifth of
+    # the server's time. Process-wide, hence restored on the way out.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(_SWITCH_INTERVAL_S)
     producer.start()
     try:
         yield consume()
     finally:
+        sys.setswitchinterval(switch_interval)
         stopped.set()
         producer.join()

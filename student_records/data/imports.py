@@ -1,9 +1,18 @@
-"""SQL of the bulk import. Validated rows are copied into a temporary staging table a batch at a time, and each
-batch is moved into students by one INSERT ... SELECT that also writes their audit rows: one statement per
-batch, so the per-row student_number trigger, the statement-level row_counts trigger and the audit see each
-batch once. Every batch runs in the import's one transaction."""
+"""SQL of the bulk import. A batch of validated rows, sorted by email, goes in with COPY statements: the
+students, with ids drawn beforehand from the table's identity and student numbers from the column's default (or
+chosen), then their audit rows. COPY into students fills pages many rows at a time (the table has no per-row
+trigger), and rows in email order fill the email index in order rather than at random places.
 
-from collections.abc import Iterable
+A COPY cannot skip a row, so the rows whose email is already present, or whose chosen number is held, are
+found first (one index lookup each). A concurrent writer can still take an email or a number between that
+check and the COPY; the batch is then loaded again through a staging table with ON CONFLICT DO NOTHING, and
+the rows it took count as already present. Every statement runs in the import's one transaction."""
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import NamedTuple
 
 import psycopg
 
@@ -11,74 +20,71 @@ from ..access import Caller
 from .database import Query, Session
 from .students import translate_integrity_errors
 
-# The order of the staging columns is the order of the rows the importer writes.
-STAGING_COLUMNS = (
-    "line", "student_number", "first_name", "last_name", "email", "date_of_birth", "status", "enrolled_on",
-)
+# The columns of a row's CSV text in a StagedBatch: everything but its id and student number.
+ROW_COLUMNS = ("first_name", "last_name", "email", "date_of_birth", "status", "enrolled_on")
 
-# Dropped at commit or rollback: a pooled connection never keeps a run's rows.
+
+class StagedBatch(NamedTuple):
+    """Validated students in email order, as parallel lists (one element per student)."""
+
+    email_keys: list[str]  # lower(email): what the unique index compares
+    lines: list[int]  # in the file
+    student_numbers: list[str | None]  # None: the column's default generates one
+    rows: list[str]  # CSV of ROW_COLUMNS, each ending in a newline
+
+    def keeping(self, indexes: Sequence[int]) -> "StagedBatch":
+        return StagedBatch(*([column[index] for index in indexes] for column in self))
+
+
+_ROW_COLUMNS = ", ".join(ROW_COLUMNS)
+_STAGING_COLUMNS = f"id, student_number, {_ROW_COLUMNS}"
+# The varying column last: an audit row is a constant prefix and the student's id.
+_AUDIT_COLUMNS = "actor, actor_role, action, correlation_id, student_id"
+
+TODAY = Query("imports.today", "SELECT current_date AS today")
+# Emails and numbers travel as one newline-separated text (neither can hold whitespace): a text array of
+# 100,000 elements costs several times as much to send and parse. OFFSET 0 keeps each check an index lookup.
+PRESENT_EMAILS = Query(
+    "imports.present_emails",
+    """SELECT email_key FROM unnest(string_to_array(%(email_keys)s, E'\\n')) AS email_key
+        WHERE EXISTS (SELECT 1 FROM students WHERE lower(email) = email_key OFFSET 0)""",
+)
+HELD_STUDENT_NUMBERS = Query(
+    "imports.held_student_numbers",
+    """SELECT number FROM unnest(string_to_array(%(numbers)s, E'\\n')) AS number
+        WHERE EXISTS (SELECT 1 FROM students WHERE student_number = number OFFSET 0)""",
+)
+# students_id_seq: the identity's sequence (named by name: pg_get_serial_sequence per row costs 1.7 µs).
+RESERVE_IDS = Query(
+    "imports.reserve_ids",
+    "SELECT string_agg(nextval('students_id_seq')::text, ',') AS ids FROM generate_series(1, %(students)s)",
+)
+COPY_GENERATED = Query("imports.copy_students", f"COPY students (id, {_ROW_COLUMNS}) FROM STDIN (FORMAT csv)")
+COPY_CHOSEN = Query(
+    "imports.copy_students_numbered", f"COPY students (id, student_number, {_ROW_COLUMNS}) FROM STDIN (FORMAT csv)"
+)
+COPY_AUDIT = Query("imports.copy_audit", f"COPY student_audit ({_AUDIT_COLUMNS}) FROM STDIN (FORMAT csv)")
+
+# The fallback after a concurrent writer took a row of the batch.
 CREATE_STAGING = Query(
     "imports.create_staging",
-    """CREATE TEMPORARY TABLE import_staging (
-           line           integer NOT NULL,
-           student_number text,
-           first_name     text    NOT NULL,
-           last_name      text    NOT NULL,
-           email          text    NOT NULL,
-           date_of_birth  date,
-           status         text    NOT NULL,
-           enrolled_on    date
-       ) ON COMMIT DROP""",
+    f"CREATE TEMPORARY TABLE import_staging ON COMMIT DROP AS SELECT {_STAGING_COLUMNS} FROM students LIMIT 0",
 )
-# A batch is sorted by email in memory rather than in temporary files (the default 4MB would spill it).
-SORT_IN_MEMORY = Query("imports.sort_in_memory", "SET LOCAL work_mem = '64MB'")
-COPY_STAGING = Query(
-    "imports.copy_staging", f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN (FORMAT csv)"
+COPY_STAGING = Query("imports.copy_staging", f"COPY import_staging ({_STAGING_COLUMNS}) FROM STDIN (FORMAT csv)")
+LOAD_STAGED_SKIPPING_TAKEN = Query(
+    "imports.load_skipping_taken",
+    f"""WITH inserted AS (
+            INSERT INTO students ({_STAGING_COLUMNS}) OVERRIDING SYSTEM VALUE
+            SELECT id, coalesce(student_number, generated_student_number()), {_ROW_COLUMNS}
+              FROM import_staging ORDER BY lower(email)
+            ON CONFLICT DO NOTHING
+            RETURNING id),
+        audited AS (
+            INSERT INTO student_audit (actor, actor_role, action, student_id, correlation_id)
+            SELECT %(actor)s, %(actor_role)s, 'create', id, %(correlation_id)s FROM inserted)
+        SELECT count(*) AS loaded FROM inserted""",
 )
-EMPTY_STAGING = Query("imports.empty_staging", "TRUNCATE import_staging")
-# A student number already held by another student is the row's error; a row whose email is already there is
-# that student, imported before (its number, if any, is then theirs too). OFFSET 0 keeps each check an index
-# lookup for the rows that have a number: most files have none, and as a join this scanned the whole table.
-REJECT_TAKEN_STUDENT_NUMBERS = Query(
-    "imports.reject_taken_student_numbers",
-    """DELETE FROM import_staging AS staged
-        WHERE staged.student_number IS NOT NULL
-          AND EXISTS (SELECT 1 FROM students AS holder WHERE holder.student_number = staged.student_number OFFSET 0)
-          AND NOT EXISTS (SELECT 1 FROM students AS same WHERE lower(same.email) = lower(staged.email) OFFSET 0)
-    RETURNING staged.line""",
-)
-
-
-def _load(name: str, on_conflict: str) -> Query:
-    # Rows whose email is already there are left out before the trigger numbers them: a re-run burns no student
-    # numbers. OFFSET 0 keeps that check one index lookup per row: as an anti-join it would scan all of students
-    # for every batch. Sorted by email, the rows fill the email index in order rather than at random places; ids
-    # and generated numbers then follow the emails, not the file.
-    return Query(
-        name,
-        f"""WITH inserted AS (
-                INSERT INTO students (student_number, first_name, last_name, email, date_of_birth, status,
-                                      enrolled_on)
-                SELECT staged.student_number, staged.first_name, staged.last_name, staged.email,
-                       staged.date_of_birth, staged.status, coalesce(staged.enrolled_on, current_date)
-                  FROM import_staging AS staged
-                 WHERE NOT EXISTS (SELECT 1 FROM students AS same WHERE lower(same.email) = lower(staged.email)
-                                   OFFSET 0)
-                 ORDER BY lower(staged.email)
-                {on_conflict}
-                RETURNING id),
-            audited AS (
-                INSERT INTO student_audit (actor, actor_role, action, student_id, correlation_id)
-                SELECT %(actor)s, %(actor_role)s, 'create', id, %(correlation_id)s FROM inserted)
-            SELECT count(*) AS loaded FROM inserted""",
-    )
-
-
-# Without ON CONFLICT: its speculative insertion costs about a fifth of the server's time per row, and only a
-# concurrent writer taking an email or number between the check above and the insert can make it needed.
-LOAD_STAGED = _load("imports.load", "")
-# When that happened, the batch is loaded again leaving out the rows it took: they are "already present".
-LOAD_STAGED_SKIPPING_TAKEN = _load("imports.load_skipping_taken", "ON CONFLICT DO NOTHING")
+DROP_STAGING = Query("imports.drop_staging", "DROP TABLE import_staging")
 
 
 class ImportRepository:
@@ -87,28 +93,80 @@ class ImportRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def create_staging(self) -> None:
-        self._session.execute(CREATE_STAGING)
-        self._session.execute(SORT_IN_MEMORY)
+    def present_emails(self, email_keys: Sequence[str]) -> set[str]:
+        """The keys (lower-case emails) that already belong to a student."""
+        if not email_keys:
+            return set()
+        rows = self._session.fetch_all(PRESENT_EMAILS, {"email_keys": "\n".join(email_keys)})
+        return {row["email_key"] for row in rows}
 
-    def copy_to_staging(self, csv_chunks: Iterable[str]) -> int:
-        """Rows in CSV with the STAGING_COLUMNS; returns how many were staged."""
-        return self._session.copy_in(COPY_STAGING, csv_chunks)
+    def held_student_numbers(self, numbers: Sequence[str]) -> set[str]:
+        """The student numbers that already belong to a student."""
+        if not numbers:
+            return set()
+        rows = self._session.fetch_all(HELD_STUDENT_NUMBERS, {"numbers": "\n".join(numbers)})
+        return {row["number"] for row in rows}
 
-    def reject_taken_student_numbers(self) -> list[int]:
-        """Drops the staged rows whose chosen student number another student holds; returns their lines."""
-        return sorted(row["line"] for row in self._session.fetch_all(REJECT_TAKEN_STUDENT_NUMBERS))
+    def today(self) -> date:
+        """The transaction's date: what a row without an enrolment date gets, as the API's insert does."""
+        (row,) = self._session.fetch_all(TODAY)
+        return row["today"]
 
-    def load_staged(self, caller: Caller) -> int:
-        """Inserts the staged students not already present, each with its audit row, and empties the staging
-        table for the next batch; returns how many were inserted."""
-        who = {"actor": caller.subject, "actor_role": caller.role.value, "correlation_id": caller.correlation_id}
+    def insert(self, batch: StagedBatch, caller: Caller) -> int:
+        """Inserts the batch's students (none of them present, checked just before), each with its audit row;
+        returns how many were inserted: all of them, unless a concurrent writer took some meanwhile."""
+        if not batch.rows:
+            return 0
+        (reserved,) = self._session.fetch_all(RESERVE_IDS, {"students": len(batch.rows)})
+        ids = reserved["ids"].split(",")
         # A rule of the database the model does not know fails the whole load, naming the rule, not the row.
         with translate_integrity_errors():
             try:
                 with self._session.savepoint():
-                    row = self._session.fetch_one(LOAD_STAGED, who)
+                    self._copy(ids, batch, caller)
+                return len(ids)
             except psycopg.errors.UniqueViolation:
-                row = self._session.fetch_one(LOAD_STAGED_SKIPPING_TAKEN, who)
-        self._session.execute(EMPTY_STAGING)
+                return self._insert_skipping_taken(ids, batch, caller)
+
+    def _copy(self, ids: list[str], batch: StagedBatch, caller: Caller) -> None:
+        if any(batch.student_numbers):
+            generated = [index for index, number in enumerate(batch.student_numbers) if number is None]
+            chosen = [index for index, number in enumerate(batch.student_numbers) if number is not None]
+            if generated:
+                self._session.copy_in(COPY_GENERATED, _csv_chunks("{},{}", *_picked(generated, ids, batch.rows)))
+            self._session.copy_in(
+                COPY_CHOSEN, _csv_chunks("{},{},{}", *_picked(chosen, ids, batch.student_numbers, batch.rows))
+            )
+        else:
+            self._session.copy_in(COPY_GENERATED, _csv_chunks("{},{}", ids, batch.rows))
+        self._session.copy_in(COPY_AUDIT, _csv_chunks(_audit_prefix(caller) + ",{}\n", ids))
+
+    def _insert_skipping_taken(self, ids: list[str], batch: StagedBatch, caller: Caller) -> int:
+        who = {"actor": caller.subject, "actor_role": caller.role.value, "correlation_id": caller.correlation_id}
+        self._session.execute(CREATE_STAGING)
+        numbers = [number or "" for number in batch.student_numbers]  # empty: NULL, generated when inserted
+        self._session.copy_in(COPY_STAGING, _csv_chunks("{},{},{}", ids, numbers, batch.rows))
+        row = self._session.fetch_one(LOAD_STAGED_SKIPPING_TAKEN, who)
+        self._session.execute(DROP_STAGING)
         return int(row["loaded"]) if row else 0
+
+
+# Rows per chunk of a COPY: the server parses and inserts a chunk while the next one is being formatted.
+_CHUNK_ROWS = 8192
+
+
+def _csv_chunks(line: str, *columns: Sequence[str]) -> Iterator[str]:
+    """The COPY text of `columns` (strings already CSV-encoded), `line` being the format of one row."""
+    for start in range(0, len(columns[0]), _CHUNK_ROWS):
+        yield "".join(map(line.format, *(column[start:start + _CHUNK_ROWS] for column in columns)))
+
+
+def _picked(indexes: list[int], *columns: Sequence[str | None]) -> list[list]:
+    return [[column[index] for index in indexes] for column in columns]
+
+
+def _audit_prefix(caller: Caller) -> str:
+    """The CSV cells every audit row of the caller's import shares, as a format string (braces escaped)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow((caller.subject, caller.role.value, "create", caller.correlation_id))
+    return buffer.getvalue().replace("{", "{{").replace("}", "}}")

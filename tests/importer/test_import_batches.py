@@ -102,9 +102,9 @@ def test_a_student_the_api_creates_during_the_import_is_kept_once(db):
 
 
 def _wait_until_blocked_by_a_lock(db, importing: threading.Thread, deadline_s: float = 30) -> None:
-    """Until the import's INSERT waits for the API's transaction (the unique index's check of its row)."""
+    """Until the import's COPY waits for the API's transaction (the unique index's check of its row)."""
     deadline = time.monotonic() + deadline_s
     while not db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                         " AND query LIKE 'WITH inserted AS (%%INSERT INTO students%%'").fetchone()[0]:
+                         " AND query LIKE 'COPY students %%'").fetchone()[0]:
         assert importing.is_alive(), "the import ended without waiting for the API's transaction"
         assert time.monotonic() < deadline, "the import never reached the API's row"
