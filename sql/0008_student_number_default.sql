@@ -26,11 +26,15 @@ ALTER TABLE students VALIDATE CONSTRAINT students_student_number_format;
 CREATE FUNCTION students_refuse_numbers_ahead_of_generator() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    handed_out bigint;
+    last_handed_out text;
 BEGIN
-    SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END INTO handed_out FROM student_number_seq;
+    -- S and eight digits compare as text as they do as numbers: the shape is matched only for the rows that
+    -- sort after the last number handed out, never for the generated ones.
+    SELECT 'S' || lpad((CASE WHEN is_called THEN last_value ELSE last_value - 1 END)::text, 8, '0')
+      INTO last_handed_out FROM student_number_seq;
     IF EXISTS (SELECT 1 FROM inserted_rows
-                WHERE student_number ~ '^S[0-9]{8}$' AND substr(student_number, 2)::bigint > handed_out) THEN
+                WHERE student_number COLLATE "C" > last_handed_out COLLATE "C"
+                  AND student_number ~ '^S[0-9]{8}$') THEN
         RAISE EXCEPTION 'student numbers of the form S######## are generated, not chosen'
             USING ERRCODE = 'check_violation', CONSTRAINT = 'students_student_number_reserved';
     END IF;
