@@ -199,7 +199,7 @@ def markdown(results: dict, keys: dict) -> str:
         "",
         f"Bulk create: {imported['rows']:,} generated students imported into the freshly migrated table by "
         f"`student-records-import` (each row validated by the API's model, one transaction, an audit row each; "
-        f"every index, trigger and check active) in {imported['seconds']:.1f} s: "
+        f"every index, check and trigger active) in {imported['seconds']:.1f} s: "
         f"**{imported['rows_per_s']:,} rows/s**.",
     ]
     if "bulk_create_10m_extension" in results:
