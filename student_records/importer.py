@@ -18,7 +18,7 @@ Policy:
   student number twice is reported on the later line. A chosen student number that another student holds
   is reported too.
 - Audited: each loaded student gets a `create` audit row naming the importing caller, with the run id as
-  correlation id, written by the statement that inserts it.
+  correlation id, copied right after the students in the same savepoint: it loads with them or not at all.
 
 Speed: a thread reads each row, validates it with StudentCreate.model_validate_strings (the model's own rules,
 about 2 µs; the whole Python side is about 7 µs a row) and writes it as CSV, while the database loads the
