@@ -15,5 +15,7 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# gunicorn's own lines as the service's JSON lines (observability/gunicorn_logging.py).
+logger_class = "observability.gunicorn_logging.JsonLinesLogger"
 # Each worker opens its own pool after the fork: a pool must never cross a fork.
 preload_app = False
