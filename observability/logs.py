@@ -54,12 +54,34 @@ logger = Logger(
     stream=_CurrentStdout(),  # type: ignore[arg-type]
     logger_formatter=formatter,
 )
-# On the handler, not the logger: the psycopg logger below shares the handler, and its lines get the id too.
+
+
+WITHHELD = "<withheld>"
+
+
+def withhold_exception_text(record: logging.LogRecord) -> bool:
+    """A handler filter for the lines of other libraries (the service's own choose what they say): a line
+    reporting an exception names its types and frames (exception_fields) instead of its text, and its arguments
+    are withheld (gunicorn's is the request's URI, query string included; a driver's can quote a row)."""
+    if record.name != logger.name and record.exc_info and record.exc_info[1] is not None:
+        record.__dict__.update(exception_fields(record.exc_info[1]))
+        record.exc_info = record.exc_text = None
+        if isinstance(record.args, tuple):
+            record.args = (WITHHELD,) * len(record.args)
+        elif record.args:
+            record.msg, record.args = f"{record.msg} ({WITHHELD})", ()
+    return True
+
+
+# On the handler, not the logger: the libraries' loggers below share the handler, and their lines get the id too.
 logger.registered_handler.addFilter(_CorrelationIdFilter())
-# The connection pool reports failed connection attempts through stdlib logging: same JSON lines, same
-# stream. Getting the logger first registers it, whichever module is imported first.
+logger.registered_handler.addFilter(withhold_exception_text)
+# The connection pool reports failed connection attempts, and the X-Ray SDK's sampler failures to reach the
+# daemon, through stdlib logging: same JSON lines, same stream. Getting a logger first registers it, whichever
+# module is imported first.
 logging.getLogger("psycopg")
-copy_config_to_registered_loggers(source_logger=logger, include={"psycopg"}, log_level="WARNING")
+logging.getLogger("aws_xray_sdk")
+copy_config_to_registered_loggers(source_logger=logger, include={"psycopg", "aws_xray_sdk"}, log_level="WARNING")
 
 
 def exception_fields(error: BaseException) -> dict[str, object]:

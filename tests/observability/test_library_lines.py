@@ -1,4 +1,5 @@
-"""gunicorn's own lines are the service's JSON lines, and never carry exception text."""
+"""The lines of gunicorn and of the libraries that log (the X-Ray SDK's sampler, the connection pool) are the
+service's JSON lines, and never carry exception text."""
 
 import json
 import logging
@@ -6,7 +7,8 @@ import logging
 import pytest
 from gunicorn.config import Config
 
-from observability.gunicorn_logging import WITHHELD, JsonLinesLogger
+from observability.gunicorn_logging import JsonLinesLogger
+from observability.logs import WITHHELD
 from tests.observability.stack import DoorProcess, UdpCollector
 
 
@@ -60,5 +62,22 @@ def test_a_line_reporting_an_exception_names_its_types_not_its_text_nor_its_argu
     assert line["level"] == "ERROR"
     assert line["message"] == f"Error handling request {WITHHELD}"
     assert line["exception_type"] == "builtins.ValueError"
-    assert line["stack"] and "test_gunicorn_lines.py" in line["stack"][0]
+    assert line["stack"] and "test_library_lines.py" in line["stack"][0]
     assert "ada" not in err and "exception" not in line
+
+
+def test_the_x_ray_sdk_s_lines_are_json_and_name_the_exception_by_type(capsys):
+    # Given the service's logging (imported by either door)
+    import observability.logs  # noqa: F401
+
+    # When the X-Ray SDK's sampler fails to reach the daemon, as it does when the agent is down
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError:
+        logging.getLogger("aws_xray_sdk.core.sampling.rule_poller").exception("Encountered an issue while polling")
+
+    # Then one JSON line on stdout says so, with the exception's type and no traceback text
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["level"], line["name"]) == ("ERROR", "aws_xray_sdk.core.sampling.rule_poller")
+    assert line["message"] == "Encountered an issue while polling"
+    assert line["exception_type"] == "builtins.ConnectionRefusedError" and "exception" not in line
