@@ -63,7 +63,6 @@ BATCH_ROWS = 100_000
 FIRST_BATCH_ROWS = 10_000
 _PROGRESS_EVERY_ROWS = 8192
 # A staged row's cells are imports.ROW_COLUMNS in order; the last, enrolled_on, defaults to the import's day.
-assert ROW_COLUMNS[-1] == "enrolled_on"
 _CELLS_BEFORE_ENROLMENT = attrgetter(*ROW_COLUMNS[:-1])
 
 
@@ -115,17 +114,9 @@ def import_students(
             for batch, last in batches:
                 if last and progress is not None:
                     progress.loading()
-                present = imports.present_emails(batch.email_keys)
-                if present:  # those students were imported before: a row's number, if any, is theirs too
-                    batch = batch.keeping([i for i, key in enumerate(batch.email_keys) if key not in present])
-                if any(batch.student_numbers):
-                    held = imports.held_student_numbers([number for number in batch.student_numbers if number])
-                    if held:
-                        taken += [line for line, number in zip(batch.lines, batch.student_numbers) if number in held]
-                        batch = batch.keeping(
-                            [i for i, number in enumerate(batch.student_numbers) if number not in held]
-                        )
-                loaded += imports.insert(batch, caller)
+                new, held_lines = _new_students(imports, batch)
+                taken += held_lines
+                loaded += imports.insert(new, caller)
     if loaded:  # committed: the dashboards' students-created count includes imports
         business.student_created(loaded)
     rejections = sorted(
@@ -141,6 +132,21 @@ def import_students(
         rejections=rejections,
         seconds=time.perf_counter() - started,
     )
+
+
+def _new_students(imports: ImportRepository, batch: StagedBatch) -> tuple[StagedBatch, list[int]]:
+    """The batch without the students already present (imported before: a row's number, if any, is theirs
+    too) and without the rows whose chosen number another student holds, and the lines of those rows."""
+    present = imports.present_emails(batch.email_keys)
+    if present:
+        batch = batch.keeping([i for i, key in enumerate(batch.email_keys) if key not in present])
+    if not any(batch.student_numbers):
+        return batch, []
+    held = imports.held_student_numbers([number for number in batch.student_numbers if number])
+    if not held:
+        return batch, []
+    held_lines = [line for line, number in zip(batch.lines, batch.student_numbers) if number in held]
+    return batch.keeping([i for i, number in enumerate(batch.student_numbers) if number not in held]), held_lines
 
 
 def check_header(header: Sequence[str]) -> list[str]:
@@ -183,8 +189,8 @@ class _StagedRows:
         self._columns = check_header(header)
 
     def staging_batches(self, today: date) -> Iterator[tuple[StagedBatch, bool]]:
-        """The valid rows in batches (FIRST_BATCH_ROWS, doubling up to BATCH_ROWS) in email order, each batch with whether it is the last; `today`
-        is the enrolment date of the rows that give none."""
+        """The valid rows in batches (FIRST_BATCH_ROWS, doubling up to BATCH_ROWS) in email order, each with
+        whether it is the last; `today` is the enrolment date of the rows that give none."""
         staged: list[tuple[str, int, str | None, str]] = []
         batch_rows = min(FIRST_BATCH_ROWS, BATCH_ROWS)
         write_row = csv.writer(_Lines(), lineterminator="\n").writerow

@@ -20,7 +20,8 @@ from ..access import Caller
 from .database import Query, Session
 from .students import translate_integrity_errors
 
-# The columns of a row's CSV text in a StagedBatch: everything but its id and student number.
+# The columns of a row's CSV text in a StagedBatch: everything but its id and student number; enrolled_on
+# last (the importer gives it the import's day when a row has none).
 ROW_COLUMNS = ("first_name", "last_name", "email", "date_of_birth", "status", "enrolled_on")
 
 
