@@ -17,6 +17,7 @@ from typing import NamedTuple
 import psycopg
 
 from ..access import Caller
+from .audit import actor, audit_rows
 from .database import Query, Session
 from .students import translate_integrity_errors
 
@@ -34,7 +35,7 @@ class StagedBatch(NamedTuple):
     rows: list[str]  # CSV of ROW_COLUMNS, each ending in a newline
 
     def keeping(self, indexes: Sequence[int]) -> "StagedBatch":
-        return StagedBatch(*([column[index] for index in indexes] for column in self))
+        return StagedBatch(*_picked(indexes, *self))
 
 
 _ROW_COLUMNS = ", ".join(ROW_COLUMNS)
@@ -43,18 +44,21 @@ _STAGING_COLUMNS = f"id, student_number, {_ROW_COLUMNS}"
 _AUDIT_COLUMNS = "actor, actor_role, action, correlation_id, student_id"
 
 TODAY = Query("imports.today", "SELECT current_date AS today")
-# Emails and numbers travel as one newline-separated text (neither can hold whitespace): a text array of
-# 100,000 elements costs several times as much to send and parse. OFFSET 0 keeps each check an index lookup.
-PRESENT_EMAILS = Query(
-    "imports.present_emails",
-    """SELECT email_key FROM unnest(string_to_array(%(email_keys)s, E'\\n')) AS email_key
-        WHERE EXISTS (SELECT 1 FROM students WHERE lower(email) = email_key OFFSET 0)""",
-)
-HELD_STUDENT_NUMBERS = Query(
-    "imports.held_student_numbers",
-    """SELECT number FROM unnest(string_to_array(%(numbers)s, E'\\n')) AS number
-        WHERE EXISTS (SELECT 1 FROM students WHERE student_number = number OFFSET 0)""",
-)
+
+
+def _which_exist(name: str, key: str) -> Query:
+    """Which of the given values some student has as `key`. The values travel as one newline-separated text
+    (emails and numbers hold no whitespace): a text array of 100,000 elements costs several times as much to
+    send and parse. OFFSET 0 keeps each check an index lookup."""
+    return Query(
+        name,
+        f"""SELECT value FROM unnest(string_to_array(%(values)s, E'\\n')) AS value
+             WHERE EXISTS (SELECT 1 FROM students WHERE {key} = value OFFSET 0)""",
+    )
+
+
+PRESENT_EMAILS = _which_exist("imports.present_emails", "lower(email)")
+HELD_STUDENT_NUMBERS = _which_exist("imports.held_student_numbers", "student_number")
 # students_id_seq: the identity's sequence (named by name: pg_get_serial_sequence per row costs 1.7 µs).
 RESERVE_IDS = Query(
     "imports.reserve_ids",
@@ -80,9 +84,7 @@ LOAD_STAGED_SKIPPING_TAKEN = Query(
               FROM import_staging ORDER BY lower(email)
             ON CONFLICT DO NOTHING
             RETURNING id),
-        audited AS (
-            INSERT INTO student_audit (actor, actor_role, action, student_id, correlation_id)
-            SELECT %(actor)s, %(actor_role)s, 'create', id, %(correlation_id)s FROM inserted)
+        {audit_rows("create", "inserted")}
         SELECT count(*) AS loaded FROM inserted""",
 )
 DROP_STAGING = Query("imports.drop_staging", "DROP TABLE import_staging")
@@ -96,17 +98,16 @@ class ImportRepository:
 
     def present_emails(self, email_keys: Sequence[str]) -> set[str]:
         """The keys (lower-case emails) that already belong to a student."""
-        if not email_keys:
-            return set()
-        rows = self._session.fetch_all(PRESENT_EMAILS, {"email_keys": "\n".join(email_keys)})
-        return {row["email_key"] for row in rows}
+        return self._existing(PRESENT_EMAILS, email_keys)
 
     def held_student_numbers(self, numbers: Sequence[str]) -> set[str]:
         """The student numbers that already belong to a student."""
-        if not numbers:
+        return self._existing(HELD_STUDENT_NUMBERS, numbers)
+
+    def _existing(self, query: Query, values: Sequence[str]) -> set[str]:
+        if not values:
             return set()
-        rows = self._session.fetch_all(HELD_STUDENT_NUMBERS, {"numbers": "\n".join(numbers)})
-        return {row["number"] for row in rows}
+        return {row["value"] for row in self._session.fetch_all(query, {"values": "\n".join(values)})}
 
     def today(self) -> date:
         """The transaction's date: what a row without an enrolment date gets, as the API's insert does."""
@@ -143,11 +144,10 @@ class ImportRepository:
         self._session.copy_in(COPY_AUDIT, _csv_chunks(_audit_prefix(caller) + ",{}\n", ids))
 
     def _insert_skipping_taken(self, ids: list[str], batch: StagedBatch, caller: Caller) -> int:
-        who = {"actor": caller.subject, "actor_role": caller.role.value, "correlation_id": caller.correlation_id}
         self._session.execute(CREATE_STAGING)
         numbers = [number or "" for number in batch.student_numbers]  # empty: NULL, generated when inserted
         self._session.copy_in(COPY_STAGING, _csv_chunks("{},{},{}", ids, numbers, batch.rows))
-        row = self._session.fetch_one(LOAD_STAGED_SKIPPING_TAKEN, who)
+        row = self._session.fetch_one(LOAD_STAGED_SKIPPING_TAKEN, actor(caller))
         self._session.execute(DROP_STAGING)
         return int(row["loaded"]) if row else 0
 
