@@ -2,26 +2,21 @@
 
 Create and Update run the migrations; Delete does nothing, because the schema holds the data and must
 outlive the resource. CloudFormation always gets an answer, success or failure, with a reason it can
-show, and before this function's own timeout: a custom resource left unanswered blocks the stack for an hour.
-Only the standard library talks to CloudFormation (the ResponseURL is a presigned S3 URL).
+show, and before this function's own timeout: a custom resource left unanswered blocks the stack for an hour
+(the answer itself: handlers/cloudformation.py).
 """
 
-import json
 import logging
 import threading
-import time
-import urllib.request
 from typing import Any, Protocol
 
+from handlers.cloudformation import send_answer
 from student_records.config import DatabaseSettings
 from student_records.data.migrations import latest_version, migrate
 
 PHYSICAL_RESOURCE_ID = "student-records-schema"
 # Kept back from the function's timeout to send the answer when the migrations are still running.
 ANSWER_MARGIN_MS = 10_000
-# The whole answer must stay under 4 KB; an error message can be long.
-MAX_REASON_CHARS = 1_000
-ANSWER_ATTEMPTS = 3
 
 logger = logging.getLogger(__name__)
 
@@ -73,33 +68,3 @@ def _run_migrations(outcome: Outcome) -> None:
     except Exception as error:  # any failure becomes a FAILED answer with its reason
         logger.exception("migrations failed")
         outcome.error = f"{type(error).__name__}: {error}"
-
-
-def send_answer(
-    event: dict[str, Any], status: str, reason: str, physical_id: str, data: dict[str, str] | None = None
-) -> None:
-    body = json.dumps({
-        "Status": status,
-        "Reason": reason[:MAX_REASON_CHARS],
-        "PhysicalResourceId": physical_id,
-        "StackId": event["StackId"],
-        "RequestId": event["RequestId"],
-        "LogicalResourceId": event["LogicalResourceId"],
-        "Data": data or {},
-    }).encode()
-    # The presigned URL was signed without a content type: sending one would break the signature.
-    request = urllib.request.Request(
-        event["ResponseURL"], data=body, method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(body))},
-    )
-    logger.info("answering CloudFormation: %s (%s)", status, reason[:MAX_REASON_CHARS])
-    for attempt in range(1, ANSWER_ATTEMPTS + 1):
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                response.read()
-            return
-        except OSError:
-            if attempt == ANSWER_ATTEMPTS:
-                raise
-            logger.warning("answer attempt %d failed, retrying", attempt, exc_info=True)
-            time.sleep(attempt)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from . import tracing
-from .settings import SERVICE_NAME
+from .settings import ENABLED, SERVICE_NAME
 
 
 class _CurrentStdout:
@@ -50,7 +50,8 @@ class _CorrelationIdFilter(logging.Filter):
 formatter = _TraceAwareFormatter(utc=True)
 logger = Logger(
     service=SERVICE_NAME,
-    level=os.environ.get("LOG_LEVEL", "INFO"),
+    # OBSERVABILITY=off (measuring what signals cost) leaves only warnings and errors.
+    level=os.environ.get("LOG_LEVEL", "INFO") if ENABLED else "WARNING",
     stream=_CurrentStdout(),  # type: ignore[arg-type]
     logger_formatter=formatter,
 )

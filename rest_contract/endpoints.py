@@ -3,10 +3,10 @@
 from observability.requests import current_correlation_id
 from student_records.access import Caller
 from student_records.errors import DuplicateStudent
-from student_records.models import ListAuditQuery, ListStudentsQuery, Student, StudentCreate, StudentPatch
+from student_records.models import CheckResult, ListAuditQuery, ListStudentsQuery, Student, StudentCreate, StudentPatch
 from student_records.service import get_student_service
 
-from .auth import get_authenticator
+from .auth import AuthUnavailable, get_authenticator
 from .errors import InvalidFields
 from .http import JSON, ApiRequest, ApiResponse, json_response
 from .parsing import (
@@ -39,12 +39,20 @@ def health(request: ApiRequest) -> ApiResponse:
 
 
 def readiness(request: ApiRequest) -> ApiResponse:
-    report = get_student_service().readiness()
+    report = get_student_service().readiness(auth=_auth_check())
     checks = {name: check.model_dump() for name, check in report.checks.items()}
     if report.status != "ok":
         failed = ", ".join(name for name, check in report.checks.items() if check.status != "ok")
         return problem_response(NOT_READY, f"failed checks: {failed}", checks=checks)
     return json_response(200, {"status": "ok", "checks": checks, "schema_version": report.schema_version})
+
+
+def _auth_check() -> CheckResult:
+    """Signing keys held (read now if need be), or what is missing or failing: readiness is for operators."""
+    try:
+        return CheckResult(status="ok", detail=get_authenticator().check())
+    except AuthUnavailable as problem:
+        return CheckResult(status="failed", detail=str(problem))
 
 
 def count_students(request: ApiRequest) -> ApiResponse:

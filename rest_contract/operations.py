@@ -84,7 +84,7 @@ _ONE_PROBLEMS = (422, *_READ_PROBLEMS)  # 404 is documented for every operation
 OPERATIONS: tuple[Operation, ...] = (
     Operation("health", "GET", "/health", "Liveness: the process answers (never touches the database)",
               endpoints.health, 200, (HealthBody,), tag="health", public=True),
-    Operation("readiness", "GET", "/health/ready", "Readiness: database round trip and schema version",
+    Operation("readiness", "GET", "/health/ready", "Readiness: database round trip, schema version and signing keys",
               endpoints.readiness, 200, (Readiness,), problem_statuses=(503,), tag="health", public=True),
     # Literal paths before templated ones: /students/count must not be read as a student id.
     Operation("countStudents", "GET", "/students/count", "Exact number of students, in constant time",

@@ -19,7 +19,7 @@ from student_records.errors import (
     VersionMismatch,
 )
 
-from .auth import Unauthenticated
+from .auth import AuthUnavailable, Unauthenticated
 from .errors import (
     InvalidFields,
     MalformedRequest,
@@ -153,4 +153,8 @@ def _problem_for(error: Exception) -> ApiResponse:
             return problem_response(VALIDATION_FAILED, str(error), errors=[])
         case DatabaseUnavailable():
             return problem_response(SERVICE_UNAVAILABLE, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
+        case AuthUnavailable():  # its text names settings: for operators, not clients
+            return problem_response(
+                SERVICE_UNAVAILABLE, "authentication is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
+            )
     return problem_response(INTERNAL_ERROR, "an unexpected error occurred; the logs hold the details")

@@ -145,7 +145,8 @@ class StudentService:
         next_cursor = encode_cursor(items[-1].id, filters) if len(rows) > query.limit else None
         return AuditPage(items=items, next_cursor=next_cursor)
 
-    def readiness(self) -> Readiness:
+    def readiness(self, auth: CheckResult) -> Readiness:
+        """`auth`: whether tokens can be verified, checked by the door layer, which holds the signing keys."""
         checks: dict[str, CheckResult] = {}
         schema_version = None
         started = time.perf_counter()
@@ -165,6 +166,7 @@ class StudentService:
                 )
         else:
             checks["schema"] = CheckResult(status="failed", detail="not checked: the database is unreachable")
+        checks["auth"] = auth
         ready = all(check.status == "ok" for check in checks.values())
         business.readiness_checked(ready, self._students.count() if ready else None)
         return Readiness(status="ok" if ready else "unavailable", checks=checks, schema_version=schema_version)

@@ -1,5 +1,6 @@
 import pytest
 
+from rest_contract.auth import get_authenticator
 from tests.doors import Call, make_door
 
 DOORS = ["lambda", "flask"]
@@ -28,3 +29,12 @@ def create(api):
         return reply.json
 
     return _create
+
+
+@pytest.fixture
+def rebuilt_authenticator():
+    """For a test that changes the AUTH_* variables: the doors build their authenticator again from them, and
+    again after the test (whose variables restore_environment takes back)."""
+    get_authenticator.cache_clear()
+    yield
+    get_authenticator.cache_clear()

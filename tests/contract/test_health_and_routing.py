@@ -16,7 +16,7 @@ def test_readiness_reports_each_check(api):
     assert reply.status == 200
     body = reply.json
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "schema"}
+    assert set(body["checks"]) == {"database", "schema", "auth"}
     assert all(check["status"] == "ok" for check in body["checks"].values())
     assert body["schema_version"] == migrations.latest_version()
 

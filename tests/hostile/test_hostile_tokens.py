@@ -168,3 +168,14 @@ class TestCredentialsOutsideTheAuthorizationHeader:
         status, _, body = lambda_response_to_http(invoke(lambda_handler, event, function_name="student-records-api"))
         # Then the door trusts nothing it did not verify itself
         assert status == 401, body
+
+    def test_the_lambda_door_refuses_a_forged_token_whatever_the_authorizer_claims(self, db):
+        # Given admin claims in the request context, beside a token no trusted key signed: any principal that
+        # IAM lets invoke the function can send such an event directly, with no authorizer in the way
+        forged = [("Authorization", f"Bearer {_forged_admin_token()}")]
+        event = build_rest_event("GET", "/students/count", headers=forged, route_templates=ROUTE_TEMPLATES)
+        event["requestContext"]["authorizer"] = {"claims": {"sub": "mallory", "cognito:groups": "admin"}}
+        # When it reaches the handler
+        status, _, body = lambda_response_to_http(invoke(lambda_handler, event, function_name="student-records-api"))
+        # Then the token's own signature decides
+        assert status == 401, body

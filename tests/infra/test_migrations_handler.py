@@ -1,16 +1,15 @@
 """The migrations custom resource always answers CloudFormation, with a reason, whatever happens."""
 
-import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import psycopg
 import pytest
 
+from handlers import cloudformation
 from handlers import migrations as custom_resource
+from tests.handlers.loopback import LoopbackHttp
 
 
 @dataclass
@@ -22,39 +21,12 @@ class FakeContext:
         return self.remaining_ms
 
 
-class ResponseUrl:
-    """Stands in for the presigned S3 URL: records each PUT (body and headers)."""
-
-    def __init__(self) -> None:
-        self.answers: list[dict] = []
-        self.content_types: list[str | None] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                recorder.answers.append(json.loads(body))
-                recorder.content_types.append(self.headers.get("Content-Type"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/response?X-Amz-Signature=abc"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def response_url() -> Iterator[ResponseUrl]:
-    url = ResponseUrl()
-    yield url
-    url.close()
+def response_url() -> Iterator[LoopbackHttp]:
+    """Stands in for the presigned S3 URL: records each PUT (body and content type)."""
+    server = LoopbackHttp()
+    yield server
+    server.close()
 
 
 def event(request_type: str, url: str, **extra: str) -> dict:
@@ -147,4 +119,4 @@ def test_a_long_reason_is_cut_to_fit_the_answer(response_url, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://localhost/none")
     custom_resource.handler(event("Create", response_url.url), FakeContext())
     [answer] = response_url.answers
-    assert len(answer["Reason"]) == custom_resource.MAX_REASON_CHARS
+    assert len(answer["Reason"]) == cloudformation.MAX_REASON_CHARS
