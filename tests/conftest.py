@@ -12,6 +12,8 @@ from pathlib import Path
 os.environ.setdefault("METRICS_FLUSH_INTERVAL_S", "0")
 os.environ.setdefault("SIGNALS_FLUSH_INTERVAL_MS", "0")
 os.environ.setdefault("XRAY_SAMPLING", "all")
+# Not on EC2: the Flask door asks the instance metadata service nothing (observability/ec2_metadata.py).
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 # The suite sends far more than a client should; the rate limit's own test sets a small one.
 os.environ.setdefault("RATE_LIMIT", "100000 per second")
 
@@ -67,11 +69,17 @@ def server_conninfo() -> Iterator[str]:
     elif _docker_answers():
         from testcontainers.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:17-alpine", driver=None) as container:
+        from infra.postgres_parameters import embedded_server_settings
+
+        # The project's server parameters (infra/postgresql.conf), as the embedded server gets them.
+        options = [option for name, value in embedded_server_settings().items() for option in ("-c", f"{name}={value}")]
+        container = PostgresContainer("postgres:17-alpine", driver=None).with_command(["postgres", *options])
+        with container:
             yield container.get_connection_url()
     else:
         from local_stack.embedded_postgres import EmbeddedPostgres
 
+        # Gets the project's server parameters (infra/postgresql.conf) at start, as every embedded server does.
         # A scratch folder of its own: the server keeps a runtime folder beside its data directory.
         scratch = REPO_ROOT / ".data" / f"test-postgres-{uuid.uuid4().hex[:8]}"
         scratch.mkdir(parents=True)
@@ -170,3 +178,24 @@ def isolated_doors(isolated_database, auth_keys):
         for process in started.values():
             process.stop()
         collector.close()
+
+
+# The bucket and object the stack's SigningKeys function writes and the doors read, in moto's S3.
+SIGNING_KEYS_BUCKET, SIGNING_KEYS_OBJECT, AWS_TEST_REGION = "signing-keys-bucket", "cognito/jwks.json", "eu-west-1"
+
+
+@pytest.fixture
+def signing_keys_bucket(monkeypatch) -> Iterator:
+    """An empty bucket in moto's S3, with the region set where the doors (AWS_REGION) and boto3 (AWS_DEFAULT_REGION)
+    read it; yields the S3 client."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_REGION", AWS_TEST_REGION)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", AWS_TEST_REGION)
+    with mock_aws():
+        client = boto3.client("s3", region_name=AWS_TEST_REGION)
+        client.create_bucket(Bucket=SIGNING_KEYS_BUCKET,
+                             CreateBucketConfiguration={"LocationConstraint": AWS_TEST_REGION})
+        yield client
+

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,17 +15,6 @@ from local_stack.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresErro
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ServerFactory = Callable[..., EmbeddedPostgres]
-
-
-@pytest.fixture
-def data_dir() -> Iterator[Path]:
-    # Under the git-ignored .data/ rather than tmp_path: pytest resets its /tmp/pytest-of-<user>
-    # root to 0700 whenever a session starts, which would lock the unprivileged server account
-    # out of data directories in use by a concurrent test run.
-    (REPO_ROOT / ".data").mkdir(exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="test-embedded-postgres-", dir=REPO_ROOT / ".data"))
-    yield scratch / "pgdata"
-    shutil.rmtree(scratch)
 
 
 @pytest.fixture
