@@ -3,6 +3,12 @@
 The SDKs send segment documents over UDP; a trace arrives in pieces (subsegments are streamed on their own,
 and inside Lambda the function's segment is never sent at all), so pieces wait, grouped by trace id, until
 the trace's root segment arrives complete. Run it with `python -m local_stack.trace_viewer`.
+
+A statement's subsegment is named after its database (`student_records@127.0.0.1`); its line shows the query's
+name first, from its `query_name` annotation. `--annotation query_name=students.get` prints only the traces with
+that annotation somewhere in their tree (the console's `annotation.query_name = "students.get"`). With
+TRACES_FILE=path (or `--traces-file`), every document received is also appended to that file, one JSON document per
+line, as it arrived: traces to keep, diff, share, or read back in a test.
 """
 
 from __future__ import annotations
@@ -10,14 +16,16 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
 import re
 import socket
 import sys
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -28,8 +36,10 @@ from observability.xray_daemon import (
     parse_daemon_address,
 )
 
-# Room for the largest UDP datagram: the SDK sends a whole segment, subsegments included, as one.
+# Room for the largest UDP datagram (the daemon reads 64 KiB; senders keep within it, xray_daemon.MAX_DATAGRAM_BYTES).
 MAX_DATAGRAM_BYTES = 65536
+TRACES_FILE_VARIABLE = "TRACES_FILE"
+QUERY_NAME_ANNOTATION = "query_name"
 # Bursts (many doors and requests at once; the SDK's own streaming past 30 subsegments) must fit the receive buffer.
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 SQL_PREVIEW_CHARS = 160
@@ -201,7 +211,7 @@ def _render_children(entity: dict, indent: str) -> Iterator[str]:
 
 
 def _describe(entity: dict, *, parent_id: str | None) -> str:
-    parts = [entity["name"], _duration(entity)]
+    parts = [_label(entity), _duration(entity)]
     sql = _mapping(entity.get("sql")).get("sanitized_query")
     if isinstance(sql, str):
         parts.append(_preview(sql, SQL_PREVIEW_CHARS))
@@ -211,6 +221,14 @@ def _describe(entity: dict, *, parent_id: str | None) -> str:
     if entity.get("parent_id") not in (None, parent_id):
         parts.append(f"(parent {entity['parent_id']} never arrived)")
     return "  ".join(parts)
+
+
+def _label(entity: dict) -> str:
+    """The entity's name; for a statement, its query's name first, then the database it ran on."""
+    query_name = _mapping(entity.get("annotations")).get(QUERY_NAME_ANNOTATION)
+    if isinstance(query_name, str) and query_name and query_name != entity["name"]:
+        return f"{query_name} on {entity['name']}"
+    return entity["name"]
 
 
 def _duration(entity: dict) -> str:
@@ -226,9 +244,27 @@ def _problem(entity: dict) -> str | None:
         return None
     # `cause` is a bare exception id when the exception was already recorded on a descendant.
     exceptions = _mapping(entity.get("cause")).get("exceptions")
-    first = _mapping(exceptions[0]) if isinstance(exceptions, list) and exceptions else {}
-    detail = ": ".join(str(first[key]) for key in ("type", "message") if first.get(key))
+    exceptions = [_mapping(exception) for exception in exceptions] if isinstance(exceptions, list) else []
+    if len(exceptions) > 1:  # a chain: the outermost's type, then the root cause (last) with its message
+        detail = " ← ".join(filter(None, [_exception_text(exceptions[0], with_message=False),
+                                          _exception_text(exceptions[-1], with_message=True)]))
+    else:
+        detail = _exception_text(exceptions[0], with_message=True) if exceptions else ""
     return f"! {kind}: {_preview(detail, MESSAGE_PREVIEW_CHARS)}" if detail else f"! {kind}"
+
+
+def _exception_text(exception: dict, *, with_message: bool) -> str:
+    keys = ("type", "message") if with_message else ("type",)
+    return ": ".join(str(exception[key]) for key in keys if exception.get(key))
+
+
+def has_annotations(trace: Trace, wanted: Mapping[str, str]) -> bool:
+    """Whether each wanted annotation is on some entity of the trace, with that value (compared as text)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for entity in _walk(trace.root):
+        for key, value in _mapping(entity.get("annotations")).items():
+            found[key].add(str(value).lower() if isinstance(value, bool) else str(value))
+    return all(value in found[key] for key, value in wanted.items())
 
 
 def _mapping(value: Any) -> dict:
@@ -242,12 +278,25 @@ def _preview(text: str, limit: int) -> str:
 
 
 class TraceViewer:
-    """Receives X-Ray datagrams on a loopback UDP port and prints each finished trace."""
+    """Receives X-Ray datagrams on a loopback UDP port and prints each finished trace (those with the wanted
+    annotations, when some are named); with a traces file, also appends every document received to it."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 2000, *, out: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 2000,
+        *,
+        out: TextIO | None = None,
+        traces_file: str | Path | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
         address = _loopback_address(host)
         self._out = out if out is not None else sys.stdout
+        self._annotations = dict(annotations or {})
         self._assembler = TraceAssembler()
+        traces_file = traces_file if traces_file is not None else os.environ.get(TRACES_FILE_VARIABLE) or None
+        self.traces_file = Path(traces_file) if traces_file else None
+        self._documents: TextIO | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.trace_printed = threading.Event()  # set after each printed trace, so callers can wait for one
@@ -260,6 +309,12 @@ class TraceViewer:
             raise
         self._socket.settimeout(POLL_INTERVAL_S)
         self.host, self.port = self._socket.getsockname()
+        if self.traces_file is not None:
+            try:
+                self._documents = self.traces_file.open("a", encoding="utf-8")
+            except OSError:
+                self._socket.close()
+                raise
 
     @property
     def dropped(self) -> int:
@@ -285,7 +340,12 @@ class TraceViewer:
         document = parse_datagram(data)
         if document is None:
             return
+        if self._documents is not None:  # one document per line, whole: a reader never sees half of one
+            self._documents.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._documents.flush()
         for trace in self._assembler.add(document):
+            if self._annotations and not has_annotations(trace, self._annotations):
+                continue
             self._out.write(render_trace(trace) + "\n")
             self._out.flush()
             self.trace_printed.set()
@@ -295,6 +355,8 @@ class TraceViewer:
         if self._thread is not None:
             self._thread.join()
         self._socket.close()
+        if self._documents is not None:
+            self._documents.close()
 
 
 def _loopback_address(host: str) -> str:
@@ -315,16 +377,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--address", help=f"HOST:PORT to listen on (default: ${DAEMON_ADDRESS_VARIABLE}, else {DEFAULT_DAEMON_ADDRESS})"
     )
+    parser.add_argument(
+        "--traces-file",
+        help=f"append every document received to this file, one JSON per line (default: ${TRACES_FILE_VARIABLE})",
+    )
+    parser.add_argument(
+        "--annotation", action="append", default=[], metavar="KEY=VALUE",
+        help="print only traces with this annotation, e.g. query_name=students.get (repeatable: all must match)",
+    )
     arguments = parser.parse_args(argv)
+    wanted = {}
+    for annotation in arguments.annotation:
+        key, equals, value = annotation.partition("=")
+        if not equals or not key:
+            parser.error(f"--annotation takes KEY=VALUE, got {annotation!r}")
+        wanted[key] = value
     try:
         host, port = parse_daemon_address(arguments.address) if arguments.address else daemon_address()
-        viewer = TraceViewer(host, port)
+        viewer = TraceViewer(host, port, traces_file=arguments.traces_file, annotations=wanted)
     except ValueError as error:
         parser.error(str(error))
     except OSError as error:
-        print(f"cannot listen on udp://{host}:{port}: {error.strerror}", file=sys.stderr)
+        print(f"cannot listen on udp://{host}:{port} or write the traces file: {error.strerror}", file=sys.stderr)
         return 1
     print(f"trace viewer listening on udp://{viewer.host}:{viewer.port}", flush=True)
+    if viewer.traces_file is not None:
+        print(f"appending every trace document to {viewer.traces_file}", flush=True)
     try:
         viewer.serve_forever()
     except KeyboardInterrupt:

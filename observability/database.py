@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from .catalog import DB_CONNECTION_ERRORS, DB_POOL_WAIT, DB_QUERY_ERRORS, DB_QUERY_LATENCY, Dimension
 from .metrics import recorder
 from .settings import ENABLED
+from .sql_errors import caused_by_client
 from .tracing import database_subsegment
 
 
@@ -23,19 +24,13 @@ def observe_statement(query_name: str, sql: str, url: str, user: str) -> Iterato
         with database_subsegment(query_name, sql, url, user):
             yield
     except BaseException as error:
-        failed = not _refused_clients_data(error)
+        failed = not caused_by_client(error)
         raise
     finally:
         recorder.put_many(
             {DB_QUERY_LATENCY: round((time.perf_counter() - started) * 1000, 3), DB_QUERY_ERRORS: 1 if failed else 0},
             dimensions,
         )
-
-
-def _refused_clients_data(error: BaseException) -> bool:
-    # SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): a duplicate email, say. The
-    # client hears 409 or 422 and ClientErrors counts it; DbQueryErrors keeps to what on-call must look at.
-    return str(getattr(error, "sqlstate", None) or "")[:2] in ("22", "23")
 
 
 def record_pool_wait(milliseconds: float) -> None:

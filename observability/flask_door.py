@@ -6,9 +6,9 @@ import os
 
 from flask import Flask, Response, g, request
 
-from . import signal_writer
+from . import ec2_metadata, signal_writer
 from .emf import IntervalFlusher
-from .flask_tracing import begin_segment, configure_sampling, end_segment, record_response
+from .flask_tracing import begin_segment, configure_resource, configure_sampling, end_segment, record_response
 from .metrics import recorder
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
 from .settings import ENABLED
@@ -26,6 +26,7 @@ def instrument_flask(app: Flask) -> None:
         return
     if TRACING_ENABLED:
         configure_sampling()
+        configure_resource(ec2_metadata.this_instance())  # the instance metadata service asked once per process
     flush_interval_s = float(os.environ.get("METRICS_FLUSH_INTERVAL_S", "10"))
     if flush_interval_s > 0:
         _start_flusher(flush_interval_s)

@@ -4,7 +4,9 @@ The segment holds what a trace is read for: method, URL without its query string
 throttle and fault flags, the route and correlation id annotated by the request observation, and the
 statements; the response carries the trace header, and an incoming `X-Amzn-Trace-Id` is honoured (Root,
 Parent, Sampled). Which requests are traced is the SDK sampler's decision (centralized rules) unless
-XRAY_SAMPLING=all or the caller decided.
+XRAY_SAMPLING=all or the caller decided. The segment's origin is `AWS::EC2::Instance`, what this door is
+(the service map draws it as one, `make run` included); on EC2 it also names its instance (`aws.ec2`),
+read once per process at boot (ec2_metadata).
 """
 
 import os
@@ -14,12 +16,14 @@ from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.recorder import XRAY_META
 from flask import Response, g, request
 
+from . import ec2_metadata
 from .settings import SERVICE_NAME
 from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
 _TRACE_HEADER_ENVIRON_KEY = "HTTP_" + TRACE_HEADER.upper().replace("-", "_")
 _CALLER_ASKS = "?"  # Sampled=? : the caller wants the decision back in the response header
 _SERVICE = {"runtime": platform.python_implementation(), "runtime_version": platform.python_version()}
+EC2_ORIGIN = "AWS::EC2::Instance"
 
 
 def configure_sampling() -> None:
@@ -30,6 +34,17 @@ def configure_sampling() -> None:
         sampling=os.environ.get("XRAY_SAMPLING", "centralized") != "all",
         context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
     )
+
+
+def configure_resource(instance: ec2_metadata.Ec2Instance | None) -> None:
+    """What every segment says about where it ran: the EC2 instance, when there is one (set at boot)."""
+    global _AWS_METADATA
+    xray = dict(XRAY_META["xray"])
+    if instance is None:
+        _AWS_METADATA = {"xray": xray}
+    else:
+        ec2 = {"instance_id": instance.instance_id, "availability_zone": instance.availability_zone}
+        _AWS_METADATA = {"ec2": ec2, "xray": xray}
 
 
 def begin_segment() -> Trace:
@@ -44,6 +59,7 @@ def begin_segment() -> Trace:
         http={"request": {"method": request.method, "url": _url_without_query(environ)}},
         aws=_runtime_metadata(decision),
         service=_SERVICE,
+        origin=EC2_ORIGIN,
     )
     g.trace, g.trace_caller_asks = trace, incoming.sampled == _CALLER_ASKS
     return trace
@@ -67,12 +83,13 @@ def _url_without_query(environ: dict) -> str:
     return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}{request.path}"
 
 
-_AWS_METADATA = {"xray": dict(XRAY_META["xray"])}  # shared: nothing changes a segment's `aws` once begun
+# Shared by every segment (nothing changes a segment's `aws` once begun); configure_resource adds the instance.
+_AWS_METADATA: dict = {"xray": dict(XRAY_META["xray"])}
 
 
 def _runtime_metadata(decision: int | str) -> dict:
     if isinstance(decision, str):
-        return {"xray": {**_AWS_METADATA["xray"], "sampling_rule_name": decision}}
+        return {**_AWS_METADATA, "xray": {**_AWS_METADATA["xray"], "sampling_rule_name": decision}}
     return _AWS_METADATA
 
 

@@ -4,17 +4,18 @@ Under load, each request's log line (a `write`) and trace (a `sendto` whose loop
 cost several times their in-process price in the kernel (bench/README.md §1). A writer thread per process
 writes the lines gathered during SIGNALS_FLUSH_INTERVAL_MS (default 50) in one write and sends the datagrams in
 one burst. Nothing waits on it: past SIGNALS_QUEUE_MAX (default 10,000) waiting items a new one is dropped and
-counted in the SignalsDropped metric. What waits is written when the worker exits; a crash loses at most one
-interval. Lambda writes synchronously: an invocation's signals must be out before it is frozen.
+counted in the SignalsDropped metric, as is a datagram the socket loses (udp.DatagramSender). What waits is
+written when the worker exits; a crash loses at most one interval. Lambda writes synchronously: an invocation's
+signals must be out before it is frozen.
 """
 
-import socket
 import sys
 import threading
 from collections import deque
 
 from .catalog import SIGNALS_DROPPED
 from .metrics import recorder
+from .udp import DatagramSender
 
 
 class SignalWriter:
@@ -25,8 +26,7 @@ class SignalWriter:
         self._datagrams: deque[tuple[bytes, tuple[str, int]]] = deque()
         self._dropped = 0
         self._drop_lock = threading.Lock()
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.setblocking(False)  # a full socket buffer drops a trace; it never stalls the writer
+        self._sender = DatagramSender()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="signal-writer", daemon=True)
 
@@ -61,13 +61,11 @@ class SignalWriter:
                 sys.stdout.flush()
             except (OSError, ValueError):
                 pass  # a closed or broken stdout fails nothing, as with a logging handler
+        lost = 0
         for datagram, address in _drain(self._datagrams):
-            try:
-                self._socket.sendto(datagram, address)
-            except OSError:
-                pass  # a full socket buffer loses this trace, as UDP would anyway; a request never waits on it
+            lost += self._sender.send(datagram, address)  # a request never waits on it; what is lost is counted
         with self._drop_lock:
-            dropped, self._dropped = self._dropped, 0
+            dropped, self._dropped = self._dropped + lost, 0
         if dropped:
             recorder.put(SIGNALS_DROPPED, dropped)
 

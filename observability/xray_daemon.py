@@ -1,19 +1,26 @@
-"""The X-Ray daemon's address and its UDP protocol: one JSON document per datagram, after a header line."""
+"""The X-Ray daemon's address and its UDP protocol: one JSON document per datagram, after a header line, each
+datagram within the size the daemon reads; a datagram lost on the way out is counted in SignalsDropped."""
 
-import logging
 import os
-import socket
 from collections.abc import Mapping
 
 import orjson
 
 from . import signal_writer
+from .catalog import SIGNALS_DROPPED
+from .metrics import recorder
+from .udp import DatagramSender
 
 DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
 DEFAULT_DAEMON_ADDRESS = "127.0.0.1:2000"
-_DATAGRAM_HEADER = b'{"format":"json","version":1}\n'
-
-log = logging.getLogger(__name__)
+DATAGRAM_HEADER = b'{"format":"json","version":1}\n'
+# The size of one datagram, header included. The segment document specification: "A segment document can be up to
+# 64 kB" (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html); the daemon reads each
+# datagram into a buffer of 64 KiB, header included, and parses what fits (aws-xray-daemon: Socket.BufferSizeKB 64
+# in pkg/cfg/cfg.go, read into receiveBufferSize by cmd/tracing/daemon.go); and an IPv4 UDP datagram carries at most
+# 65,507 bytes (more is EMSGSIZE). 64,000 bytes is within all three, however "kB" is read.
+MAX_DATAGRAM_BYTES = 64_000
+MAX_DOCUMENT_BYTES = MAX_DATAGRAM_BYTES - len(DATAGRAM_HEADER)
 
 
 def daemon_address(env: Mapping[str, str] = os.environ) -> tuple[str, int]:
@@ -38,33 +45,42 @@ def parse_daemon_address(value: str) -> tuple[str, int]:
 
 
 class _Daemon:
-    """The socket, opened at the first send (after gunicorn's fork), and the address, read again whenever the
-    variable changes (tests point it at a collector of their own)."""
+    """Where documents go: the Flask door's writer thread when there is one, else straight to the socket (Lambda,
+    where an invocation's signals must be out before it is frozen). The address is read again whenever the variable
+    changes (tests point it at a collector of their own)."""
 
     def __init__(self) -> None:
-        self._socket: socket.socket | None = None
+        self._sender = DatagramSender()
         self._variable: str | None = None
         self._address: tuple[str, int] | None = None
-        self._warned = False
 
     def send(self, document: dict) -> None:
-        """One datagram; a lost trace never fails a request (UDP: nothing waits for the daemon)."""
+        """One document, serialized here; a lost trace never fails a request (UDP: nothing waits for the daemon)."""
+        try:
+            encoded = orjson.dumps(document, default=str)
+        except TypeError as error:
+            self._sender.report("serializing", error)
+            recorder.put(SIGNALS_DROPPED, 1)
+            return
+        self.send_encoded(encoded)
+
+    def send_encoded(self, document: bytes) -> None:
+        """One document already serialized (at most MAX_DOCUMENT_BYTES: tracing.py splits and trims to fit)."""
         try:
             variable = os.environ.get(DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS)
             if variable != self._variable:
                 self._address, self._variable = parse_daemon_address(variable), variable
-            datagram = _DATAGRAM_HEADER + orjson.dumps(document, default=str)
-            if signal_writer.writer is not None:
-                signal_writer.writer.send_datagram(datagram, self._address)
-                return
-            if self._socket is None:
-                self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                self._socket.setblocking(False)
-            self._socket.sendto(datagram, self._address)
-        except (OSError, ValueError, TypeError) as error:
-            if not self._warned:  # once per process: the daemon's absence is one fact, not one per request
-                self._warned = True
-                log.warning("X-Ray documents are not reaching the daemon (%s): %s", variable, type(error).__name__)
+        except ValueError as error:
+            self._sender.report(variable, error)
+            recorder.put(SIGNALS_DROPPED, 1)
+            return
+        datagram = DATAGRAM_HEADER + document
+        if signal_writer.writer is not None:
+            signal_writer.writer.send_datagram(datagram, self._address)
+            return
+        lost = self._sender.send(datagram, self._address)
+        if lost:
+            recorder.put(SIGNALS_DROPPED, lost)
 
 
 daemon = _Daemon()

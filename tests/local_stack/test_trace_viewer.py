@@ -16,6 +16,7 @@ from local_stack.trace_viewer import (
     Trace,
     TraceAssembler,
     TraceViewer,
+    has_annotations,
     main,
     parse_datagram,
     render_trace,
@@ -356,6 +357,44 @@ def test_render_truncates_long_sql():
     assert query.startswith(shown[:-1])
 
 
+def test_a_statement_named_after_its_database_shows_its_query_name_first():
+    # Given statements as the service sends them: named after the database, the query in an annotation
+    def statement(entity_id: str, query_name: str, start: float) -> dict:
+        return subsegment(entity_id, "api", start=start, end=start + 0.001, namespace="remote",
+                          annotations={"query_name": query_name},
+                          sql={"sanitized_query": "SELECT 1"})
+
+    root = segment("api", subsegments=[statement("a", "students.get", 0.1), statement("b", "students.audit", 0.2)])
+    root["subsegments"][0]["name"] = root["subsegments"][1]["name"] = "student_records@127.0.0.1"
+
+    # When rendered, then each statement line names its query, then its database
+    assert render_trace(Trace(TRACE_ID, root)).splitlines()[2:] == [
+        "  ├─ students.get on student_records@127.0.0.1  1.0 ms  SELECT 1",
+        "  └─ students.audit on student_records@127.0.0.1  1.0 ms  SELECT 1",
+    ]
+
+
+def test_render_names_a_chain_of_exceptions_by_the_outermost_type_and_the_root_cause():
+    # Given a statement the database refused, recorded as the domain error raised from the driver's
+    chain = [{"id": "e1", "type": "ConstraintViolation", "message": "see the logs by correlation id", "cause": "e2"},
+             {"id": "e2", "type": "StringDataRightTruncation", "message": "SQLSTATE 22001", "remote": True}]
+    root = segment("api", subsegments=[subsegment("db@host", "api", error=True, cause={"exceptions": chain})])
+
+    # When rendered, then the problem names both, the root cause with its SQLSTATE
+    assert render_trace(Trace(TRACE_ID, root)).splitlines()[-1] == (
+        "  └─ db@host  1000.0 ms  ! error: ConstraintViolation ← StringDataRightTruncation: SQLSTATE 22001")
+
+
+def test_has_annotations_looks_at_every_entity_of_the_tree():
+    root = segment("api", annotations={"route": "/students", "ColdStart": False},
+                   subsegments=[subsegment("db@host", "api", annotations={"query_name": "students.get"})])
+    trace = Trace(TRACE_ID, root)
+    assert has_annotations(trace, {"query_name": "students.get", "route": "/students"})
+    assert has_annotations(trace, {"ColdStart": "false"})
+    assert not has_annotations(trace, {"query_name": "students.insert"})
+    assert not has_annotations(trace, {"tenant": "students.get"})
+
+
 # --- daemon_address ---
 
 
@@ -497,3 +536,70 @@ def test_the_viewer_assembles_what_the_sdk_streams_inside_lambda(
     assert lines[2].startswith("  └─ ## lambda_handler  ")
     assert lines[3].startswith("     └─ students.get  ")
     assert lines[3].endswith("  SELECT * FROM students WHERE id = %(id)s")
+
+
+def _statement_trace(trace_id: str, query_name: str) -> list[bytes]:
+    """A request's segment and one statement sent on its own, as the service sends a split trace."""
+    statement = {**subsegment("s1", "root", namespace="remote", annotations={"query_name": query_name},
+                              sql={"sanitized_query": "SELECT 1"}), "trace_id": trace_id, "name": "db@host"}
+    return [datagram(statement), datagram({**segment("root"), "trace_id": trace_id})]
+
+
+def test_the_viewer_prints_only_traces_with_the_wanted_annotation(tmp_path):
+    # Given a viewer asked for one query's traces
+    out = io.StringIO()
+    trace_viewer = TraceViewer("127.0.0.1", 0, out=out, annotations={"query_name": "students.get"})
+    trace_viewer.start_in_thread()
+    try:
+        # When a trace of another query, then one of that query arrive
+        for data in _statement_trace(OTHER_TRACE_ID, "students.insert") + _statement_trace(TRACE_ID, "students.get"):
+            send(trace_viewer.port, data)
+        assert trace_viewer.trace_printed.wait(WAIT_S), out.getvalue()
+    finally:
+        trace_viewer.shutdown()
+    # Then only the wanted one was printed
+    assert out.getvalue().splitlines()[0].startswith(f"trace {TRACE_ID}  ")
+    assert OTHER_TRACE_ID not in out.getvalue()
+
+
+def test_traces_file_gets_every_document_received_one_json_per_line(tmp_path, monkeypatch):
+    # Given TRACES_FILE set, as `make run` would pass it on, and a file already holding an earlier run's line
+    traces_file = tmp_path / "traces.jsonl"
+    traces_file.write_text('{"earlier": "run"}\n')
+    monkeypatch.setenv("TRACES_FILE", str(traces_file))
+    out = io.StringIO()
+    trace_viewer = TraceViewer("127.0.0.1", 0, out=out)
+    trace_viewer.start_in_thread()
+    try:
+        # When garbage, then a trace of two documents, arrive
+        send(trace_viewer.port, b"not a datagram")
+        for data in _statement_trace(TRACE_ID, "students.get"):
+            send(trace_viewer.port, data)
+        assert trace_viewer.trace_printed.wait(WAIT_S), out.getvalue()
+    finally:
+        trace_viewer.shutdown()
+    # Then the file gained both documents, whole and in the order received, after what it held
+    lines = traces_file.read_text().splitlines()
+    assert lines[0] == '{"earlier": "run"}'
+    documents = [json.loads(line) for line in lines[1:]]
+    assert [(document["id"], document["trace_id"]) for document in documents] == [("s1", TRACE_ID), ("root", TRACE_ID)]
+    assert documents[0]["annotations"] == {"query_name": "students.get"}
+
+
+def test_main_takes_a_traces_file_and_annotation_filters(tmp_path, capsys, monkeypatch):
+    # Given the viewer's command line with a traces file and a filter, stopped as Ctrl-C would stop it
+    seen = {}
+
+    def serve_forever(self):
+        seen.update(traces_file=self.traces_file, annotations=self._annotations)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TraceViewer, "serve_forever", serve_forever)
+    traces_file = tmp_path / "traces.jsonl"
+    assert main(["--address", "127.0.0.1:0", "--traces-file", str(traces_file),
+                 "--annotation", "query_name=students.get"]) == 0
+    assert seen == {"traces_file": traces_file, "annotations": {"query_name": "students.get"}}
+    assert f"appending every trace document to {traces_file}" in capsys.readouterr().out
+    # And a filter that is not KEY=VALUE is refused
+    with pytest.raises(SystemExit):
+        main(["--address", "127.0.0.1:0", "--annotation", "query_name"])

@@ -17,10 +17,11 @@ READY_DEADLINE_S = 60
 
 
 class UdpCollector:
-    """Receives X-Ray daemon datagrams on 127.0.0.1 and keeps every document."""
+    """Receives X-Ray daemon datagrams on 127.0.0.1 and keeps every document (and every datagram as it came)."""
 
     def __init__(self) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # bursts of split traces
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         self.raw: list[bytes] = []
@@ -58,9 +59,11 @@ def free_port() -> int:
 
 
 class DoorProcess:
-    """One front door served on loopback by its real server: gunicorn for flask, the local gateway for lambda."""
+    """One front door served on loopback by its real server: gunicorn for flask, the local gateway for lambda.
+    Not on EC2: the instance metadata lookup is off unless `overrides` turn it on (with an endpoint of their own)."""
 
-    def __init__(self, door: str, database_url: str, daemon_port: int, scratch: Path) -> None:
+    def __init__(self, door: str, database_url: str, daemon_port: int, scratch: Path,
+                 overrides: dict[str, str] | None = None) -> None:
         self.door = door
         self.port = free_port()
         self.stdout_path = scratch / f"{door}-stdout.log"
@@ -75,6 +78,8 @@ class DoorProcess:
             "PORT": str(self.port),
             "GUNICORN_WORKERS": "1",
             "GUNICORN_THREADS": "2",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **(overrides or {}),
         }
         for name in ("LAMBDA_TASK_ROOT", "_X_AMZN_TRACE_ID", "AWS_LAMBDA_FUNCTION_NAME"):
             env.pop(name, None)

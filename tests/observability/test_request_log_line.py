@@ -45,7 +45,8 @@ else:
 
 def _drive(door: str, database_conninfo: str, log_level: str) -> list[dict]:
     env = {**os.environ, "DATABASE_URL": database_conninfo, "LOG_LEVEL": log_level, "XRAY_SAMPLING": "all",
-           "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9", "METRICS_FLUSH_INTERVAL_S": "0"}
+           "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9", "METRICS_FLUSH_INTERVAL_S": "0",
+           "AWS_EC2_METADATA_DISABLED": "true"}  # not on EC2: no instance metadata lookup
     for name in ("LAMBDA_TASK_ROOT", "_X_AMZN_TRACE_ID", "AWS_LAMBDA_FUNCTION_NAME", "OBSERVABILITY"):
         env.pop(name, None)
     result = subprocess.run([sys.executable, "-c", DRIVE_DOOR, door], cwd=REPO_ROOT, env=env, capture_output=True,

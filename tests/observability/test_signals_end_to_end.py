@@ -157,16 +157,20 @@ def test_one_request_yields_its_log_line_metrics_and_trace(observe, door, route,
     assert annotated and annotated[0]["annotations"]["route"] == route
     assert annotated[0]["annotations"]["correlation_id"] == observed.correlation_id
     sql = _sql_subsegments(observed.segments)
-    assert len(sql) == statements, [s["name"] for s in sql]
+    assert len(sql) == statements, [s["annotations"] for s in sql]
     for subsegment in sql:
+        # named after the database (one node on the service map), the query in its annotation
+        database = subsegment["sql"]["url"].rsplit("/", 1)[1]
+        assert subsegment["name"] == f"{database}@127.0.0.1"
+        assert subsegment["annotations"]["query_name"] in QUERY_NAMES
         assert subsegment["namespace"] == "remote"
-        assert subsegment["name"] in QUERY_NAMES
-        assert subsegment["annotations"]["query_name"] == subsegment["name"]
         assert subsegment["sql"]["database_type"] == "PostgreSQL"
         assert subsegment["sql"]["url"].startswith("postgresql://127.0.0.1:")
         assert "password" not in json.dumps(subsegment["sql"])
-    if statements:
-        assert {s["name"] for s in sql} <= QUERY_NAMES
+    # and the Flask segment, off EC2, is the EC2 door's (its origin) without an instance
+    if door == "flask":
+        (segment,) = [d for d in observed.segments if not d.get("parent_id")]
+        assert segment["origin"] == "AWS::EC2::Instance" and "ec2" not in segment["aws"]
 
 
 @pytest.mark.parametrize("door", DOORS)
@@ -191,11 +195,11 @@ def test_a_failed_statement_is_traced_and_counted_without_its_values(observe, do
     _create(observe, door, email=email)
     observed = observe(door, "POST", "/students",
                        json.dumps({"first_name": "Twin", "last_name": "Copy", "email": email}).encode())
-    # Then 409, the insert's subsegment is a fault naming the driver error, and no value is in the trace; the
-    # refusal counts as the client's error, not the database's
+    # Then 409, the insert's subsegment is an error (the client's, not a fault) naming the driver error, and no
+    # value is in the trace; the refusal counts as the client's error, not the database's, in the metrics too
     assert observed.status == 409
-    (insert,) = [s for s in _sql_subsegments(observed.segments) if s["name"] == "students.insert"]
-    assert insert["fault"] is True
+    (insert,) = [s for s in _sql_subsegments(observed.segments) if s["annotations"]["query_name"] == "students.insert"]
+    assert insert["error"] is True and "fault" not in insert
     exception = insert["cause"]["exceptions"][0]
     assert exception["type"] == "UniqueViolation"
     assert exception["message"] == "SQLSTATE 23505"

@@ -39,3 +39,18 @@ def test_a_statement_that_succeeds_counts_zero(recorded):
     with statement_metrics.observe_statement("students.get", "SQL", "url", "user"):
         pass
     assert recorded[0][DB_QUERY_ERRORS] == 0
+
+
+class ConstraintViolation(Exception):
+    """As the data layer raises it from a class 22 driver error (student_records/data/database.py)."""
+
+
+@pytest.mark.parametrize(("sqlstate", "counted"), [("22001", 0), ("23505", 0), ("40P01", 1), (None, 1)])
+def test_a_domain_error_raised_from_the_drivers_is_classified_by_the_drivers_sqlstate(recorded, sqlstate, counted):
+    with pytest.raises(ConstraintViolation), statement_metrics.observe_statement("students.insert", "SQL", "url", "u"):
+        try:
+            raise DriverError(sqlstate)
+        except DriverError as error:
+            raise ConstraintViolation("the record violates a rule") from error
+    (values,) = recorded
+    assert values[DB_QUERY_ERRORS] == counted

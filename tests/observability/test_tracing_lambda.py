@@ -21,14 +21,6 @@ class _Context:
     aws_request_id = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
 
-@pytest.fixture
-def collector(monkeypatch):
-    udp = UdpCollector()
-    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", f"127.0.0.1:{udp.port}")
-    yield udp
-    udp.close()
-
-
 def _handler(seen: list):
     def lambda_handler(event, context):
         seen.append(trace_id())
@@ -39,7 +31,7 @@ def _handler(seen: list):
     return instrument_api_handler(lambda_handler)
 
 
-def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_inside(collector, monkeypatch):
+def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_inside(daemon, monkeypatch):
     # Given an invocation Lambda traces, one it does not, and one more it traces
     seen: list = []
     handler = _handler(seen)
@@ -48,7 +40,7 @@ def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_in
     for root, sampled in zip(roots, "101"):
         monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent={FUNCTION_SEGMENT};Sampled={sampled}")
         replies.append(handler({"httpMethod": "GET"}, _Context()))
-    documents = collector.wait_for(lambda received: {d["trace_id"] for d in received} >= {roots[0], roots[2]})
+    documents = daemon.wait_for(lambda received: {d["trace_id"] for d in received} >= {roots[0], roots[2]})
     # Then each sampled one sent one datagram: the handler's subsegment under the function's segment
     first, third = documents
     assert (first["type"], first["name"]) == ("subsegment", "## lambda_handler")
@@ -57,8 +49,9 @@ def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_in
     assert [first["annotations"]["ColdStart"], third["annotations"]["ColdStart"]] == [True, False]
     assert not first["in_progress"] and first["start_time"] <= first["end_time"]
     (statement,) = first["subsegments"]
-    assert (statement["name"], statement["namespace"], statement["parent_id"]) == ("students.get", "remote",
+    assert (statement["name"], statement["namespace"], statement["parent_id"]) == ("postgres@db", "remote",
                                                                                    first["id"])
+    assert statement["annotations"] == {"query_name": "students.get"}
     # And the unsampled one sent nothing, yet every reply names its root and decision, and the code inside saw
     # the invocation's trace id (the one its log lines carry)
     assert third["trace_id"] == roots[2]
@@ -67,7 +60,7 @@ def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_in
     assert seen == roots
 
 
-def test_an_invocation_without_a_trace_header_is_served_untraced(collector, monkeypatch):
+def test_an_invocation_without_a_trace_header_is_served_untraced(daemon, monkeypatch):
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     seen: list = []
     response = _handler(seen)({"httpMethod": "GET"}, _Context())
@@ -76,15 +69,15 @@ def test_an_invocation_without_a_trace_header_is_served_untraced(collector, monk
 
 @pytest.fixture(scope="module")
 def lambda_door(database_conninfo, tmp_path_factory):
-    collector = UdpCollector()
-    door = DoorProcess("lambda", database_conninfo, collector.port, tmp_path_factory.mktemp("lambda-door"))
-    yield door, collector
+    daemon = UdpCollector()
+    door = DoorProcess("lambda", database_conninfo, daemon.port, tmp_path_factory.mktemp("lambda-door"))
+    yield door, daemon
     door.stop()
-    collector.close()
+    daemon.close()
 
 
 def test_statements_ride_in_the_handlers_datagram(lambda_door, db):
-    door, collector = lambda_door
+    door, daemon = lambda_door
     # When a create (one INSERT) and then a read of it (one audited SELECT) are made
     body = json.dumps({"first_name": "Ada", "last_name": "Lovelace", "email": f"{uuid.uuid4().hex[:10]}@example.org"})
     status, headers, created = door.send("POST", "/students", body.encode())
@@ -97,8 +90,11 @@ def test_statements_ride_in_the_handlers_datagram(lambda_door, db):
     def handler_arrived(documents):
         return any(d["trace_id"] == trace_id and d["name"] == "## lambda_handler" for d in documents)
 
-    documents = collector.wait_for(handler_arrived)
+    documents = daemon.wait_for(handler_arrived)
     (handler,) = [d for d in documents if d["trace_id"] == trace_id and d.get("type") == "subsegment"]
     (statement,) = handler["subsegments"]
     assert statement["namespace"] == "remote" and statement["parent_id"] == handler["id"]
+    database = statement["sql"]["url"].rsplit("/", 1)[1]
+    assert statement["name"] == f"{database}@127.0.0.1"  # the database, one node on the service map
+    assert statement["annotations"] == {"query_name": "students.get"}
     assert re.search(r"%(\(\w+\))?s", statement["sql"]["sanitized_query"])  # placeholders, not values
