@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run test openapi clean token drill import dashboards-preview bench bench-profile tools template sam-build build-ApiFunction build-MigrationsFunction
+.PHONY: run test openapi clean token aws-user aws-token e2e drill import dashboards-preview bench bench-profile tools template sam-build build-ApiFunction build-MigrationsFunction build-SigningKeysFunction
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,7 +85,7 @@ LAMBDA_PACKAGES         := handlers rest_contract student_records observability 
 LAMBDA_DEPENDENCIES      = $(shell $(PYTHON) -c 'import shlex, tomllib; print(shlex.join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
 LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-* \
                            urllib3 urllib3-* dateutil python_dateutil-* six.py six-*
-build-ApiFunction build-MigrationsFunction:
+build-ApiFunction build-MigrationsFunction build-SigningKeysFunction:
 	cp -R $(LAMBDA_PACKAGES) "$(ARTIFACTS_DIR)/"
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target "$(ARTIFACTS_DIR)" \
 		--implementation cp --python-version 3.12 --only-binary=:all: --platform manylinux2014_x86_64 \
@@ -103,3 +103,19 @@ clean:
 ## SUBJECT=<user id>, e.g. SUBJECT=demo-teacher-grace for the teacher of the demo CS offerings)
 token: $(STAMP)
 	@$(BIN)/python -m local_stack.dev_auth token --role $(ROLE) $(if $(STUDENT),--student $(STUDENT)) $(if $(SUBJECT),--subject $(SUBJECT))
+
+## aws-user: a user of a deployed stack's user pool: STACK=<stack> ROLE=admin|registrar|teacher|student EMAIL=<e-mail>
+## (STUDENT=<id> for students); prints a generated password once, or sets PASSWORD from the environment
+aws-user: $(STAMP)
+	@$(BIN)/python -m deployed.users $(if $(ROLE),create $(if $(STACK),--stack "$(STACK)") --role "$(ROLE)" $(if $(EMAIL),--email "$(EMAIL)") $(if $(STUDENT),--student "$(STUDENT)"),roles)
+
+## aws-token: the ID token of a user of a deployed stack: STACK=<stack> EMAIL=<e-mail> (PASSWORD from the environment,
+## else asked for; an MFA code is asked for when the user has MFA): TOKEN=$$(make -s aws-token STACK=s EMAIL=e)
+aws-token: $(STAMP)
+	@$(BIN)/python -m deployed.users token $(if $(STACK),--stack "$(STACK)") $(if $(EMAIL),--email "$(EMAIL)")
+
+## e2e: the contract's scenarios over HTTP: API_URL=<Lambda door> [FLASK_URL=<Flask door>], e.g. against `make run`
+## API_URL=http://127.0.0.1:3000 FLASK_URL=http://127.0.0.1:8000; STACK=<stack> uses its user pool and URLs and checks
+## the run's signals arrived (E2E_ARGS=--signals-timeout 300); exit 1 when a scenario fails
+e2e: $(STAMP)
+	@$(BIN)/python -m deployed.e2e $(if $(API_URL),--api-url "$(API_URL)") $(if $(FLASK_URL),--flask-url "$(FLASK_URL)") $(if $(STACK),--stack "$(STACK)") $(E2E_ARGS)

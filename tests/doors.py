@@ -1,19 +1,16 @@
 """Clients that drive each front door in-process with the same calls, for the shared contract suite."""
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from jsonschema import Draft202012Validator
-
+from deployed.contract_check import OPENAPI_PATH, reply_mismatch
 from rest_contract.operations import OPERATIONS
 
 ROUTE_TEMPLATES = [operation.path for operation in OPERATIONS]
-OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
 
 
 @dataclass
@@ -120,33 +117,7 @@ def make_door(name: str) -> CheckedDoor:
     return CheckedDoor({"flask": FlaskDoor, "lambda": LambdaDoor}[name]())
 
 
-@cache
-def _openapi() -> dict:
-    return json.loads(OPENAPI_PATH.read_text())
-
-
-def _documented_operation(method: str, path: str) -> dict | None:
-    for template, operations in _openapi()["paths"].items():
-        pattern = "^" + re.sub(r"\{\w+\}", "[^/]+", template) + "/?$"
-        if re.match(pattern, path) and method.lower() in operations:
-            return operations[method.lower()]
-    return None
-
-
 def assert_reply_matches_openapi(call: Call, reply: Reply) -> None:
     """Status documented for the operation, media type as documented, body valid against its schema."""
-    operation = _documented_operation(call.method, urlsplit(call.path).path)
-    if operation is None:
-        assert reply.status in (404, 405), f"{call.method} {call.path} is not in openapi.json"
-        return
-    documented = operation["responses"].get(str(reply.status))
-    assert documented, f"{call.method} {call.path} answered {reply.status}, not documented for {operation['operationId']}"
-    content = documented.get("content")
-    if not content:
-        assert reply.body == b"", f"{reply.status} should have no body"
-        return
-    media_type = reply.content_type.split(";")[0]
-    assert media_type in content, f"{media_type} not documented for {reply.status}"
-    schema = {**content[media_type]["schema"], "components": _openapi()["components"]}
-    errors = sorted(Draft202012Validator(schema).iter_errors(reply.json), key=str)
-    assert not errors, f"{call.method} {call.path} -> {reply.status}: {errors[0].message}"
+    mismatch = reply_mismatch(call.method, urlsplit(call.path).path, reply.status, reply.content_type, reply.body)
+    assert mismatch is None, mismatch

@@ -1,6 +1,8 @@
-"""`make run` end to end: both doors serve on loopback, every README curl example works on both,
-and Ctrl-C stops everything, the embedded database included."""
+"""`make run` end to end: both doors serve on loopback, every README curl example works on both, the
+end-to-end suite (deployed/e2e.py) passes against both, and Ctrl-C stops everything, the embedded database
+included."""
 
+import json
 import os
 import re
 import shutil
@@ -9,11 +11,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+
+from deployed.scenarios import SCENARIOS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE_S = 90
@@ -46,7 +51,8 @@ def running_stack():
     # As on a fresh machine: no database and no token issuer configured (the test run's own are not inherited).
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST") and not k.startswith("AUTH_")}
     env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20", "AUTH_KEY_DIR": str(scratch / "auth"),
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}"}
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}",
+            "TRACES_FILE": str(scratch / "traces.jsonl")}
     env |= {name: str(port) for name, port in ports.items()}
     log_path = scratch / "run.log"
     with log_path.open("w") as log:
@@ -122,6 +128,76 @@ def test_logs_metrics_and_a_trace_tree_per_request_are_shown(running_stack):
     assert '"_aws":' in output  # EMF from the Lambda door, flushed per invocation
     tree = output[output.index("GET /students/{student_id} -> 200"):]
     assert "students.get" in tree and "SELECT" in tree
+
+
+def test_the_end_to_end_suite_passes_on_both_doors(running_stack):
+    _, urls, _, env = running_stack
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "deployed.e2e", "--api-url", urls["GATEWAY_PORT"],
+                             "--flask-url", urls["PORT"]], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    summary = re.fullmatch(r"e2e: (\d+) passed, 0 failed", lines[-1])
+    assert summary, lines[-1]
+    assert int(summary[1]) == len(lines) - 1 >= 2 * len(SCENARIOS)  # every scenario on both doors, and more
+    assert time.monotonic() - started < 60
+
+
+def test_traces_kept_in_traces_file_draw_one_database_and_mark_a_conflict_as_the_clients_error(running_stack):
+    _, urls, _, env = running_stack
+    token = subprocess.run([sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "registrar"],
+                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    # Given a student created, then created again (409), through each door; each reply names its correlation id
+    # (on the Lambda door API Gateway's request id, on the Flask door the id the caller sent)
+    request_ids = {}
+    for door, url in urls.items():
+        body = json.dumps({"first_name": "Trace", "last_name": "Probe",
+                           "email": f"trace-{door.lower()}-{uuid.uuid4().hex[:8]}@example.org"}).encode()
+        for attempt in ("created", "conflict"):
+            request = urllib.request.Request(url + "/students", data=body, method="POST", headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                "X-Request-Id": f"traces-{door.lower()}-{attempt}-{uuid.uuid4().hex[:8]}"})
+            try:
+                reply = urllib.request.urlopen(request)
+            except urllib.error.HTTPError as error:
+                reply = error
+            assert reply.status == (201 if attempt == "created" else 409), (door, attempt, reply.status)
+            request_ids[(door, attempt)] = reply.headers["X-Request-Id"]
+    # When the documents the trace viewer received are read back from TRACES_FILE
+    traces_file = Path(env["TRACES_FILE"])
+    deadline = time.monotonic() + 10
+    while True:
+        documents = [json.loads(line) for line in traces_file.read_text().splitlines()] if traces_file.exists() else []
+        conflicts = [doc for doc in documents if _annotation(doc, "correlation_id") in
+                     {request_ids[(door, "conflict")] for door in urls}]
+        if len(conflicts) == 2:
+            break
+        assert time.monotonic() < deadline, f"{len(documents)} documents, {len(conflicts)} conflicts traced"
+        time.sleep(0.05)
+    # Then every statement of every trace names one database node
+    statements = [sub for doc in documents for sub in _subsegments(doc) if sub.get("namespace") == "remote"]
+    assert statements and len({sub["name"] for sub in statements}) == 1, {sub["name"] for sub in statements}
+    assert all(sub["annotations"]["query_name"] for sub in statements)
+    # And the refused insert of each 409 is the client's error, not a fault
+    for doc in conflicts:
+        failed = [sub for sub in _subsegments(doc) if sub.get("namespace") == "remote" and "cause" in sub]
+        assert failed and all(sub.get("error") and not sub.get("fault") for sub in failed), failed
+    # And the Flask door's segments are drawn as its EC2 instance
+    flask = [doc for doc in documents if _annotation(doc, "front_door") == "flask" and doc.get("type") != "subsegment"]
+    assert flask and all(doc["origin"] == "AWS::EC2::Instance" for doc in flask)
+
+
+def _subsegments(document: dict) -> list[dict]:
+    found = []
+    for sub in document.get("subsegments", []):
+        found += [sub, *_subsegments(sub)]
+    return found
+
+
+def _annotation(document: dict, key: str) -> object:
+    return next((entity["annotations"][key] for entity in [document, *_subsegments(document)]
+                 if key in entity.get("annotations", {})), None)
 
 
 def test_ctrl_c_stops_both_doors_and_the_database(running_stack):
