@@ -15,7 +15,6 @@ all is INSUFFICIENT_DATA (CloudWatch may look further back first).
 """
 
 import argparse
-import ast
 import json
 import math
 import operator
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from observability.settings import METRICS_NAMESPACE
 
+from . import metric_math
 from .alarms import ALARMS_DIR, AlarmCatalog, AlarmSpec, Metric, load_alarms
 
 ACCOUNT_ID = "123456789012"
@@ -40,8 +40,6 @@ _COMPARE = {
     "LessThanThreshold": (operator.lt, "less than"),
     "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
 }
-_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
-
 SeriesKey = tuple[str, str, frozenset[tuple[str, str]]]
 
 
@@ -152,30 +150,9 @@ def _period_values(alarm: AlarmSpec, series, namespace: str, start: float, end: 
     inputs = {query.id: per_period(query.metric, query.statistic) for query in alarm.queries if query.metric}
     expression = next(query.expression for query in alarm.queries if query.expression)
     return {
-        index: _evaluate_expression(expression, {name: values.get(index) for name, values in inputs.items()})
+        index: metric_math.evaluate(expression, {name: values.get(index) for name, values in inputs.items()})
         for index in range(first, last + 1)
     }
-
-
-def _evaluate_expression(expression: str, variables: dict[str, float | None]) -> float | None:
-    """Metric math of + - * / over the queries' values; None (no datapoint) when an input is missing or a
-    division has no denominator, as CloudWatch leaves such a period empty."""
-
-    def value(node: ast.AST) -> float | None:
-        if isinstance(node, ast.Expression):
-            return value(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            return float(node.value)
-        if isinstance(node, ast.Name):
-            return variables[node.id]
-        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            left, right = value(node.left), value(node.right)
-            if left is None or right is None or (isinstance(node.op, ast.Div) and right == 0):
-                return None
-            return _ARITHMETIC[type(node.op)](left, right)
-        raise ValueError(f"unsupported metric math in {expression!r}")
-
-    return value(ast.parse(expression, mode="eval"))
 
 
 def _evaluate(alarm: AlarmSpec, series, namespace, start, end, time_scale):

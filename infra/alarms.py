@@ -2,6 +2,7 @@
 
 Routing: every metric alarm notifies the notifications topic (low urgency); alarms marked `pages: true`
 are the children of one composite alarm, the only one that notifies the paging topic (on-call).
+An alarm with a `condition` (a template condition, e.g. DeployFlaskDoor) exists only where its resources do.
 """
 
 import re
@@ -11,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .dashboards import placeholders
+from .dashboards import gap_problems, placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALARMS_DIR = REPO_ROOT / "alarms"
@@ -20,6 +21,8 @@ RUNBOOKS_DIR = REPO_ROOT / "docs" / "runbooks"
 NOTIFICATIONS_TOPIC = "NotificationsTopic"
 PAGING_TOPIC = "PagingTopic"
 RUNBOOK_BASE_URL_PARAMETER = "RunbookBaseUrl"
+RUNBOOK_BASE_URL_CONDITION = "HasRunbookBaseUrl"
+RUNBOOKS_DASHBOARD_URL = "RunbooksDashboardUrl"  # a substitution: the stack's runbooks dashboard
 
 COMPARISONS = {
     "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold",
@@ -32,9 +35,9 @@ MAX_DESCRIPTION_CHARS = 1024
 
 _ALARM_KEYS = {
     "name", "description", "runbook", "pages", "metric", "statistic", "metrics", "period", "evaluation_periods",
-    "datapoints_to_alarm", "threshold", "comparison", "treat_missing_data",
+    "datapoints_to_alarm", "threshold", "comparison", "treat_missing_data", "condition",
 }
-_REQUIRED_ALARM_KEYS = _ALARM_KEYS - {"pages", "metric", "statistic", "metrics"}
+_REQUIRED_ALARM_KEYS = _ALARM_KEYS - {"pages", "metric", "statistic", "metrics", "condition"}
 _COMPOSITE_KEYS = {"name", "description", "runbook"}
 
 
@@ -84,6 +87,7 @@ class AlarmSpec:
     threshold: float | TimeoutFraction
     comparison: str
     treat_missing_data: str
+    condition: str | None = None
 
     @property
     def logical_id(self) -> str:
@@ -145,13 +149,12 @@ def alarm_resources(
     resources = {
         alarm.logical_id: _alarm_resource(alarm, function_timeouts_s, substitutions) for alarm in catalog.alarms
     }
-    rule = " OR ".join(f"ALARM(${{{child.logical_id}.Arn}})" for child in catalog.paging_children)
     resources[catalog.composite.logical_id] = {
         "Type": "AWS::CloudWatch::CompositeAlarm",
         "Properties": {
             "AlarmName": {"Fn::Sub": f"${{AWS::StackName}}-{catalog.composite.name}"},
-            "AlarmDescription": _description(catalog.composite.description, catalog.composite.runbook),
-            "AlarmRule": {"Fn::Sub": rule},
+            "AlarmDescription": _description(catalog.composite.description, catalog.composite.runbook, substitutions),
+            "AlarmRule": _composite_rule(catalog.paging_children),
             "ActionsEnabled": True,
             "AlarmActions": [{"Ref": PAGING_TOPIC}],
             "OKActions": [{"Ref": PAGING_TOPIC}],
@@ -160,10 +163,26 @@ def alarm_resources(
     return resources
 
 
+def _composite_rule(children: tuple[AlarmSpec, ...]) -> dict[str, Any]:
+    """ALARM(child) OR ... over the children that exist: with a conditional child, the rule is chosen by
+    that condition (one condition at most among the children, so two variants)."""
+    conditions = sorted({child.condition for child in children if child.condition})
+    if len(conditions) > 1:
+        raise AlarmDefinitionError(f"paging alarms under more than one condition: {conditions}")
+
+    def rule(members: list[AlarmSpec]) -> dict[str, str]:
+        return {"Fn::Sub": " OR ".join(f"ALARM(${{{child.logical_id}.Arn}})" for child in members)}
+
+    unconditional = [child for child in children if not child.condition]
+    if not conditions:
+        return rule(unconditional)
+    return {"Fn::If": [conditions[0], rule(list(children)), rule(unconditional)]}
+
+
 def _alarm_resource(alarm: AlarmSpec, function_timeouts_s: dict[str, int], substitutions: dict[str, Any]) -> dict:
     properties: dict[str, Any] = {
         "AlarmName": {"Fn::Sub": f"${{AWS::StackName}}-{alarm.name}"},
-        "AlarmDescription": _description(alarm.description, alarm.runbook),
+        "AlarmDescription": _description(alarm.description, alarm.runbook, substitutions),
         "ActionsEnabled": True,
         "AlarmActions": [{"Ref": NOTIFICATIONS_TOPIC}],
         "OKActions": [{"Ref": NOTIFICATIONS_TOPIC}],
@@ -180,7 +199,10 @@ def _alarm_resource(alarm: AlarmSpec, function_timeouts_s: dict[str, int], subst
         properties[statistic_key] = alarm.statistic
     else:
         properties["Metrics"] = [_query_property(query, alarm.period, substitutions) for query in alarm.queries]
-    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
+    resource: dict[str, Any] = {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
+    if alarm.condition:
+        resource["Condition"] = alarm.condition
+    return resource
 
 
 def _metric_properties(metric: Metric, substitutions: dict[str, Any]) -> dict[str, Any]:
@@ -212,8 +234,16 @@ def _value(text: str, substitutions: dict[str, Any]) -> Any:
     return {"Fn::Sub": [text, used] if used else text}
 
 
-def _description(description: str, runbook: str) -> dict[str, str]:
-    return {"Fn::Sub": f"{description.strip()} Runbook: ${{{RUNBOOK_BASE_URL_PARAMETER}}}/{runbook}"}
+def _description(description: str, runbook: str, substitutions: dict[str, Any]) -> dict[str, Any]:
+    """The description, then where its runbook is: under RunbookBaseUrl when given, else the section of the
+    stack's runbooks dashboard named after it."""
+    text = description.strip()
+    dashboard = {RUNBOOKS_DASHBOARD_URL: substitutions[RUNBOOKS_DASHBOARD_URL]}
+    return {"Fn::If": [
+        RUNBOOK_BASE_URL_CONDITION,
+        {"Fn::Sub": f"{text} Runbook: ${{{RUNBOOK_BASE_URL_PARAMETER}}}/{runbook}"},
+        {"Fn::Sub": [f"{text} Runbook: ${{{RUNBOOKS_DASHBOARD_URL}}} (section {runbook.removesuffix('.md')})", dashboard]},
+    ]}
 
 
 def _threshold(alarm: AlarmSpec, function_timeouts_s: dict[str, int]) -> float:
@@ -260,11 +290,14 @@ def _alarm(entry: Any, where: str) -> AlarmSpec:
     pages = entry.get("pages", False)
     if not isinstance(pages, bool):
         raise AlarmDefinitionError(f"{where}: pages must be true or false")
+    condition = entry.get("condition")
+    if condition is not None and not (isinstance(condition, str) and condition.isidentifier()):
+        raise AlarmDefinitionError(f"{where}: condition must name a template condition")
     return AlarmSpec(
         name=name, description=entry["description"], runbook=runbook, pages=pages, metric=metric,
         statistic=statistic, queries=queries, period=period, evaluation_periods=evaluation_periods,
         datapoints_to_alarm=datapoints, threshold=_threshold_spec(entry["threshold"], where),
-        comparison=entry["comparison"], treat_missing_data=entry["treat_missing_data"],
+        comparison=entry["comparison"], treat_missing_data=entry["treat_missing_data"], condition=condition,
     )
 
 
@@ -328,6 +361,9 @@ def _queries(entries: Any, where: str) -> tuple[MetricQuery, ...]:
             ))
     if sum(query.return_data for query in queries) != 1:
         raise AlarmDefinitionError(f"{where}: metric math alarms need exactly one expression (what is compared)")
+    for query in queries:
+        if query.expression and (gaps := gap_problems(query.expression)):
+            raise AlarmDefinitionError(f"{where}: {'; '.join(gaps)}")
     return tuple(queries)
 
 

@@ -6,7 +6,7 @@ EMF output, so a dashboard change can be seen (and reviewed) without deploying i
 
 Widgets are laid out on CloudWatch's 24-column grid (one column and one grid row are fixed pixel sizes).
 Metric widgets are computed like CloudWatch would: each metric's statistic per period (the same aggregation
-as the alarm replay), metric math of + - * / over ids, and SEARCH expressions matching every emitted series
+as the alarm replay), metric math of + - * / and FILL over ids, and SEARCH expressions matching every emitted series
 with the search's namespace, dimension names and MetricName. Metrics in AWS namespaces (Lambda, API Gateway,
 RDS) have no local data: their panels say so instead of drawing a line. Alarm widgets show the states the
 alarm replay reaches, with each alarm's state history over the capture. Placeholders get sample values,
@@ -20,7 +20,6 @@ mixed load on loopback, with client errors and a database stop in the middle, an
 """
 
 import argparse
-import ast
 import json
 import math
 import re
@@ -49,8 +48,9 @@ from matplotlib.patches import Rectangle
 from observability.settings import METRICS_NAMESPACE
 
 from .alarm_replay import (
-    ALARM, INSUFFICIENT_DATA, OK, SeriesKey, _evaluate_expression, aggregate, datapoints_from_emf, replay,
+    ALARM, INSUFFICIENT_DATA, OK, SeriesKey, aggregate, datapoints_from_emf, replay,
 )
+from . import metric_math
 from .alarms import AlarmCatalog, load_alarms
 from .dashboards import (
     GRID_COLUMNS, SAMPLE_ACCOUNT, SAMPLE_REGION, resolve_shorthand, dashboard_files, load_dashboard, placeholders,
@@ -247,10 +247,9 @@ class WidgetData:
 
     def _math(self, line: MetricLine) -> Result:
         try:
-            references = sorted({node.id for node in ast.walk(ast.parse(line.expression, mode="eval"))
-                                 if isinstance(node, ast.Name)})
-            _evaluate_expression(line.expression, dict.fromkeys(references, 1.0))  # refuses what it cannot compute
-        except (SyntaxError, ValueError):
+            references = sorted(metric_math.inputs(line.expression))
+            metric_math.evaluate(line.expression, dict.fromkeys(references, 1.0))  # refuses what it cannot compute
+        except metric_math.MetricMathError:
             return NotDrawn(line.label, "metric math not previewed")
         inputs = {}
         for reference in references:
@@ -261,7 +260,7 @@ class WidgetData:
                 return NotDrawn(line.label, "metric math over a SEARCH not previewed")
             inputs[reference] = result[0].values
         starts = sorted({start for values in inputs.values() for start in values})
-        computed = {start: _evaluate_expression(line.expression, {name: values.get(start)
+        computed = {start: metric_math.evaluate(line.expression, {name: values.get(start)
                                                                   for name, values in inputs.items()})
                     for start in starts}
         return [Series(line.label, {start: value for start, value in computed.items() if value is not None})]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import metric_math
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 
@@ -43,6 +45,7 @@ _ALARM_ARN = re.compile(r"^arn:aws[a-z-]*:cloudwatch:[a-z0-9-]+:\d{12}:alarm:[^:
 _PLACEHOLDER = re.compile(r"\$\{(?!!)([^}]+)\}")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _IDENTIFIER = re.compile(r"\b[a-z][a-zA-Z0-9_]*\b")
+_IDENTIFIER_CALL = re.compile(r"\b[A-Za-z_]+\s*\(")
 
 SAMPLE_REGION = "eu-west-1"
 SAMPLE_ACCOUNT = "123456789012"
@@ -311,7 +314,21 @@ def _metrics_array_problems(metrics: Any) -> list[str]:
                 problems.append(f"expression {expression_id!r} refers to itself")
             elif reference not in ids:
                 problems.append(f"expression {expression_id!r} refers to {reference!r}, which no metric defines")
+        problems += [f"expression {expression_id!r}: {problem}" for problem in gap_problems(expression)]
     return problems
+
+
+def gap_problems(expression: str) -> list[str]:
+    """An expression over several metrics is empty in every period one of them is missing: each input that
+    can be absent must be FILLed (metric_math.unfilled_inputs); SEARCH and other functions are left alone."""
+    if _IDENTIFIER_CALL.search(_QUOTED.sub("", expression).replace("FILL(", "")):
+        return []
+    try:
+        unfilled = metric_math.unfilled_inputs(expression)
+    except metric_math.MetricMathError:
+        return []
+    return [f"{name!r} can be absent in a period, which leaves the result empty there: use FILL({name}, 0)"
+            for name in unfilled]
 
 
 def resolve_shorthand(line: list[str], previous: list[str] | None) -> list[str] | None:

@@ -22,8 +22,11 @@ from .trace_viewer import TraceViewer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATABASE_NAME = "student_records"
-# Locally every request is traced, and segments go to the viewer started here.
-LOCAL_DEFAULTS = {"XRAY_SAMPLING": "all", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
+# Locally every request is traced, segments go to the viewer started here, and the Flask door does not look
+# for an EC2 instance to name (the metadata service's timeout would only delay each worker's start).
+LOCAL_DEFAULTS = {
+    "XRAY_SAMPLING": "all", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 def log(message: str) -> None:

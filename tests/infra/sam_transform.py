@@ -1,7 +1,8 @@
 """Transforms a SAM template into plain CloudFormation, offline, with aws-sam-translator.
 
 Run by the tests with the SAM tools' interpreter (.tools/sam/bin/python), where aws-sam-translator is
-installed: `python sam_transform.py template.yaml > transformed.json`. AWS_DEFAULT_REGION must be set.
+installed: `python sam_transform.py template.yaml ['{"Parameter": "value"}'] > transformed.json`.
+AWS_DEFAULT_REGION must be set.
 """
 
 import json
@@ -30,12 +31,12 @@ def as_packaged(template: dict[str, Any]) -> dict[str, Any]:
     return template
 
 
-def main(template_path: str) -> None:
+def main(template_path: str, parameters: str = "{}") -> None:
     with open(template_path, encoding="utf-8") as template_file:
         template = as_packaged(yaml_parse(template_file.read()))
-    transformed = transform(template, {}, NoManagedPolicies())
+    transformed = transform(template, json.loads(parameters), NoManagedPolicies())
     json.dump(transformed, sys.stdout, indent=1)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

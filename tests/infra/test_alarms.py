@@ -1,6 +1,7 @@
 """Alarms as data: each has a runbook that says what to check and do, both actions, a deliberate
 TreatMissingData; app alarms watch catalog metrics, M-of-N; one composite alarm pages."""
 
+import json
 import re
 from pathlib import Path
 
@@ -34,13 +35,23 @@ def test_every_runbook_exists_and_says_what_to_check_and_do(runbook):
 
 
 def test_every_alarm_in_the_template_links_its_runbook_and_notifies_on_alarm_and_ok(sam_template):
+    runbooks_dashboard = json.loads(
+        sam_template["Resources"]["RunbooksDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    sections = {widget["properties"]["markdown"].split("\n", 1)[0] for widget in runbooks_dashboard["widgets"]}
     for logical_id, resource in alarm_resources(sam_template).items():
         properties = resource["Properties"]
-        description = properties["AlarmDescription"]["Fn::Sub"]
-        # The description ends with the runbook's link, and the file exists
-        runbook = re.search(r"Runbook: \$\{RunbookBaseUrl\}/([\w.-]+\.md)$", description)
-        assert runbook, f"{logical_id}: {description}"
+        condition, published, in_the_stack = properties["AlarmDescription"]["Fn::If"]
+        assert condition == "HasRunbookBaseUrl"
+        # With RunbookBaseUrl, the description ends with the runbook's link, and the file exists
+        runbook = re.search(r"Runbook: \$\{RunbookBaseUrl\}/([\w.-]+\.md)$", published["Fn::Sub"])
+        assert runbook, f"{logical_id}: {published}"
         assert (alarms.RUNBOOKS_DIR / runbook[1]).is_file()
+        # Without it, the description names the stack's runbooks dashboard and a section it has
+        text, variables = in_the_stack["Fn::Sub"]
+        section = re.search(r"Runbook: \$\{RunbooksDashboardUrl\} \(section ([\w-]+)\)$", text)
+        assert section and section[1] == runbook[1].removesuffix(".md"), f"{logical_id}: {text}"
+        assert f"# {section[1]}" in {heading.split(" (")[0] for heading in sections}, section[1]
+        assert "#dashboards/dashboard/${AWS::StackName}-runbooks" in variables["RunbooksDashboardUrl"]["Fn::Sub"]
         # Both actions, to one of the two topics
         assert properties["AlarmActions"] and properties["AlarmActions"] == properties["OKActions"], logical_id
 
@@ -52,9 +63,20 @@ def test_paging_goes_only_through_the_composite_alarm(sam_template):
     for resource in resources.values():
         if resource["Type"] == "AWS::CloudWatch::Alarm":
             assert resource["Properties"]["AlarmActions"] == [{"Ref": "NotificationsTopic"}]
-    # Its rule is an OR of exactly the alarms marked `pages: true`
-    children = set(re.findall(r"ALARM\(\$\{(\w+)\.Arn\}\)", composite["Properties"]["AlarmRule"]["Fn::Sub"]))
-    assert children == {alarm.logical_id for alarm in CATALOG_ALARMS.paging_children}
+    # Its rule is an OR of exactly the alarms marked `pages: true` that exist: with the EC2 door deployed, all of
+    # them; without it, all but the load balancer's (whose alarms exist only with it)
+    with_door, without_door = composite["Properties"]["AlarmRule"]["Fn::If"][1:]
+    paging = {alarm.logical_id: alarm for alarm in CATALOG_ALARMS.paging_children}
+    assert composite["Properties"]["AlarmRule"]["Fn::If"][0] == "DeployFlaskDoor"
+    assert _children(with_door) == set(paging)
+    assert _children(without_door) == {logical_id for logical_id, alarm in paging.items() if not alarm.condition}
+    assert _children(with_door) - _children(without_door) == {"FlaskLb5xxRateAlarm", "FlaskLbNoHealthyTargetsAlarm"}
+    for logical_id in _children(with_door) - _children(without_door):
+        assert resources[logical_id]["Condition"] == "DeployFlaskDoor"
+
+
+def _children(rule: dict) -> set[str]:
+    return set(re.findall(r"ALARM\(\$\{(\w+)\.Arn\}\)", rule["Fn::Sub"]))
 
 
 def test_the_recommended_alarms_are_there():

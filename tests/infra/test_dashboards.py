@@ -46,7 +46,7 @@ def valid_body() -> dict:
                 "metrics": [
                     ["StudentRecords", "ServerErrors", "FrontDoor", "lambda", {"id": "errors", "visible": False}],
                     [".", "Requests", ".", ".", {"id": "requests", "visible": False}],
-                    [{"expression": "100 * errors / requests", "id": "rate", "label": "5xx %"}],
+                    [{"expression": "100 * FILL(errors, 0) / requests", "id": "rate", "label": "5xx %"}],
                 ],
             }},
             {"type": "log", "x": 12, "y": 2, "width": 12, "height": 6, "properties": {
@@ -100,6 +100,10 @@ def _widget(body, index):
      "must start with a lowercase letter"),
     (lambda b: _widget(b, 1)["properties"].update(metrics=[["AWS/EC2", "CPUUtilization"]] * 501),
      "more than CloudWatch's 500 per widget"),
+    (lambda b: _widget(b, 1)["properties"]["metrics"].append([{"expression": "requests - errors", "id": "ok"}]),
+     "'errors' can be absent in a period, which leaves the result empty there: use FILL(errors, 0)"),
+    (lambda b: _widget(b, 1)["properties"]["metrics"].append([{"expression": "100 * errors / requests", "id": "r"}]),
+     "use FILL(errors, 0)"),
     (lambda b: _widget(b, 2)["properties"].update(query="fields @message"), "starts with SOURCE"),
     (lambda b: _widget(b, 3)["properties"].update(alarms=["api-5xx-errors"]), "is not an alarm ARN"),
     (lambda b: _widget(b, 3)["properties"].update(alarms=[]), "1 to 100 alarm ARNs"),

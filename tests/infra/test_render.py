@@ -2,6 +2,7 @@
 event understood by the Lambda door, and placeholders that name nothing refused."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -34,16 +35,56 @@ def test_every_operation_has_an_explicit_api_event_and_an_openapi_path(sam_templ
     assert not any("{proxy+}" in path for path, _ in api_routes)
 
 
-def test_routes_other_than_health_require_the_user_pool_when_one_is_given(sam_template):
-    paths = sam_template["Resources"]["Api"]["Properties"]["DefinitionBody"]["paths"]
-    for path, methods in paths.items():
+def test_every_route_but_health_requires_the_user_pool_whatever_the_parameters(sam_template):
+    # Given the API's OpenAPI body; Then every method but /health* names the Cognito authorizer, unconditionally
+    body = sam_template["Resources"]["Api"]["Properties"]["DefinitionBody"]
+    for path, methods in body["paths"].items():
         for method, spec in methods.items():
             if path.startswith("/health"):
                 assert "security" not in spec, f"{method} {path} must stay open"
             else:
-                assert spec["security"] == {
-                    "Fn::If": ["HasUserPool", [{"CognitoUserPool": []}], {"Ref": "AWS::NoValue"}]
-                }, f"{method} {path}"
+                assert spec["security"] == [{"CognitoUserPool": []}], f"{method} {path}"
+    # And the authorizer's pool is the stack's own, or the one given by parameter
+    authorizer = body["components"]["securitySchemes"]["CognitoUserPool"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["providerARNs"] == [
+        {"Fn::If": ["CreateUserPool", {"Fn::GetAtt": ["UserPool", "Arn"]}, {"Ref": "CognitoUserPoolArn"}]}
+    ]
+
+
+def test_render_values_are_written_out_where_they_are_used(sam_template):
+    # Given `!Render UserPoolIssuer` in the source; Then the rendered template holds the value itself
+    issuer = sam_template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]["AUTH_ISSUER"]
+    assert issuer["Fn::If"][0] == "CreateUserPool"
+    assert "Render" not in json.dumps(sam_template["Resources"])
+    assert sam_template["Outputs"]["UserPoolIssuer"]["Value"] == issuer
+
+
+def test_an_unknown_render_value_is_refused(tmp_path):
+    source = render.SOURCE.read_text(encoding="utf-8").replace(
+        "AUTH_ISSUER: !Render UserPoolIssuer", "AUTH_ISSUER: !Render NoSuchValue")
+    broken = tmp_path / "template.src.yaml"
+    broken.write_text(source, encoding="utf-8")
+    with pytest.raises(render.RenderError, match="!Render NoSuchValue"):
+        render.render(broken)
+
+
+def test_the_template_has_no_yaml_aliases():
+    # CloudFormation's YAML has no anchors or aliases: a value used twice is written twice
+    text = render.OUTPUT.read_text(encoding="utf-8")
+    assert not re.search(r"[&*]id\d{3}", text)
+
+
+def test_a_dashboard_showing_conditional_alarms_names_them_only_where_they_exist(sam_template):
+    # Given the on-call dashboard, whose alarm widget lists the load balancer's alarms too
+    body = sam_template["Resources"]["ServiceOverviewDashboard"]["Properties"]["DashboardBody"]
+    condition, with_door, without_door = body["Fn::If"]
+    # Then it is rendered twice, chosen by the EC2 door's condition
+    assert condition == "DeployFlaskDoor"
+    assert "${FlaskLb5xxRateAlarm.Arn}" in with_door["Fn::Sub"][0]
+    assert "FlaskLb" not in without_door["Fn::Sub"][0]
+    # And inside each variant the load balancer's dimensions are already the branch's value
+    assert "Fn::If" not in json.dumps(with_door["Fn::Sub"][1]) + json.dumps(without_door["Fn::Sub"][1])
+    assert without_door["Fn::Sub"][1]["LoadBalancerDimension"] == "no-flask-door"
 
 
 def test_readiness_probe_event_is_served_by_the_lambda_door(db):
@@ -86,7 +127,24 @@ def test_dashboard_bodies_are_deployed_through_fn_sub(sam_template):
     # Given the dashboard resources; Then each body is its file's JSON under Fn::Sub
     bodies = [resource["Properties"]["DashboardBody"] for resource in sam_template["Resources"].values()
               if resource["Type"] == "AWS::CloudWatch::Dashboard"]
-    assert len(bodies) == 2
-    for body in bodies:
+    assert len(bodies) == 3  # the two of dashboards/, and the runbooks
+    variants = [variant for body in bodies for variant in (body["Fn::If"][1:] if "Fn::If" in body else [body])]
+    for body in variants:
         text = body["Fn::Sub"] if isinstance(body["Fn::Sub"], str) else body["Fn::Sub"][0]
         assert json.loads(text)["widgets"]
+
+
+def test_the_runbooks_dashboard_holds_every_runbook_with_the_stacks_name_in_it(sam_template):
+    # Given the rendered runbooks dashboard
+    text = sam_template["Resources"]["RunbooksDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(text)["widgets"]
+    headings = [widget["properties"]["markdown"].split("\n", 1)[0] for widget in widgets]
+    # Then every runbook is a section, the folder's README first and the paging runbook second
+    runbooks = sorted(path.stem for path in Path(render.REPO_ROOT, "docs", "runbooks").glob("*.md") if path.stem != "README")
+    assert headings[0] == "# Runbooks" and headings[1].startswith("# on-call-page")
+    assert sorted(heading.removeprefix("# ").split(" (")[0] for heading in headings[1:]) == runbooks
+    # And `<stack>` is the stack's name, relative links name their section, and nothing else is substituted
+    assert "<stack>" not in text and "${AWS::StackName}" in text
+    assert ".md)" not in text
+    assert set(re.findall(r"\$\{([^!}][^}]*)\}", text)) == {"AWS::StackName"}
+

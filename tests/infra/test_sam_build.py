@@ -10,7 +10,8 @@ import pytest
 
 from tests.infra.tools import TEMPLATE, run_tool, tool
 
-FUNCTIONS = {"ApiFunction": "handlers.api", "MigrationsFunction": "handlers.migrations"}
+FUNCTIONS = {"ApiFunction": "handlers.api", "MigrationsFunction": "handlers.migrations",
+             "SigningKeysFunction": "handlers.signing_keys"}
 # The Lambda python3.12 runtime ships boto3 and its dependencies; the build leaves them out on purpose.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 NEVER_PACKAGED = (".venv", ".data", ".tools", "tests", "local_stack", "flask_backend", "boto3", "botocore")
