@@ -3,8 +3,9 @@ output, the way CloudWatch would, and writes the SNS message CloudWatch sends at
 
     python -m infra.alarm_replay captured.log [--time-scale 60] [--publish-to-sns TOPIC_ARN ...]
 
-Only alarms whose metrics are all the application's own (EMF, namespace StudentRecords by default) can be
-replayed; alarms on AWS metrics (API Gateway, Lambda, RDS) are listed as skipped. Per period, values are
+Only alarms whose metrics are all the application's own (EMF, namespace StudentRecords by default) or derived
+from them can be replayed: the burn rates of the service-level objectives (slos/, computed as Application
+Signals would, infra/slos.py). Alarms on other AWS metrics (API Gateway, Lambda, RDS) are listed as skipped. Per period, values are
 aggregated with the alarm's statistic (percentiles included); each period is evaluated M of N with its
 TreatMissingData; the composite alarm follows its paging children. `--time-scale 60` compresses time so
 that a short drill exercises one-minute alarms: each alarm period lasts period/60 seconds of the log.
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from observability.settings import METRICS_NAMESPACE
 
-from . import metric_math
+from . import metric_math, slos
 from .alarms import ALARMS_DIR, AlarmCatalog, AlarmSpec, Metric, load_alarms
 
 ACCOUNT_ID = "123456789012"
@@ -114,10 +115,13 @@ def replay(catalog: AlarmCatalog, lines: Iterable[str], *, namespace: str = METR
         return ReplayResult([], [], [alarm.name for alarm in catalog.alarms])
     times = [t for points in series.values() for t, _ in points]
     start, end = min(times), max(times)
+    series |= slos.burn_rate_series(slos.load_objectives(), series, namespace, period_s=60 / time_scale,
+                                    start=start, end=end, time_scale=time_scale)
+    replayable = {namespace, slos.BURN_RATE_NAMESPACE}
     replayed, skipped, transitions = [], [], []
     states: dict[str, list[tuple[float, str]]] = {}
     for alarm in catalog.alarms:
-        if not all(_namespace(metric, namespace) == namespace for metric in alarm.metrics()):
+        if not all(_namespace(metric, namespace) in replayable for metric in alarm.metrics()):
             skipped.append(alarm.name)
             continue
         replayed.append(alarm.name)
@@ -138,7 +142,7 @@ def _period_values(alarm: AlarmSpec, series, namespace: str, start: float, end: 
     first, last = int(start // period_s), int(end // period_s)
 
     def per_period(metric: Metric, statistic: str) -> dict[int, float]:
-        key = (namespace, metric.name, frozenset(metric.dimensions))
+        key = (_namespace(metric, namespace), metric.name, frozenset(metric.dimensions))
         buckets: dict[int, list[float]] = defaultdict(list)
         for timestamp, value in series.get(key, []):
             buckets[int(timestamp // period_s)].append(value)

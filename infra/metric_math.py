@@ -1,5 +1,6 @@
 """The part of CloudWatch metric math the dashboards and alarms use: + - * / over metric ids and numbers,
-and FILL(id, number). Evaluated for the alarm replay and the dashboard previews; checked for gaps.
+FILL(id, number), and MIN([...]) / MAX([...]) across series. Evaluated for the alarm replay and the dashboard
+previews; checked for gaps.
 
 A period where an input has no datapoint has no result, as in CloudWatch: `created - deleted` is empty in
 every minute without a delete. FILL(deleted, 0) gives that input a value there. So an expression that
@@ -12,6 +13,9 @@ import operator
 
 _ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 FILL = "FILL"
+# Across series, per period. A period where any series has no value has none here: a multi-window burn-rate
+# alarm must see both windows over its threshold.
+_ACROSS = {"MIN": min, "MAX": max}
 
 
 class MetricMathError(ValueError):
@@ -20,7 +24,9 @@ class MetricMathError(ValueError):
 
 def inputs(expression: str) -> set[str]:
     """The metric ids an expression reads."""
-    return {node.id for node in ast.walk(_parse(expression)) if isinstance(node, ast.Name) and node.id != FILL}
+    tree = _parse(expression)
+    functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in functions}
 
 
 def unfilled_inputs(expression: str) -> list[str]:
@@ -52,6 +58,9 @@ def evaluate(expression: str, variables: dict[str, float | None]) -> float | Non
         if _is_fill(node):
             filled = value(node.args[0])
             return float(node.args[1].value) if filled is None else filled
+        if _is_across(node):
+            values = [value(item) for item in node.args[0].elts]
+            return None if any(item is None for item in values) else _ACROSS[node.func.id](values)
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
             left, right = value(node.left), value(node.right)
             if left is None or right is None or (isinstance(node.op, ast.Div) and right == 0):
@@ -66,6 +75,11 @@ def _is_fill(node: ast.AST) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == FILL
             and len(node.args) == 2 and isinstance(node.args[0], ast.Name)
             and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, (int, float)))
+
+
+def _is_across(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ACROSS
+            and len(node.args) == 1 and isinstance(node.args[0], ast.List) and bool(node.args[0].elts))
 
 
 def _parse(expression: str) -> ast.Expression:

@@ -135,8 +135,12 @@ def test_sns_messages_published_and_read_back(catalog, monkeypatch):
         assert publish(result.transitions, topics, sns) == len(result.transitions)
         received = {}
         for name, url in queues.items():
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
-            received[name] = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+            received[name] = []
+            while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+                received[name] += [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)])
+        assert sum(len(messages) for messages in received.values()) == len(result.transitions)
     paging = [(m["AlarmName"], m["NewStateValue"]) for m in received["paging"]]
     assert paging == [("on-call-page", OK), ("on-call-page", ALARM), ("on-call-page", OK)]
     alarmed = next(m for m in received["notifications"]

@@ -70,7 +70,9 @@ def test_paging_goes_only_through_the_composite_alarm(sam_template):
     assert composite["Properties"]["AlarmRule"]["Fn::If"][0] == "DeployFlaskDoor"
     assert _children(with_door) == set(paging)
     assert _children(without_door) == {logical_id for logical_id, alarm in paging.items() if not alarm.condition}
-    assert _children(with_door) - _children(without_door) == {"FlaskLb5xxRateAlarm", "FlaskLbNoHealthyTargetsAlarm"}
+    assert _children(with_door) - _children(without_door) == {
+        "FlaskLb5xxRateAlarm", "FlaskLbNoHealthyTargetsAlarm", "SloAvailabilityFlaskFastBurnAlarm",
+        "SloLatencyFlaskFastBurnAlarm"}
     for logical_id in _children(with_door) - _children(without_door):
         assert resources[logical_id]["Condition"] == "DeployFlaskDoor"
 

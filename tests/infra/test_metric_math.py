@@ -40,3 +40,10 @@ def test_what_it_cannot_compute_is_refused():
         metric_math.evaluate("ANOMALY_DETECTION_BAND(m1)", {"m1": 1.0})
     with pytest.raises(metric_math.MetricMathError):
         metric_math.evaluate("m1 +", {"m1": 1.0})
+
+
+def test_min_across_series_needs_every_series():
+    # Given two burn-rate windows; Then MIN is the smaller, and no value when either window has none
+    assert metric_math.evaluate("MIN([long, short])", {"long": 20.0, "short": 15.0}) == 15.0
+    assert metric_math.evaluate("MIN([long, short])", {"long": 20.0, "short": None}) is None
+    assert metric_math.inputs("MIN([long, short])") == {"long", "short"}
