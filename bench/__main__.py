@@ -105,8 +105,9 @@ def main() -> int:
         log(f"load average {busy_before:.2f} before the bench: other processes are busy, numbers will be noisier")
     ensure_requirements()
     # Imported only now: they need the packages above, and the project's modules pull in the app's signals.
+    from application.settings import Settings
     from local_stack.dev_auth import auth_environment, issue_token
-    from student_records.cursor import encode_cursor
+    from student_records.paging import Pager
 
     from . import bulk_import, cold_import, http_load, report
     from .database import BenchDatabase
@@ -145,7 +146,10 @@ def main() -> int:
         common_env = http_load.server_environment(database.url, auth_env, workers=os.cpu_count() or 1, threads=4)
         database.checkpoint()
         doors = http_load.start_doors(common_env, sink.address, SCRATCH_DIR / "servers")
-        plan = http_load.workloads(args.rows, encode_cursor(max(0, args.rows - 10_000), (None, None)))
+        # A deep page's cursor, signed as the doors sign theirs (they read CURSOR_SIGNING_KEY from this environment).
+        cursors = Pager(Settings.from_environ({**os.environ, **common_env}).cursors.signing_key
+                        .get_secret_value().encode())
+        plan = http_load.workloads(args.rows, cursors.cursor(max(0, args.rows - 10_000), (None, None)))
         http_load.check_answers(doors, plan, token)
         datagrams_before = sink.datagrams
         runs = http_load.load_all(doors, plan, shape, args.duration, args.repeats, token, args.rows,

@@ -12,7 +12,11 @@ from flask import Flask, Response, request
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from student_records.cursor import decode_cursor
+from application.settings import Settings
+from student_records.paging import Pager
+
+# Cursors as the doors sign them (CURSOR_SIGNING_KEY), so that a deep page's cursor works on every door.
+cursors = Pager(Settings.from_environ().cursors.signing_key.get_secret_value().encode())
 
 _COLUMNS = (
     "id, student_number, first_name, last_name, email, date_of_birth, status, enrolled_on, created_at, updated_at,"
@@ -56,7 +60,7 @@ def get_student(student_id: int) -> Response:
 def list_students() -> Response:
     limit = int(request.args.get("limit", "50"))
     cursor = request.args.get("cursor")
-    rows = _fetch(PAGE, {"after": decode_cursor(cursor, (None, None)) if cursor else 0, "limit": limit + 1})
+    rows = _fetch(PAGE, {"after": cursors.start(cursor, (None, None)) if cursor else 0, "limit": limit + 1})
     return _json({"items": rows[:limit], "next_cursor": rows[limit - 1]["id"] if len(rows) > limit else None})
 
 

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 from bench.common import median, percentile
+from application.settings import Settings
 from student_records.access import Caller, Role
-from student_records.data.database import Query, get_database
-from student_records.data.students import StudentRepository
+from student_records.data.database import Database, Query
+from student_records.students.repository import StudentRepository
 
 BENCH_CALLER = Caller("bench-db-latency", Role.ADMIN, "bench-db-latency")
 COUNT_CALLS = 3000
@@ -36,7 +37,7 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 def measure(rows: int) -> dict:
     assert os.environ.get("OBSERVABILITY") == "off", "run with OBSERVABILITY=off: only the database is measured"
-    database = get_database()
+    database = Database(Settings.from_environ().database)
     students = StudentRepository(database)
     students.count()  # opens the pool's first connection outside the measurement
     count = [_timed_ms(students.count) for _ in range(COUNT_CALLS)]

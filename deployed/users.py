@@ -23,7 +23,7 @@ from collections.abc import Callable
 import boto3
 from botocore.exceptions import ClientError
 
-from rest_contract.auth import STUDENT_ID_CLAIM
+from rest_contract.identity import STUDENT_ID_CLAIM
 from student_records.access import Role
 
 from .stack import USER_POOL_OUTPUTS, DeployedError, error_code, one_line_aws_errors, stack_outputs

@@ -1,23 +1,65 @@
 """Flask app factory: WSGI requests in, the shared REST contract behind."""
 
+from collections.abc import Callable
+
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from application import Application, build_application
+from application.settings import Settings
 from observability.flask_door import instrument_flask
-from observability.requests import set_route
+from observability.requests import current_correlation_id
+from rest_contract.api import Api
 from rest_contract.http import ApiRequest, ApiResponse
-from rest_contract.operations import OPERATIONS, Operation, unmatched_route
-from rest_contract.parsing import MAX_BODY_BYTES
-from rest_contract.problems import ProblemType, problem_for_exception, problem_response
+from rest_contract.operations import OPERATIONS, Operation
+from rest_contract.problems import problem_for_exception, problem_for_rejection
 
 from .rate_limit import install_rate_limit
 
 
-def _api_request(path_params: dict[str, str]) -> ApiRequest:
+def create_app(settings: Settings | None = None, *, application: Application | None = None) -> Flask:
+    """The Flask door of `application` (built from `settings`, the environment's when None)."""
+    application = application or build_application(settings)
+    api, http = application.api, application.settings.http
+    app = Flask(__name__, static_folder=None)
+    app.extensions["application"] = application  # what tools (the bench) reach through the app
+    instrument_flask(app)
+    # API Gateway (and so the Lambda door) accepts a trailing slash; so does this door.
+    app.url_map.strict_slashes = False
+    for operation in OPERATIONS:
+        app.add_url_rule(
+            operation.rule,
+            endpoint=operation.operation_id,
+            view_func=_view(api, operation, http.max_body_bytes),
+            methods=[operation.method],
+            provide_automatic_options=False,  # API Gateway answers no OPTIONS either
+        )
+    install_rate_limit(app, http, _flask_response)
+
+    def unmatched(_: HTTPException) -> Response:
+        return _flask_response(api.unmatched(request.method, request.path))
+
+    app.register_error_handler(NotFound, unmatched)
+    app.register_error_handler(MethodNotAllowed, unmatched)
+    app.register_error_handler(Exception, _any_error)
+    return app
+
+
+def _view(api: Api, operation: Operation, max_body_bytes: int) -> Callable[..., Response]:
+    def view(**path_params: str) -> Response:
+        return _flask_response(api.dispatch(operation, _api_request(path_params, max_body_bytes)))
+
+    # A name of its own: extensions (the rate limiter's exemptions among them) tell views apart by name.
+    view.__name__ = view.__qualname__ = operation.operation_id
+    return view
+
+
+def _api_request(path_params: dict[str, str], max_body_bytes: int) -> ApiRequest:
     # One byte past the limit is enough to know it was exceeded, without reading a huge body.
-    body = request.stream.read(MAX_BODY_BYTES + 1) if request.method in ("POST", "PATCH", "PUT") else None
+    body = request.stream.read(max_body_bytes + 1) if request.method in ("POST", "PATCH", "PUT") else None
     headers = {name.lower(): value for name, value in request.headers.items()}
-    return ApiRequest(request.method, path_params, list(request.args.items(multi=True)), headers, body)
+    return ApiRequest(request.method, path_params, list(request.args.items(multi=True)), headers, body,
+                      current_correlation_id())
 
 
 def _flask_response(response: ApiResponse) -> Response:
@@ -27,43 +69,8 @@ def _flask_response(response: ApiResponse) -> Response:
     return flask_response
 
 
-def _view(operation: Operation):
-    def view(**path_params: str) -> Response:
-        set_route(operation.path)
-        return _flask_response(operation.endpoint(_api_request(path_params)))
-
-    # A name of its own: extensions (the rate limiter's exemptions among them) tell views apart by name.
-    view.__name__ = view.__qualname__ = operation.operation_id
-    return view
-
-
-def _unmatched(_: HTTPException) -> Response:
-    return _flask_response(problem_for_exception(unmatched_route(request.method, request.path)))
-
-
 def _any_error(error: Exception) -> Response:
     if isinstance(error, HTTPException):
-        # Werkzeug's own rejections (a malformed request line, say) keep their status, as problem documents.
-        problem = ProblemType(f"http-{error.code}", error.name, error.code or 500)
-        return _flask_response(problem_response(problem, error.description or error.name))
+        # Werkzeug's own rejections (a malformed request, a URI too long) keep their status, as registered problems.
+        return _flask_response(problem_for_rejection(error.code or 500, error.description or error.name))
     return _flask_response(problem_for_exception(error))
-
-
-def create_app() -> Flask:
-    app = Flask(__name__, static_folder=None)
-    instrument_flask(app)
-    # API Gateway (and so the Lambda door) accepts a trailing slash; so does this door.
-    app.url_map.strict_slashes = False
-    for operation in OPERATIONS:
-        app.add_url_rule(
-            operation.rule,
-            endpoint=operation.operation_id,
-            view_func=_view(operation),
-            methods=[operation.method],
-            provide_automatic_options=False,  # API Gateway answers no OPTIONS either
-        )
-    install_rate_limit(app, _flask_response)
-    app.register_error_handler(NotFound, _unmatched)
-    app.register_error_handler(MethodNotAllowed, _unmatched)
-    app.register_error_handler(Exception, _any_error)
-    return app

@@ -1,14 +1,13 @@
 """Per-client rate limiting for the Flask door (the Lambda door is throttled by the API Gateway stage).
 
-RATE_LIMIT (default "50 per second; 1000 per minute") applies per client address, in fixed windows;
-RATE_LIMIT_STORAGE_URI (default memory://, which counts per worker process) can name a shared store such
-as redis://. Behind a load balancer, TRUSTED_PROXY_HOPS (default 0) says how many X-Forwarded-For hops to
-trust. The `limits` library counts; Flask-Limiter, built on it, was dropped: resolving its decorators,
-exemptions and contexts on every request cost ~60 µs, five times the count itself.
+The http section of the settings says how (application/settings.py): RATE_LIMIT applies per client address, in
+fixed windows; RATE_LIMIT_STORAGE_URI (memory://, which counts per worker process) can name a shared store such as
+redis://. Behind a load balancer, TRUSTED_PROXY_HOPS says how many X-Forwarded-For hops to trust. The `limits`
+library counts; Flask-Limiter, built on it, was dropped: resolving its decorators, exemptions and contexts on every
+request cost ~60 µs, five times the count itself.
 """
 
 import math
-import os
 import time
 from collections.abc import Callable
 
@@ -18,20 +17,21 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from application.settings import HttpSettings
 from rest_contract.http import ApiResponse
 from rest_contract.problems import TOO_MANY_REQUESTS, problem_response
 
-DEFAULT_LIMIT = "50 per second; 1000 per minute"
 # Load balancers and orchestrators poll these; they must never be refused.
 EXEMPT_ENDPOINTS = frozenset({"health", "readiness"})
 
 
-def install_rate_limit(app: Flask, to_flask_response: Callable[[ApiResponse], Response]) -> None:
-    hops = int(os.environ.get("TRUSTED_PROXY_HOPS", "0"))
-    if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
-    rates = parse_many(os.environ.get("RATE_LIMIT", DEFAULT_LIMIT))
-    limiter = FixedWindowRateLimiter(storage_from_string(os.environ.get("RATE_LIMIT_STORAGE_URI", "memory://")))
+def install_rate_limit(
+    app: Flask, settings: HttpSettings, to_flask_response: Callable[[ApiResponse], Response]
+) -> None:
+    if settings.trusted_proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
+    rates = parse_many(settings.rate_limit)
+    limiter = FixedWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
 
     @app.before_request
     def _limit() -> Response | None:

@@ -10,8 +10,8 @@ import logging
 import threading
 from typing import Any, Protocol
 
+from application.settings import Settings
 from handlers.cloudformation import send_answer
-from student_records.config import DatabaseSettings
 from student_records.data.migrations import latest_version, migrate
 
 PHYSICAL_RESOURCE_ID = "student-records-schema"
@@ -63,8 +63,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
 def _run_migrations(outcome: Outcome) -> None:
     try:
         # Read here, not at import: the secret lookup can fail, and that failure must be answered too.
-        conninfo = DatabaseSettings.from_env().conninfo
-        outcome.applied = migrate(conninfo, log=logger.info)
+        database = Settings.from_environ().database
+        outcome.applied = migrate(database.conninfo(), sql_dir=database.migrations_dir, log=logger.info)
     except Exception as error:  # any failure becomes a FAILED answer with its reason
         logger.exception("migrations failed")
         outcome.error = f"{type(error).__name__}: {error}"

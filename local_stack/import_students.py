@@ -1,5 +1,5 @@
 """`student-records-import FILE.csv`: validates and loads students from a CSV file, under the policy in
-student_records.importer (per row, one transaction, idempotent re-runs).
+student_records/students/importer.py (per row, one transaction, idempotent re-runs).
 
     python -m local_stack.import_students students.csv [--report rejected.csv] [--database-url URL]
     python -m local_stack.import_students --generate 1000000 students.csv   # writes N valid fake students
@@ -26,20 +26,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 import psycopg
 
+from application.settings import Settings
+from observability.configuration import configure
 from observability.logs import exception_fields, logger
 from observability.metrics import recorder
 from student_records.access import Caller, Role
-from student_records.config import ConfigurationError, DatabaseSettings
 from student_records.data import migrations
 from student_records.data.database import Database
 from student_records.errors import DomainError
-from student_records.importer import ImportSummary, Rejection, import_students
+from student_records.settings import ConfigurationError
+from student_records.students.importer import ImportSummary, Rejection, import_students
 
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres, EmbeddedPostgresError
 from .seed import FIRST_NAMES, LAST_NAMES
@@ -132,14 +133,14 @@ def _database(url: str | None) -> Iterator[Database]:
         server.ensure_database(DATABASE_NAME)
         environ["DATABASE_URL"] = server.dsn(DATABASE_NAME)
         migrations.migrate(environ["DATABASE_URL"])
-    settings = replace(
-        DatabaseSettings.from_env(environ),
-        statement_timeout_ms=IMPORT_STATEMENT_TIMEOUT_MS,
-        pool_min_size=1,
-        pool_max_size=1,
-        pool_timeout_s=IMPORT_POOL_TIMEOUT_S,
-    )
-    database = Database(settings)
+    settings = Settings.from_environ(environ)
+    configure(settings.observability)
+    database = Database(settings.database.model_copy(update={
+        "statement_timeout_ms": IMPORT_STATEMENT_TIMEOUT_MS,
+        "pool_min_size": 1,
+        "pool_max_size": 1,
+        "pool_timeout_s": IMPORT_POOL_TIMEOUT_S,
+    }))
     try:
         yield database
     finally:

@@ -7,13 +7,11 @@ import random
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from student_records.academic_models import (
-    CourseCreate, EnrollmentCreate, EnrollmentPatch, GradeRecord, OfferingCreate, TermCreate,
-)
-from student_records.academics import AcademicService
+from rest_contract.routing import Services
 from student_records.access import Caller, Role
-from student_records.models import Student, StudentCreate, StudentStatus
-from student_records.service import StudentService
+from student_records.catalogue.models import CourseCreate, OfferingCreate, TermCreate
+from student_records.enrollments.models import EnrollmentCreate, EnrollmentPatch, GradeRecord
+from student_records.students.models import Student, StudentCreate, StudentStatus
 
 # The demo data is audited like any other write, under this name.
 SEED_CALLER = Caller(subject="local-demo-seed", role=Role.ADMIN, correlation_id="demo-seed")
@@ -70,44 +68,46 @@ ENROLLED_STUDENTS = 60  # per term, at most
 CAPACITY = ENROLLED_STUDENTS  # no offering fills up, whatever the draw
 
 
-def seed(service: StudentService, academics: AcademicService, count: int, log: Callable[[str], None]) -> int:
+def seed(services: Services, count: int, log: Callable[[str], None]) -> int:
     """Adds the demo students and academic records to an empty database; returns how many students were
     added (0 when it holds any)."""
-    existing = service.count(SEED_CALLER)
+    existing = services.students.count(SEED_CALLER)
     if existing:
         log(f"database holds {existing} students; not seeding")
         return 0
-    students = [service.create(SEED_CALLER, student) for student in demo_students(count)]
+    students = [services.students.create(SEED_CALLER, student) for student in demo_students(count)]
     log(f"seeded {count} demo students")
-    enrollments = seed_academic_records(academics, students)
+    enrollments = seed_academic_records(services, students)
     log(f"seeded {len(DEMO_COURSES)} courses, {len(DEMO_TERMS)} terms and {enrollments} enrollments")
     return count
 
 
-def seed_academic_records(academics: AcademicService, students: list[Student], seed: int = 2026) -> int:
+def seed_academic_records(services: Services, students: list[Student], seed: int = 2026) -> int:
     """Every course offered in every term; the first active students enrolled in a few courses each.
     Returns the number of enrollments made."""
     rng = random.Random(seed)
     active = [student for student in students if student.status is StudentStatus.ACTIVE][:ENROLLED_STUDENTS]
     courses = [
-        (academics.create_course(SEED_CALLER, CourseCreate(code=code, title=title, credits=credits,
+        (services.courses.create(SEED_CALLER, CourseCreate(code=code, title=title, credits=credits,
                                                            department=department)), teacher)
         for code, title, credits, department, teacher in DEMO_COURSES
     ]
     made = 0
     for code, starts_on, ends_on, graded in DEMO_TERMS:
-        term = academics.create_term(SEED_CALLER, TermCreate(code=code, starts_on=starts_on, ends_on=ends_on))
+        term = services.terms.create(SEED_CALLER, TermCreate(code=code, starts_on=starts_on, ends_on=ends_on))
         offerings = [
-            academics.create_offering(SEED_CALLER, OfferingCreate(
+            services.offerings.create(SEED_CALLER, OfferingCreate(
                 course_id=course.id, term_id=term.id, teacher_sub=teacher, capacity=CAPACITY))
             for course, teacher in courses
         ]
         for student in active:
             for offering in rng.sample(offerings, COURSES_PER_STUDENT):
-                enrollment = academics.enroll(SEED_CALLER, offering.id, EnrollmentCreate(student_id=student.id))
+                enrollment = services.enrollments.enroll(SEED_CALLER, offering.id,
+                                                         EnrollmentCreate(student_id=student.id))
                 made += 1
                 if graded:
-                    academics.record_grade(SEED_CALLER, enrollment.id, GradeRecord(grade=rng.choice(DEMO_GRADES)))
+                    services.enrollments.record_grade(SEED_CALLER, enrollment.id,
+                                                      GradeRecord(grade=rng.choice(DEMO_GRADES)))
                 elif rng.random() < 0.05:
-                    academics.drop(SEED_CALLER, enrollment.id, EnrollmentPatch(status="dropped"), None)
+                    services.enrollments.drop(SEED_CALLER, enrollment.id, EnrollmentPatch(status="dropped"), None)
     return made

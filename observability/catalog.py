@@ -145,7 +145,7 @@ def render_markdown() -> str:
     values = {
         Dimension.FRONT_DOOR: "`lambda`, `flask`",
         Dimension.ROUTE: "the OpenAPI path templates in `openapi.json`, or `NO_ROUTE`",
-        Dimension.QUERY_NAME: "the `Query` names in `student_records/data/`",
+        Dimension.QUERY_NAME: "the `Query` names of `student_records/` (each resource's `repository.py`, and `data/`)",
         Dimension.FUNCTION_NAME: "the Lambda function names of the stack",
     }
     lines += [f"| `{dimension.value}` | {values[dimension]} |" for dimension in Dimension]

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .catalog import DB_CONNECTION_ERRORS, DB_POOL_WAIT, DB_QUERY_ERRORS, DB_QUERY_LATENCY, Dimension
+from . import settings
 from .metrics import recorder
-from .settings import ENABLED
 from .sql_errors import caused_by_client
 from .tracing import database_subsegment
 
@@ -14,7 +14,7 @@ from .tracing import database_subsegment
 @contextmanager
 def observe_statement(query_name: str, sql: str, url: str, user: str) -> Iterator[None]:
     """Latency and error metrics plus one trace subsegment around one statement."""
-    if not ENABLED:
+    if not settings.current.enabled:
         yield
         return
     dimensions = {Dimension.QUERY_NAME: query_name}

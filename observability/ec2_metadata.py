@@ -2,20 +2,17 @@
 door's segments (`origin` and `aws.ec2`, as the X-Ray SDK's EC2 plugin records them).
 
 IMDSv2: a PUT for a session token, then a GET of the instance identity document with it; each with a short
-timeout, so that a process off EC2 (a laptop, CI) pays at most one timeout, once, at boot. The variables are
-botocore's: AWS_EC2_METADATA_DISABLED=true skips the lookup entirely, and AWS_EC2_METADATA_SERVICE_ENDPOINT
-names another endpoint (tests run a fake one on 127.0.0.1).
+timeout, so that a process off EC2 (a laptop, CI) pays at most one timeout, once, at boot. The settings are
+botocore's variables (ObservabilitySettings): AWS_EC2_METADATA_DISABLED=true skips the lookup entirely, and
+AWS_EC2_METADATA_SERVICE_ENDPOINT names another endpoint (tests run a fake one on 127.0.0.1).
 """
 
 import functools
 import http.client
 import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-DISABLED_VARIABLE = "AWS_EC2_METADATA_DISABLED"
 ENDPOINT_VARIABLE = "AWS_EC2_METADATA_SERVICE_ENDPOINT"
 DEFAULT_ENDPOINT = "http://169.254.169.254/"  # as botocore's METADATA_BASE_URL
 TIMEOUT_S = 0.3  # per request; the token request fails first where nothing answers
@@ -30,11 +27,11 @@ class Ec2Instance:
     availability_zone: str
 
 
-def lookup(env: Mapping[str, str] = os.environ) -> Ec2Instance | None:
+def lookup(disabled: bool = False, endpoint_url: str | None = None) -> Ec2Instance | None:
     """The instance, or None when the lookup is disabled or nothing answers as IMDS would (not on EC2)."""
-    if env.get(DISABLED_VARIABLE, "false").lower() == "true":
+    if disabled:
         return None
-    endpoint = urlsplit(env.get(ENDPOINT_VARIABLE) or DEFAULT_ENDPOINT)
+    endpoint = urlsplit(endpoint_url or DEFAULT_ENDPOINT)
     if endpoint.scheme != "http" or not endpoint.hostname:
         from .logs import logger
 
@@ -69,6 +66,6 @@ def _request(host: str, port: int, method: str, path: str, headers: dict[str, st
 
 
 @functools.cache
-def this_instance() -> Ec2Instance | None:
+def this_instance(disabled: bool = False, endpoint_url: str | None = None) -> Ec2Instance | None:
     """lookup(), once per process: every later call, and every app the process builds, reuses the answer."""
-    return lookup()
+    return lookup(disabled, endpoint_url)

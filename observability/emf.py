@@ -45,12 +45,17 @@ class StdoutSink:
 stdout_sink = StdoutSink()
 
 
-def agent_sink(endpoint: str) -> Sink:
-    """The CloudWatch agent's EMF listener, e.g. udp://127.0.0.1:25888 (on EC2): one datagram per document."""
+def agent_address(endpoint: str) -> tuple[str, int]:
+    """The (host, port) of an agent endpoint such as udp://127.0.0.1:25888; ValueError for anything else."""
     parts = urlsplit(endpoint)
     if parts.scheme != "udp" or not parts.hostname or not parts.port:
         raise ValueError(f"EMF_AGENT_ENDPOINT must look like udp://127.0.0.1:25888, got {endpoint!r}")
-    address = (parts.hostname, parts.port)
+    return parts.hostname, parts.port
+
+
+def agent_sink(endpoint: str) -> Sink:
+    """The CloudWatch agent's EMF listener, e.g. udp://127.0.0.1:25888 (on EC2): one datagram per document."""
+    address = agent_address(endpoint)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     def send(line: str) -> None:
@@ -82,18 +87,22 @@ class _Group:
 
 class MetricsRecorder:
     def __init__(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None) -> None:
-        self.namespace = namespace
-        self.sink = sink
-        self.enabled = enabled
-        self.log_group = log_group  # where the CloudWatch agent files the documents (Lambda ignores it)
-        self._write = _writer(sink)
         self._lock = threading.Lock()
         self._pending: dict[_Group, dict[MetricSpec, list[float]]] = {}
         # Validation is done once per (metric, dimensions as given): dimension values come from small fixed
         # sets (catalog.py: never ids or personal data), so these caches stay small.
         self._groups: dict[tuple[MetricSpec, tuple[tuple[Dimension, str], ...]], _Group] = {}
         self._groups_by_key: dict[tuple[_DimensionSets, tuple[tuple[Dimension, str], ...]], _Group] = {}
-        self._directives: dict[tuple[_Group, tuple[MetricSpec, ...]], orjson.Fragment] = {}
+        self.configure(namespace, sink, enabled, log_group)
+
+    def configure(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None) -> None:
+        """Where and under which namespace the next flushes write (what was recorded waits for them)."""
+        self.namespace = namespace
+        self.sink = sink
+        self.enabled = enabled
+        self.log_group = log_group  # where the CloudWatch agent files the documents (Lambda ignores it)
+        self._write = _writer(sink)
+        self._directives: dict[tuple[_Group, tuple[MetricSpec, ...]], orjson.Fragment] = {}  # they name the namespace
 
     def put(self, spec: MetricSpec, value: float, dimensions: Mapping[Dimension, str] | None = None) -> None:
         self.put_many({spec: value}, dimensions)

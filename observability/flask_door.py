@@ -2,41 +2,42 @@
 flushed per interval (or per request). One hook of each kind: the segment opens first and ends last."""
 
 import atexit
-import os
 
 from flask import Flask, Response, g, request
 
-from . import ec2_metadata, signal_writer
+from . import ec2_metadata, settings, signal_writer
 from .emf import IntervalFlusher
 from .flask_tracing import begin_segment, configure_resource, configure_sampling, end_segment, record_response
 from .metrics import recorder
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
-from .settings import ENABLED
 from .signal_writer import SignalWriter
-from .tracing import TRACING_ENABLED
 
 _flusher: IntervalFlusher | None = None
 _REQUEST_ID_ENVIRON_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 
 
 def instrument_flask(app: Flask) -> None:
-    """METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF per interval per worker; 0 flushes per request.
-    SIGNALS_FLUSH_INTERVAL_MS (default 50) batches request log lines and X-Ray datagrams; 0 writes each at once."""
-    if not ENABLED:
+    """With the settings in force (configuration.configure): METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF
+    per interval per worker, 0 flushes per request; SIGNALS_FLUSH_INTERVAL_MS (default 50) batches request log lines
+    and X-Ray datagrams, 0 writes each at once."""
+    observability = settings.current
+    if not observability.enabled:
         return
-    if TRACING_ENABLED:
+    tracing = observability.tracing
+    if tracing:
         configure_sampling()
-        configure_resource(ec2_metadata.this_instance())  # the instance metadata service asked once per process
-    flush_interval_s = float(os.environ.get("METRICS_FLUSH_INTERVAL_S", "10"))
+        # The instance metadata service asked once per process.
+        configure_resource(ec2_metadata.this_instance(observability.ec2_metadata_disabled,
+                                                      observability.ec2_metadata_endpoint))
+    flush_interval_s = observability.metrics_flush_interval_s
     if flush_interval_s > 0:
         _start_flusher(flush_interval_s)
-    signals_interval_ms = float(os.environ.get("SIGNALS_FLUSH_INTERVAL_MS", "50"))
-    if signals_interval_ms > 0:
-        _start_signal_writer(signals_interval_ms / 1000, int(os.environ.get("SIGNALS_QUEUE_MAX", "10000")))
+    if observability.signals_flush_interval_ms > 0:
+        _start_signal_writer(observability.signals_flush_interval_ms / 1000, observability.signals_queue_max)
 
     @app.before_request
     def _observe() -> None:
-        if TRACING_ENABLED:
+        if tracing:
             begin_segment()  # first: the observation annotates it, statements land in it
         g.observation = RequestObservation(
             FLASK, request.method, correlation_id_from(request.environ.get(_REQUEST_ID_ENVIRON_KEY))

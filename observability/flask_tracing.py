@@ -9,15 +9,13 @@ XRAY_SAMPLING=all or the caller decided. The segment's origin is `AWS::EC2::Inst
 read once per process at boot (ec2_metadata).
 """
 
-import os
 import platform
 
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.recorder import XRAY_META
 from flask import Response, g, request
 
-from . import ec2_metadata
-from .settings import SERVICE_NAME
+from . import ec2_metadata, settings
 from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
 _TRACE_HEADER_ENVIRON_KEY = "HTTP_" + TRACE_HEADER.upper().replace("-", "_")
@@ -30,8 +28,8 @@ def configure_sampling() -> None:
     """XRAY_SAMPLING=all traces every request (tests, `make run`, the bench); otherwise the centralized
     sampling rules set in AWS apply, which the SDK's sampler fetches from the daemon."""
     xray_recorder.configure(
-        service=SERVICE_NAME,
-        sampling=os.environ.get("XRAY_SAMPLING", "centralized") != "all",
+        service=settings.current.service_name,
+        sampling=settings.current.xray_sampling != "all",
         context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
     )
 
@@ -54,7 +52,7 @@ def begin_segment() -> Trace:
     decision = _sampling_decision(incoming)
     trace = begin_trace(
         incoming,
-        SERVICE_NAME,
+        settings.current.service_name,
         bool(decision),
         http={"request": {"method": request.method, "url": _url_without_query(environ)}},
         aws=_runtime_metadata(decision),
@@ -72,7 +70,8 @@ def _sampling_decision(incoming: TraceHeader) -> int | str:
     if not xray_recorder.sampling:
         return 1
     rule = xray_recorder.sampler.should_trace(
-        {"host": request.host, "method": request.method, "path": request.path, "service": SERVICE_NAME}
+        {"host": request.host, "method": request.method, "path": request.path,
+         "service": settings.current.service_name}
     )
     return rule or 0
 

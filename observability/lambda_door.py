@@ -8,10 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from . import settings
 from .logs import logger
 from .metrics import recorder
 from .requests import LAMBDA, REQUEST_ID_HEADER, RequestObservation, record_cold_start
-from .settings import ENABLED, SERVICE_NAME
 from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
 # Set by the Lambda runtime per invocation: the function's segment (Root, Parent) and the sampling decision.
@@ -21,7 +21,8 @@ ProxyHandler = Callable[[dict, LambdaContext], dict]
 
 
 def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
-    if not ENABLED:
+    """With the settings in force (configuration.configure)."""
+    if not settings.current.enabled:
         return resolve
     cold_start = True
 
@@ -65,7 +66,7 @@ def _begin_handler_trace(name: str, cold_start: bool) -> Trace | None:
     if header.root is None:
         return None
     return begin_trace(header, name, header.sampled == "1", type="subsegment",
-                       annotations={"ColdStart": cold_start, "Service": SERVICE_NAME})
+                       annotations={"ColdStart": cold_start, "Service": settings.current.service_name})
 
 
 def _add_header(result: dict[str, Any], name: str, value: str) -> None:

@@ -1,7 +1,6 @@
 """The service's structured logger: Powertools Logger, JSON lines on stdout, level from LOG_LEVEL."""
 
 import logging
-import os
 import sys
 import traceback
 from contextvars import ContextVar
@@ -11,7 +10,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from . import tracing
-from .settings import ENABLED, SERVICE_NAME
+from .settings import current
 
 
 class _CurrentStdout:
@@ -48,10 +47,10 @@ class _CorrelationIdFilter(logging.Filter):
 
 
 formatter = _TraceAwareFormatter(utc=True)
+# Its service name and level are set by configuration.configure().
 logger = Logger(
-    service=SERVICE_NAME,
-    # OBSERVABILITY=off (measuring what signals cost) leaves only warnings and errors.
-    level=os.environ.get("LOG_LEVEL", "INFO") if ENABLED else "WARNING",
+    service=current.service_name,
+    level=current.log_level,
     stream=_CurrentStdout(),  # type: ignore[arg-type]
     logger_formatter=formatter,
 )

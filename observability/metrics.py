@@ -1,15 +1,7 @@
 """The process-wide metrics recorder, and the helpers every emitter uses."""
 
-import os
+from .emf import MetricsRecorder, stdout_sink
+from .settings import current
 
-from .emf import MetricsRecorder, agent_sink, stdout_sink
-from .settings import ENABLED, METRICS_NAMESPACE
-
-# On EC2 the CloudWatch agent receives EMF over UDP; in Lambda (and locally) EMF lines go to stdout.
-_endpoint = os.environ.get("EMF_AGENT_ENDPOINT")
-recorder = MetricsRecorder(
-    METRICS_NAMESPACE,
-    agent_sink(_endpoint) if _endpoint else stdout_sink,
-    ENABLED,
-    log_group=os.environ.get("EMF_LOG_GROUP_NAME"),
-)
+# Where it writes (stdout, or the CloudWatch agent on EC2) is set by configuration.configure().
+recorder = MetricsRecorder(current.metrics_namespace, stdout_sink, current.enabled)

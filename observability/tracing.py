@@ -34,12 +34,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from .settings import ENABLED
+from . import settings
 from .sql_errors import cause_of, caused_by_client
 from .xray_daemon import MAX_DOCUMENT_BYTES, daemon
 
-# AWS_XRAY_SDK_ENABLED=false, the SDK's own switch, turns tracing off here too (bench: "no traces").
-TRACING_ENABLED = ENABLED and os.environ.get("AWS_XRAY_SDK_ENABLED", "true").lower() != "false"
 TRACE_HEADER = "X-Amzn-Trace-Id"
 DATABASE_TYPE = "PostgreSQL"
 QUERY_NAME_ANNOTATION = "query_name"
@@ -168,16 +166,13 @@ def begin_trace(header: TraceHeader, name: str, sampled: bool, **fields: object)
     """A trace of the caller's Root (a new one without), as the caller's Parent's child; `fields` (http, aws,
     type, ...) go into its document."""
     trace_id = header.root or new_trace_id()
-    if not (sampled and TRACING_ENABLED):
+    # AWS_XRAY_SDK_ENABLED=false, the SDK's own switch, turns tracing off here too (bench: "no traces").
+    if not (sampled and settings.current.tracing):
         return Trace(trace_id, None)
     document = {"id": new_entity_id(), "name": name, "trace_id": trace_id, "start_time": time.time(), **fields}
     if header.parent:
         document["parent_id"] = header.parent
     return Trace(trace_id, document)
-
-
-def current_trace() -> Trace | None:
-    return _current.get()
 
 
 def trace_id() -> str | None:

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 
 import orjson
 
-from . import signal_writer
+from . import settings, signal_writer
 from .catalog import SIGNALS_DROPPED
 from .metrics import recorder
+from .settings import DEFAULT_DAEMON_ADDRESS
 from .udp import DatagramSender
 
 DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
-DEFAULT_DAEMON_ADDRESS = "127.0.0.1:2000"
 DATAGRAM_HEADER = b'{"format":"json","version":1}\n'
 # The size of one datagram, header included. The segment document specification: "A segment document can be up to
 # 64 kB" (https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html); the daemon reads each
@@ -24,7 +24,8 @@ MAX_DOCUMENT_BYTES = MAX_DATAGRAM_BYTES - len(DATAGRAM_HEADER)
 
 
 def daemon_address(env: Mapping[str, str] = os.environ) -> tuple[str, int]:
-    """The UDP (host, port) the SDKs send to, read as they read AWS_XRAY_DAEMON_ADDRESS."""
+    """The UDP (host, port) the SDKs send to, read as they read AWS_XRAY_DAEMON_ADDRESS: for local tools (the
+    trace viewer); the service itself sends where its settings say (ObservabilitySettings.xray_daemon_address)."""
     return parse_daemon_address(env.get(DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS))
 
 
@@ -46,8 +47,8 @@ def parse_daemon_address(value: str) -> tuple[str, int]:
 
 class _Daemon:
     """Where documents go: the Flask door's writer thread when there is one, else straight to the socket (Lambda,
-    where an invocation's signals must be out before it is frozen). The address is read again whenever the variable
-    changes (tests point it at a collector of their own)."""
+    where an invocation's signals must be out before it is frozen). The address is parsed again whenever the
+    settings in force name another (tests point it at a collector of their own)."""
 
     def __init__(self) -> None:
         self._sender = DatagramSender()
@@ -67,7 +68,7 @@ class _Daemon:
     def send_encoded(self, document: bytes) -> None:
         """One document already serialized (at most MAX_DOCUMENT_BYTES: tracing.py splits and trims to fit)."""
         try:
-            variable = os.environ.get(DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS)
+            variable = settings.current.xray_daemon_address
             if variable != self._variable:
                 self._address, self._variable = parse_daemon_address(variable), variable
         except ValueError as error:

@@ -14,6 +14,7 @@ class ApiRequest:
     query: Sequence[tuple[str, str]]  # every pair in arrival order: repeated keys stay visible
     headers: Mapping[str, str]  # lower-cased names
     body: bytes | None
+    correlation_id: str  # the request's id in logs, traces and audit rows, as the door received or minted it
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

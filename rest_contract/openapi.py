@@ -11,9 +11,10 @@ from http import HTTPStatus
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .operations import OPERATIONS, Operation
-from .parsing import MAX_BODY_BYTES
+from .operations import OPERATIONS
+from .parsing import DEFAULT_MAX_BODY_BYTES
 from .problems import ALL_PROBLEM_TYPES, PROBLEM_JSON
+from .routing import Operation
 
 REF = "#/components/schemas/{model}"
 
@@ -132,7 +133,7 @@ def build_openapi() -> dict:
         if operation.body_model is not None:
             entry["requestBody"] = {
                 "required": True,
-                "description": f"JSON, at most {MAX_BODY_BYTES} bytes.",
+                "description": f"JSON, at most {DEFAULT_MAX_BODY_BYTES} bytes.",
                 "content": {"application/json": {"schema": {"$ref": REF.format(model=operation.body_model.__name__)}}},
             }
         if not entry["parameters"]:

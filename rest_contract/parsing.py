@@ -1,6 +1,5 @@
 """Turns the raw parts of a request into validated domain inputs, the same way for both doors."""
 
-import os
 import re
 from collections.abc import Sequence
 from typing import TypeVar
@@ -10,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import InvalidFields, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 from .http import ApiRequest
 
-MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", 64 * 1024))
+DEFAULT_MAX_BODY_BYTES = 64 * 1024  # MAX_BODY_BYTES (application/settings.py) when not set
 _ID = re.compile(r"[1-9][0-9]{0,18}")  # fullmatch: "$" would also accept a trailing newline
 _MAX_ID = 2**63 - 1  # PostgreSQL bigint
 _ENTITY_TAG = re.compile(r'(?:W/)?"([1-9][0-9]{0,9})"')
@@ -30,13 +29,13 @@ def field_errors(error: ValidationError, location: str) -> list[dict[str, str]]:
     ]
 
 
-def parse_body(model: type[Model], request: ApiRequest) -> Model:
+def parse_body(model: type[Model], request: ApiRequest, max_bytes: int) -> Model:
     content_type = (request.header("content-type") or "application/json").split(";")[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType(content_type)
     body = request.body or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(MAX_BODY_BYTES)
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(max_bytes)
     if not body.strip():
         raise MalformedRequest("the request needs a JSON body")
     try:

@@ -1,4 +1,5 @@
-"""RFC 9457 problem documents: the one place where an error becomes an HTTP status."""
+"""RFC 9457 problem documents: every problem type the API answers with (openapi.json lists them all), and how each
+error, the domain's, the request's or the web server's, becomes one."""
 
 from dataclasses import dataclass
 
@@ -9,17 +10,14 @@ from student_records.errors import (
     AlreadyTaken,
     ConstraintViolation,
     DatabaseUnavailable,
-    DuplicateStudent,
     IdempotencyKeyReused,
     InvalidCursor,
     RecordNotFound,
     StateConflict,
-    StudentNotFound,
     UnknownReference,
     VersionMismatch,
 )
 
-from .auth import AuthUnavailable, Unauthenticated
 from .errors import (
     InvalidFields,
     MalformedRequest,
@@ -29,12 +27,13 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .http import ApiResponse, encode_json
+from .identity import AuthUnavailable, Unauthenticated
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProblemType:
     slug: str
     title: str
@@ -60,6 +59,9 @@ VALIDATION_FAILED = ProblemType("validation-failed", "Validation failed", 422)
 INTERNAL_ERROR = ProblemType("internal-error", "Internal server error", 500)
 SERVICE_UNAVAILABLE = ProblemType("service-unavailable", "Service unavailable", 503)
 NOT_READY = ProblemType("not-ready", "Not ready", 503)
+# Refused by the web server before any route (Werkzeug, under the Flask door)
+URI_TOO_LONG = ProblemType("uri-too-long", "URI too long", 414)
+REQUEST_HEADER_FIELDS_TOO_LARGE = ProblemType("request-header-fields-too-large", "Request header fields too large", 431)
 
 ALL_PROBLEM_TYPES = (
     MALFORMED_REQUEST,
@@ -77,7 +79,16 @@ ALL_PROBLEM_TYPES = (
     INTERNAL_ERROR,
     SERVICE_UNAVAILABLE,
     NOT_READY,
+    URI_TOO_LONG,
+    REQUEST_HEADER_FIELDS_TOO_LARGE,
 )
+# What a web server's own rejection of a request is answered with, by its status (Werkzeug raises these while it
+# parses a request, before any route runs). A status missing here is one the server never raises on its own.
+_REJECTIONS = {
+    problem.status: problem
+    for problem in (MALFORMED_REQUEST, NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, URI_TOO_LONG,
+                    UNSUPPORTED_MEDIA_TYPE, REQUEST_HEADER_FIELDS_TOO_LARGE)
+}
 
 
 def problem_response(
@@ -86,6 +97,16 @@ def problem_response(
     document = {"type": problem.uri, "title": problem.title, "status": problem.status, "detail": detail}
     document.update(extensions)
     return ApiResponse(problem.status, encode_json(document), PROBLEM_JSON, headers or {})
+
+
+def problem_for_rejection(status: int, detail: str) -> ApiResponse:
+    """The web server refused the request with `status` (a malformed request, a URI too long, ...): its registered
+    problem type, keeping the status; a status with none is an internal error."""
+    problem = _REJECTIONS.get(status)
+    if problem is None:
+        logger.error("request rejected with an unregistered status", extra={"rejected_status": status})
+        return problem_response(INTERNAL_ERROR, "an unexpected error occurred; the logs hold the details")
+    return problem_response(problem, detail)
 
 
 def problem_for_exception(error: Exception) -> ApiResponse:
@@ -123,21 +144,15 @@ def _problem_for(error: Exception) -> ApiResponse:
                 str(error),
                 errors=[{"field": "cursor", "in": "query", "message": str(error), "type": "invalid_cursor"}],
             )
-        case StudentNotFound() | RecordNotFound() | RouteNotFound():
+        case RecordNotFound() | RouteNotFound():
             return problem_response(NOT_FOUND, str(error) or "no such resource")
         case MethodNotAllowed():
             return problem_response(METHOD_NOT_ALLOWED, str(error), headers={"Allow": ", ".join(error.allowed)})
-        case DuplicateStudent():
-            return problem_response(
-                CONFLICT,
-                str(error),
-                errors=[{"field": error.field, "in": "body", "message": "already taken", "type": "unique"}],
-            )
         case AlreadyTaken():
             return problem_response(
                 CONFLICT,
                 str(error),
-                errors=[{"field": error.field, "in": "body", "message": str(error), "type": "unique"}],
+                errors=[{"field": error.field, "in": "body", "message": error.message, "type": "unique"}],
             )
         case StateConflict():
             return problem_response(CONFLICT, str(error))

@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import jwt
 
@@ -12,7 +13,7 @@ from observability.logs import exception_fields, logger
 from student_records.access import ROLE_PRECEDENCE
 from student_records.errors import AccessDenied
 
-from .auth import GROUPS_CLAIM, STUDENT_ID_CLAIM, AuthSettings, AuthUnavailable, Identity, Unauthenticated
+from .identity import GROUPS_CLAIM, STUDENT_ID_CLAIM, SUBJECT_CLAIM, AuthUnavailable, Identity, Unauthenticated
 
 ALGORITHMS = ["RS256"]
 CLOCK_SKEW_S = 30
@@ -69,13 +70,16 @@ class SigningKeys:
         logger.info("signing keys read", extra={"key_ids": sorted(keys)})
 
 
-def jwks_reader(settings: AuthSettings) -> Callable[[], dict]:
-    """How to read the JWKS document the settings name."""
-    if settings.jwks_file is not None:
-        return lambda: json.loads(settings.jwks_file.read_text())
-    if settings.jwks_url.startswith("s3://"):
-        return S3Object(settings.jwks_url, settings.region).read_json
-    return jwt.PyJWKClient(settings.jwks_url, cache_jwk_set=False, timeout=FETCH_TIMEOUT_S).fetch_data
+def jwks_reader(*, jwks_file: Path | None = None, jwks_url: str | None = None,
+                region: str | None = None) -> Callable[[], dict]:
+    """How to read the JWKS document in a file, or at an https:// or s3:// URL (`region`: the bucket's)."""
+    if jwks_file is not None:
+        return lambda: json.loads(jwks_file.read_text())
+    if jwks_url is None:
+        raise ValueError("name a JWKS file or URL")
+    if jwks_url.startswith("s3://"):
+        return S3Object(jwks_url, region).read_json
+    return jwt.PyJWKClient(jwks_url, cache_jwk_set=False, timeout=FETCH_TIMEOUT_S).fetch_data
 
 
 class S3Object:
@@ -106,10 +110,6 @@ class Authenticator:
         self._verified: dict[str, tuple[Identity, float]] = {}
         self._verified_lock = threading.Lock()
 
-    @classmethod
-    def from_settings(cls, settings: AuthSettings) -> "Authenticator":
-        return cls(issuer=settings.issuer, audience=settings.audience, keys=SigningKeys(jwks_reader(settings)))
-
     def check(self) -> str:
         """For readiness: the keys held, read now when none are (raises AuthUnavailable when none can be)."""
         return f"signing keys {', '.join(sorted(self._keys.held()))}"
@@ -130,7 +130,7 @@ class Authenticator:
         role = next((role for role in ROLE_PRECEDENCE if isinstance(groups, list) and role.value in groups), None)
         if role is None:
             raise AccessDenied("the token grants none of the roles admin, registrar, teacher or student")
-        identity = Identity(subject=claims["sub"], role=role, student_id=_student_id(claims))
+        identity = Identity(subject=claims[SUBJECT_CLAIM], role=role, student_id=_student_id(claims))
         # Two threads evicting at once would both pick the same oldest entry.
         with self._verified_lock:
             if len(self._verified) >= VERIFIED_CACHE_SIZE:

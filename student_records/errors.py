@@ -5,18 +5,6 @@ class DomainError(Exception):
     """Base class for every error the domain raises on purpose."""
 
 
-class StudentNotFound(DomainError):
-    def __init__(self, student_id: int) -> None:
-        super().__init__(f"student {student_id} does not exist")
-        self.student_id = student_id
-
-
-class DuplicateStudent(DomainError):
-    """Another student already holds this unique value (email or student_number)."""
-
-    def __init__(self, field: str) -> None:
-        super().__init__(f"another student already has this {field}")
-        self.field = field
 
 
 class VersionMismatch(DomainError):
@@ -31,9 +19,6 @@ class VersionMismatch(DomainError):
 class AccessDenied(DomainError):
     """The caller is known, but their role does not allow this."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-
 
 class IdempotencyKeyReused(DomainError):
     """The same Idempotency-Key came back with a different request."""
@@ -43,8 +28,7 @@ class IdempotencyKeyReused(DomainError):
 
 
 class InvalidCursor(DomainError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    """A page cursor this API did not issue, or issued for other filters."""
 
 
 class ConstraintViolation(DomainError):
@@ -59,24 +43,34 @@ class DatabaseUnavailable(DomainError):
     """The database could not be reached, did not answer in time, or could not complete a statement now
     (a deadlock, a lock wait): the client may retry."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-
 
 class RecordNotFound(DomainError):
-    """No course, term, offering or enrollment with this id."""
+    """No record of this kind (a student, course, term, offering or enrollment) with this id."""
 
     def __init__(self, kind: str, record_id: int) -> None:
         super().__init__(f"{kind} {record_id} does not exist")
 
 
-class AlreadyTaken(DomainError):
-    """A value that must be unique is taken: a course or term code, a course's offering in a term, a
-    student's enrollment in an offering."""
+class StudentNotFound(RecordNotFound):
+    def __init__(self, student_id: int) -> None:
+        super().__init__("student", student_id)
 
-    def __init__(self, field: str, detail: str) -> None:
+
+class AlreadyTaken(DomainError):
+    """A value that must be unique is taken: a student's email or number, a course or term code, a course's offering
+    in a term, a student's enrollment in an offering. `message` says so for the field."""
+
+    def __init__(self, field: str, detail: str, message: str | None = None) -> None:
         super().__init__(detail)
         self.field = field
+        self.message = message or detail
+
+
+class DuplicateStudent(AlreadyTaken):
+    """Another student already holds this unique value (email or student_number)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field, f"another student already has this {field}", "already taken")
 
 
 class UnknownReference(DomainError):
@@ -91,9 +85,6 @@ class UnknownReference(DomainError):
 class StateConflict(DomainError):
     """The change contradicts the record as it is now (a course still offered, a dropped enrollment to
     grade, a capacity below the seats taken)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
 
 
 class OfferingFull(StateConflict):

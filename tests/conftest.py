@@ -8,24 +8,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# Deterministic signals in tests: EMF written at the end of each request, every request traced.
+# The doors the suite starts as processes of their own read their settings from the environment: deterministic
+# signals (EMF written at the end of each request, every request traced, not on EC2), and a rate limit the suite
+# does not reach. In-process doors get the same from tests/apps.py, never from the environment.
 os.environ.setdefault("METRICS_FLUSH_INTERVAL_S", "0")
 os.environ.setdefault("SIGNALS_FLUSH_INTERVAL_MS", "0")
 os.environ.setdefault("XRAY_SAMPLING", "all")
-# Not on EC2: the Flask door asks the instance metadata service nothing (observability/ec2_metadata.py).
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-# The suite sends far more than a client should; the rate limit's own test sets a small one.
 os.environ.setdefault("RATE_LIMIT", "100000 per second")
 
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
+from application import Application  # noqa: E402
+from application.settings import Settings  # noqa: E402
+from observability import settings as observability  # noqa: E402
+from observability.configuration import configure  # noqa: E402
 from student_records.data import migrations  # noqa: E402
-from student_records.data.database import close_database  # noqa: E402
-from student_records.service import get_student_service  # noqa: E402
+from student_records.data.database import Database  # noqa: E402
+from student_records.settings import DatabaseSettings  # noqa: E402
+from tests.apps import OBSERVABILITY, application_for, settings_for  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Each test's tier (unit, contract, integration, infra; slow) from where it lives.
+pytest_plugins = ["tests.tiers"]
 
 
 def _docker_answers() -> bool:
@@ -113,20 +120,51 @@ def empty_database(server_conninfo: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_conninfo(server_conninfo: str) -> Iterator[str]:
-    """A migrated database of its own for this run; the app is pointed at it."""
+    """A migrated database of its own for this run."""
     with scratch_database(server_conninfo) as conninfo:
         migrations.migrate(conninfo)
-        previous = os.environ.get("DATABASE_URL")
-        os.environ["DATABASE_URL"] = conninfo
-        try:
-            yield conninfo
-        finally:
-            close_database()
-            get_student_service.cache_clear()
-            if previous is None:
-                os.environ.pop("DATABASE_URL", None)
-            else:
-                os.environ["DATABASE_URL"] = previous
+        yield conninfo
+
+
+@pytest.fixture(scope="session")
+def database(database_conninfo: str) -> Iterator[Database]:
+    """The run's Database (one connection pool), shared by every application the tests build."""
+    shared = Database(DatabaseSettings(url=database_conninfo))
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def observability_for_tests() -> None:
+    configure(OBSERVABILITY)
+
+
+@pytest.fixture(autouse=True)
+def restore_observability() -> Iterator[None]:
+    """A test that puts other observability settings in force (a collector of its own, OBSERVABILITY=off) has the
+    suite's back afterwards: they are process-wide."""
+    before = observability.current
+    yield
+    if observability.current is not before:
+        configure(before)
+
+
+@pytest.fixture
+def settings(database_conninfo: str, auth_keys: Path) -> Settings:
+    """The settings of an in-process application over the run's database (tests/apps.py)."""
+    return settings_for(database_conninfo, auth_keys)
+
+
+@pytest.fixture
+def application(settings: Settings, database: Database) -> Application:
+    """The application both in-process doors serve, over the run's database."""
+    return application_for(settings, database)
+
+
+@pytest.fixture(scope="session")
+def session_application(database_conninfo: str, auth_keys: Path, database: Database) -> Application:
+    """The same, for the fixtures that serve a door for a whole module (a gateway on a port)."""
+    return application_for(settings_for(database_conninfo, auth_keys), database)
 
 
 @pytest.fixture

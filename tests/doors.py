@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from application import Application
 from deployed.contract_check import OPENAPI_PATH, reply_mismatch
 from rest_contract.operations import OPERATIONS
 
@@ -67,10 +68,10 @@ class Call:
 class FlaskDoor:
     name = "flask"
 
-    def __init__(self) -> None:
+    def __init__(self, application: Application) -> None:
         from flask_backend import create_app
 
-        self._client = create_app().test_client()
+        self._client = create_app(application=application).test_client()
 
     def send(self, call: Call) -> Reply:
         path, query, headers, body = call.raw()
@@ -86,8 +87,12 @@ class FlaskDoor:
 class LambdaDoor:
     name = "lambda"
 
+    def __init__(self, application: Application) -> None:
+        from handlers.api import create_handler
+
+        self.handler = create_handler(application=application)
+
     def send(self, call: Call) -> Reply:
-        from handlers.api import lambda_handler
         from local_stack.gateway import build_rest_event, invoke, lambda_response_to_http
 
         path, query, headers, body = call.raw()
@@ -95,7 +100,7 @@ class LambdaDoor:
             call.method, path, query=query, headers=list(headers.items()), body=body, route_templates=ROUTE_TEMPLATES
         )
         status, reply_headers, reply_body = lambda_response_to_http(
-            invoke(lambda_handler, event, function_name="student-records-api")
+            invoke(self.handler, event, function_name="student-records-api")
         )
         return Reply(status, {name.lower(): value for name, value in reply_headers}, reply_body, self.name)
 
@@ -113,8 +118,8 @@ class CheckedDoor:
         return reply
 
 
-def make_door(name: str) -> CheckedDoor:
-    return CheckedDoor({"flask": FlaskDoor, "lambda": LambdaDoor}[name]())
+def make_door(name: str, application: Application) -> CheckedDoor:
+    return CheckedDoor({"flask": FlaskDoor, "lambda": LambdaDoor}[name](application))
 
 
 def assert_reply_matches_openapi(call: Call, reply: Reply) -> None:

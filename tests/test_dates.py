@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 from pydantic import ValidationError
 
-from student_records.models import StudentCreate
+from student_records.students.models import StudentCreate
 
 STUDENT = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"}
 

@@ -1,41 +1,70 @@
-"""Connections and statements: one pool per process, one choke point for every statement."""
+"""Connections and statements: one pool per Database (one per process), one choke point for every statement."""
 
 import select
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
+from psycopg.sql import Composable
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from observability.database import observe_statement, record_connection_error, record_pool_wait
 
-from ..config import DatabaseSettings
 from ..credentials import PasswordSource
 from ..errors import ConstraintViolation, DatabaseUnavailable
+from ..settings import DatabaseSettings
 
 
 @dataclass(frozen=True)
 class Query:
-    """A statement and its short, stable name (what metrics and traces call it, never the SQL)."""
+    """A statement and its short, stable name (what metrics and traces call it, never the SQL). Statements built
+    from parts are composed with psycopg.sql (names as Identifier, values as placeholders) and rendered once, here:
+    the text executed is the text traces show."""
 
     name: str
-    sql: str
-    # Writes read-audit rows (audit.read_audit_rows): runs only on its own, so that relaxing the commit of
-    # its audit rows can never relax the commit of a change made in the same transaction.
+    sql: str | Composable
+    # Writes read-audit rows (auditing.read_audited): runs only on its own, so that relaxing the commit of its audit
+    # rows can never relax the commit of a change made in the same transaction.
     audits_read: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sql, Composable):
+            object.__setattr__(self, "sql", self.sql.as_string())
+
+    @property
+    def text(self) -> str:
+        return str(self.sql)
+
+
+class Executor(Protocol):
+    """A Database (each statement its own transaction) or a Session (statements of one transaction)."""
+
+    def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None: ...
+    def fetch_all(self, query: Query, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class _StatementContext:
+    """What every statement of a Database is observed and run with."""
+
+    trace_url: str  # where the database is, without credentials: what a trace may show
+    user: str
+    # synchronous_commit for the transactions that only write read-audit rows: "off" (READ_AUDIT_COMMIT=async, the
+    # default) or None (sync: the server's setting, as for changes). Why: data/auditing.py.
+    read_audit_synchronous_commit: str | None
 
 
 class Session:
     """Statements on one connection; inside Database.transaction() they commit or roll back together."""
 
-    def __init__(self, connection: psycopg.Connection, settings: DatabaseSettings) -> None:
+    def __init__(self, connection: psycopg.Connection, context: _StatementContext) -> None:
         self._connection = connection
-        self._settings = settings
+        self._context = context
 
     def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         with self._run(query, params) as cursor:
@@ -53,10 +82,10 @@ class Session:
         """COPY ... FROM STDIN fed with `chunks`; returns the rows copied. Observed like any statement, for as
         long as the stream lasts. An exception from `chunks` aborts the COPY and propagates unchanged."""
         with (
-            observe_statement(query.name, query.sql, self._settings.trace_url, self._settings.user),
+            observe_statement(query.name, query.text, self._context.trace_url, self._context.user),
             self._connection.cursor() as cursor,
         ):
-            with _driver_errors_translated(), cursor.copy(query.sql) as copy:
+            with _driver_errors_translated(), cursor.copy(query.text) as copy:
                 for chunk in chunks:
                     copy.write(chunk)
             return cursor.rowcount
@@ -73,13 +102,13 @@ class Session:
         if query.audits_read:
             if not self._connection.autocommit:
                 raise RuntimeError(f"{query.name} writes read-audit rows: run it on its own, not in a transaction")
-            params = {**(params or {}), "read_audit_commit": self._settings.read_audit_synchronous_commit}
+            params = {**(params or {}), "read_audit_commit": self._context.read_audit_synchronous_commit}
         with (
-            observe_statement(query.name, query.sql, self._settings.trace_url, self._settings.user),
+            observe_statement(query.name, query.text, self._context.trace_url, self._context.user),
             self._connection.cursor(row_factory=dict_row) as cursor,
         ):
             with _driver_errors_translated():
-                cursor.execute(query.sql, params)
+                cursor.execute(query.text, params)
             yield cursor
 
 
@@ -145,16 +174,32 @@ def _reauthenticating(source: PasswordSource) -> type[psycopg.Connection]:
     return ReauthenticatingConnection
 
 
+def trace_url(conninfo: str) -> str:
+    """Where the database is, without credentials: what a trace may show."""
+    parts = conninfo_to_dict(conninfo)
+    return f"postgresql://{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
 class Database:
-    def __init__(self, settings: DatabaseSettings) -> None:
+    def __init__(self, settings: DatabaseSettings, password_source: PasswordSource | None = None) -> None:
+        """ConfigurationError when the settings name no database, or its secret cannot be used. `password_source`:
+        where passwords come from instead of the settings' (a rotation the caller controls)."""
         self.settings = settings
+        base_conninfo, configured_source = settings.connection()
+        self._password_source = password_source or configured_source
+        # Parsed once: every statement's trace subsegment names them (parsing costs ~20 µs each time).
+        self._context = _StatementContext(
+            trace_url=trace_url(base_conninfo),
+            user=str(conninfo_to_dict(base_conninfo).get("user", "")),
+            read_audit_synchronous_commit="off" if settings.read_audit_commit == "async" else None,
+        )
         self._pool = ConnectionPool(
-            settings.base_conninfo,
+            base_conninfo,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             timeout=settings.pool_timeout_s,
             kwargs=self._connection_kwargs,  # read per connection: the password can change
-            connection_class=_reauthenticating(settings.password_source),
+            connection_class=_reauthenticating(self._password_source),
             # Connections the server ended (a restart, a crash, a terminated backend) are replaced before use,
             # not handed to a request.
             check=_check_unless_idle_and_quiet,
@@ -164,10 +209,14 @@ class Database:
         # Not waiting: a process (or a Lambda init) must start even while the database is down.
         self._pool.open(wait=False)
 
+    @property
+    def trace_url(self) -> str:
+        return self._context.trace_url
+
     def _connection_kwargs(self) -> dict[str, Any]:
         # A statement timeout is always set: a runaway query must not hold a connection forever.
         kwargs: dict[str, Any] = {"options": f"-c statement_timeout={self.settings.statement_timeout_ms}"}
-        password = self.settings.password_source.password()
+        password = self._password_source.password()
         if password:
             kwargs["password"] = password
         return kwargs
@@ -177,14 +226,14 @@ class Database:
         """Statements in autocommit: each one is its own transaction."""
         with self._connection() as connection:
             connection.autocommit = True
-            yield Session(connection, self.settings)
+            yield Session(connection, self._context)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self._connection() as connection:
             connection.autocommit = False
             with connection.transaction():
-                yield Session(connection, self.settings)
+                yield Session(connection, self._context)
 
     def fetch_one(self, query: Query, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         with self.session() as session:
@@ -193,10 +242,6 @@ class Database:
     def fetch_all(self, query: Query, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self.session() as session:
             return session.fetch_all(query, params)
-
-    def execute(self, query: Query, params: dict[str, Any] | None = None) -> int:
-        with self.session() as session:
-            return session.execute(query, params)
 
     def close(self) -> None:
         self._pool.close()
@@ -211,25 +256,3 @@ class Database:
         except PoolTimeout as error:
             record_connection_error()
             raise DatabaseUnavailable("no database connection became available in time") from error
-
-
-_database: Database | None = None
-_database_lock = threading.Lock()
-
-
-def get_database() -> Database:
-    """The process-wide database: created on first use, then reused (warm Lambda invocations included)."""
-    global _database
-    if _database is None:
-        with _database_lock:
-            if _database is None:
-                _database = Database(DatabaseSettings.from_env())
-    return _database
-
-
-def close_database() -> None:
-    global _database
-    with _database_lock:
-        if _database is not None:
-            _database.close()
-            _database = None

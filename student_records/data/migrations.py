@@ -1,12 +1,12 @@
 """Versioned plain-SQL migrations from sql/, applied in order and recorded in schema_migrations.
 
-A 70-line runner on the app's own driver rather than a migration framework: each file runs whole,
-in one transaction with its version row, so a failing file leaves the database as it was, and
-the readiness check reads the same table.
+A runner of about a hundred lines on the app's own driver rather than a migration framework: each file runs
+whole (PL/pgSQL bodies included), in one transaction with its version row, so a failing file leaves the database
+as it was, and the readiness check reads the same table. The directory is the database settings' (migrations_dir,
+STUDENT_RECORDS_SQL_DIR); SQL_DIR, the project's own, is the default.
 """
 
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import psycopg
 
+from ..settings import DEFAULT_MIGRATIONS_DIR
 from .database import Database, Query
 
-SQL_DIR = Path(os.environ.get("STUDENT_RECORDS_SQL_DIR", Path(__file__).resolve().parents[2] / "sql"))
+SQL_DIR = DEFAULT_MIGRATIONS_DIR
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works: it only has to be the same for every process that migrates this database.
 _ADVISORY_LOCK_KEY = 0x5354_5544  # "STUD"

@@ -1,21 +1,20 @@
 import pytest
 
-from rest_contract.auth import get_authenticator
 from tests.doors import Call, make_door
 
 DOORS = ["lambda", "flask"]
 
 
 @pytest.fixture(params=DOORS)
-def api(request, db):
+def api(request, db, application):
     """One front door, over an empty database; the suite runs once per door."""
-    return make_door(request.param)
+    return make_door(request.param, application)
 
 
 @pytest.fixture
-def both(db):
+def both(db, application):
     """Both doors, to send one call to each and compare."""
-    return [make_door(name) for name in DOORS]
+    return [make_door(name, application) for name in DOORS]
 
 
 @pytest.fixture
@@ -29,12 +28,3 @@ def create(api):
         return reply.json
 
     return _create
-
-
-@pytest.fixture
-def rebuilt_authenticator():
-    """For a test that changes the AUTH_* variables: the doors build their authenticator again from them, and
-    again after the test (whose variables restore_environment takes back)."""
-    get_authenticator.cache_clear()
-    yield
-    get_authenticator.cache_clear()

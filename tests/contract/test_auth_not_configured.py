@@ -1,20 +1,22 @@
 """Authentication not configured, or configured wrong, on both doors: protected routes answer 503 (never 500),
-liveness stays up, readiness fails its `auth` check and says why, and the log says so once per process."""
+liveness stays up, readiness fails its `auth` check and says why, and the log says so once per application."""
 
 import json
 
 import pytest
 
-from rest_contract.auth import AuthUnavailable, auth_settings
+from application.settings import Settings
+from rest_contract.auth import AuthSettings, build_authenticator
+from rest_contract.identity import AuthUnavailable
 from tests.doors import Call
 
 AUTH_VARIABLES = ("AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_FILE", "AUTH_JWKS_URL")
 
 
 @pytest.fixture
-def no_auth_settings(monkeypatch, rebuilt_authenticator):
-    for name in AUTH_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+def settings(settings):
+    """The doors of this module have no AUTH_* settings at all."""
+    return settings.model_copy(update={"auth": AuthSettings()})
 
 
 @pytest.mark.parametrize(
@@ -28,7 +30,7 @@ def no_auth_settings(monkeypatch, rebuilt_authenticator):
     ],
     ids=["count", "get", "create", "courses", "no token"],
 )
-def test_a_protected_route_answers_503_without_auth_settings(api, no_auth_settings, call):
+def test_a_protected_route_answers_503_without_auth_settings(api, call):
     # Given no AUTH_* variables at all
     # When a protected route is called (the door checks the reply against openapi.json)
     reply = api.send(call)
@@ -41,7 +43,7 @@ def test_a_protected_route_answers_503_without_auth_settings(api, no_auth_settin
     assert b"AUTH_" not in reply.body
 
 
-def test_liveness_stays_up_and_readiness_fails_its_auth_check(api, no_auth_settings, capsys):
+def test_liveness_stays_up_and_readiness_fails_its_auth_check(capsys, api):
     # Given no AUTH_* variables at all
     # When the health routes are called
     liveness = api.send(Call("GET", "/health", as_admin=False))
@@ -58,7 +60,8 @@ def test_liveness_stays_up_and_readiness_fails_its_auth_check(api, no_auth_setti
     assert _metric_values(capsys.readouterr().out, "ReadinessFailures") == [1]
 
 
-def test_the_missing_settings_are_logged_once_per_process(api, no_auth_settings, capsys):
+def test_the_missing_settings_are_logged_once_per_application(capsys, api):
+    # Given a door built without AUTH_* settings
     # When several requests need authentication
     for _ in range(3):
         assert api.send(Call("GET", "/students/count")).status == 503
@@ -88,15 +91,21 @@ ONE_KEY_SOURCE = "set exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL"
     ids=["no key source", "two key sources", "plain http", "s3 without key", "s3 without region", "no issuer"],
 )
 def test_wrong_settings_are_named(environ, named):
+    # Given auth settings read from a wrong environment
+    settings = Settings.from_environ(environ).auth
+    # When the authenticator is built from them
+    authenticator = build_authenticator(settings)
+    # Then it refuses every token, naming what to fix
     with pytest.raises(AuthUnavailable) as refused:
-        auth_settings(environ)
+        authenticator.identify("Bearer token")
     assert named in str(refused.value)
 
 
 def test_an_s3_key_source_takes_its_region_from_the_lambda_runtime():
     environ = {**ISSUER_AND_AUDIENCE, "AUTH_JWKS_URL": "s3://bucket/cognito/jwks.json", "AWS_REGION": "eu-west-1"}
-    settings = auth_settings(environ)
+    settings = Settings.from_environ(environ).auth
     assert (settings.jwks_url, settings.jwks_file, settings.region) == (environ["AUTH_JWKS_URL"], None, "eu-west-1")
+    assert settings.problems() == []
 
 
 def _log_lines(out: str) -> list[dict]:

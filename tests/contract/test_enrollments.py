@@ -314,10 +314,10 @@ def test_deleting_a_student_deletes_their_enrollments_and_frees_their_seats(api,
     assert db.execute("SELECT count(*) FROM enrollments").fetchone()[0] == 0
 
 
-def test_32_concurrent_enrollments_into_the_last_seat_give_it_to_one(db):
+def test_32_concurrent_enrollments_into_the_last_seat_give_it_to_one(db, application):
     # Given an offering with one seat left, and 32 students who want it
     # (Flask door: its threads reach the database concurrently; the Lambda door serves one request at a time)
-    door = FlaskDoor()
+    door = FlaskDoor(application)
     offering = new_offering(door, capacity=3)
     for _ in range(2):
         new_enrollment(door, offering["id"], new_student(door)["id"])
@@ -332,8 +332,8 @@ def test_32_concurrent_enrollments_into_the_last_seat_give_it_to_one(db):
     assert enrolled == 3
 
 
-def test_32_concurrent_enrollments_of_one_student_enroll_once(db):
-    door = FlaskDoor()
+def test_32_concurrent_enrollments_of_one_student_enroll_once(db, application):
+    door = FlaskDoor(application)
     offering, student = new_offering(door, capacity=5), new_student(door)
     replies = run_concurrently(32, lambda _: enroll(door, offering["id"], student["id"]))
     assert sorted(reply.status for reply in replies) == [201] + [409] * 31

@@ -64,9 +64,9 @@ def test_malformed_key_is_422(api):
     assert _post(api, "with space").status == 422
 
 
-def test_32_concurrent_creates_with_one_key_create_one_student(db):
+def test_32_concurrent_creates_with_one_key_create_one_student(db, application):
     # Flask door: threads in one process hit the database concurrently (the Lambda door runs one at a time)
-    door = FlaskDoor()
+    door = FlaskDoor(application)
     replies = run_concurrently(32, lambda _: door.send(
         Call("POST", "/students", json_body=BODY, headers={"Idempotency-Key": "race-key"})))
     assert {reply.status for reply in replies} == {201}
@@ -74,8 +74,8 @@ def test_32_concurrent_creates_with_one_key_create_one_student(db):
     assert _students(db) == 1
 
 
-def test_32_concurrent_creates_with_one_email_give_one_201_and_409s(db):
-    door = FlaskDoor()
+def test_32_concurrent_creates_with_one_email_give_one_201_and_409s(db, application):
+    door = FlaskDoor(application)
     replies = run_concurrently(32, lambda _: door.send(Call("POST", "/students", json_body=BODY)))
     statuses = sorted(reply.status for reply in replies)
     assert statuses == [201] + [409] * 31

@@ -1,6 +1,6 @@
 """GET /students (keyset pages, filters, search) and GET /students/count on both doors."""
 
-from student_records.data.students import COUNT
+from student_records.students.repository import COUNT
 from tests.doors import Call
 
 

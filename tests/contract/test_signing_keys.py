@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local_stack.dev_auth import AUDIENCE, ISSUER
-from rest_contract.auth import AuthUnavailable, Unauthenticated
+from rest_contract.identity import AuthUnavailable, Unauthenticated
 from rest_contract.token_verifier import KEYS_MAX_AGE_S, MIN_READ_INTERVAL_S, Authenticator, S3Object, SigningKeys
 from tests.doors import Call
 
@@ -84,10 +84,14 @@ def verifier(s3) -> Verifier:
 
 
 @pytest.fixture
-def keys_in_s3(monkeypatch, rebuilt_authenticator, s3):
-    """The doors configured as in AWS: keys from the S3 object."""
-    monkeypatch.delenv("AUTH_JWKS_FILE")
-    monkeypatch.setenv("AUTH_JWKS_URL", OBJECT_URI)
+def settings(settings):
+    """The doors of this module are configured as in AWS: keys from the S3 object."""
+    auth = settings.auth.model_copy(update={"jwks_file": None, "jwks_url": OBJECT_URI, "region": REGION})
+    return settings.model_copy(update={"auth": auth})
+
+
+@pytest.fixture
+def keys_in_s3(s3):
     return s3
 
 

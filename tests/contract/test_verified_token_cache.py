@@ -8,7 +8,6 @@ import pytest
 
 from local_stack.dev_auth import AUDIENCE, ISSUER
 from rest_contract import token_verifier
-from rest_contract.auth import auth_settings
 from rest_contract.token_verifier import Authenticator, SigningKeys, jwks_reader
 from tests.doors import token_for
 
@@ -25,10 +24,11 @@ def frequent_thread_switches():
     sys.setswitchinterval(previous)
 
 
-def test_many_threads_evicting_at_once_get_every_identity_right(monkeypatch, frequent_thread_switches):
+def test_many_threads_evicting_at_once_get_every_identity_right(monkeypatch, frequent_thread_switches, settings):
     # Given a cache of 8 tokens, and 64 distinct tokens
     monkeypatch.setattr(token_verifier, "VERIFIED_CACHE_SIZE", 8)
-    authenticator = Authenticator(issuer=ISSUER, audience=AUDIENCE, keys=SigningKeys(jwks_reader(auth_settings())))
+    keys = SigningKeys(jwks_reader(jwks_file=settings.auth.jwks_file))
+    authenticator = Authenticator(issuer=ISSUER, audience=AUDIENCE, keys=keys)
     tokens = {f"user-{number}": token_for("registrar", subject=f"user-{number}") for number in range(64)}
     failures: list[BaseException] = []
     wrong: list[tuple[str, str]] = []

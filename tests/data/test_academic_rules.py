@@ -5,10 +5,11 @@ enrollments disappear, and the capacity held by the service under 32 concurrent 
 import psycopg
 import pytest
 
-from student_records.academic_models import EnrollmentCreate
-from student_records.academics import get_academic_service
 from student_records.access import Caller, Role
+from student_records.enrollments.models import EnrollmentCreate
+from student_records.enrollments.service import EnrollmentService
 from student_records.errors import AlreadyTaken, OfferingFull
+from student_records.paging import Pager
 from tests.concurrency import run_concurrently
 
 REGISTRAR = Caller("registrar-1", Role.REGISTRAR, "test-correlation-id")
@@ -32,10 +33,10 @@ def _seats_taken(db, offering: int) -> int:
     return db.execute("SELECT enrolled_count FROM course_offerings WHERE id = %s", (offering,)).fetchone()[0]
 
 
-def test_32_concurrent_enrollments_into_the_last_seat_at_the_service(db):
+def test_32_concurrent_enrollments_into_the_last_seat_at_the_service(db, database):
     # Given an offering with one seat and 32 students
     offering, students = _offering(db, capacity=1), _students(db, 32)
-    service = get_academic_service()
+    service = EnrollmentService(database, Pager(b"test-cursor-signing-key"))
     # When all of them enroll at once
     outcomes = run_concurrently(32, lambda index: service.enroll(REGISTRAR, offering, EnrollmentCreate(
         student_id=students[index])), expected=(OfferingFull, AlreadyTaken))
@@ -46,9 +47,9 @@ def test_32_concurrent_enrollments_into_the_last_seat_at_the_service(db):
     assert db.execute("SELECT count(*) FROM enrollments").fetchone()[0] == 1
 
 
-def test_concurrent_enrollments_fill_an_offering_exactly(db):
+def test_concurrent_enrollments_fill_an_offering_exactly(db, database):
     offering, students = _offering(db, capacity=10), _students(db, 32)
-    service = get_academic_service()
+    service = EnrollmentService(database, Pager(b"test-cursor-signing-key"))
     outcomes = run_concurrently(32, lambda index: service.enroll(REGISTRAR, offering, EnrollmentCreate(
         student_id=students[index])), expected=(OfferingFull, AlreadyTaken))
     assert sum(isinstance(outcome, OfferingFull) for outcome in outcomes) == 22

@@ -6,9 +6,9 @@ import psycopg
 import pytest
 
 import student_records.data.database as database_module
-from student_records.config import DatabaseSettings
 from student_records.data.database import Database, Query
 from student_records.errors import DatabaseUnavailable
+from student_records.settings import DatabaseSettings
 
 LOCK_NOW = Query("test.lock_now", "SELECT id FROM students WHERE id = %(id)s FOR UPDATE NOWAIT")
 DIE = Query("test.die", "SELECT pg_terminate_backend(pg_backend_pid())")
@@ -16,7 +16,7 @@ DIE = Query("test.die", "SELECT pg_terminate_backend(pg_backend_pid())")
 
 @pytest.fixture
 def database(database_conninfo):
-    database = Database(DatabaseSettings.from_env({"DATABASE_URL": database_conninfo}))
+    database = Database(DatabaseSettings(url=database_conninfo))
     yield database
     database.close()
 
@@ -64,7 +64,7 @@ def test_a_connection_the_server_ended_is_replaced_before_a_statement_gets_it(db
     check = database_module.ConnectionPool.check_connection
     monkeypatch.setattr(database_module.ConnectionPool, "check_connection",
                         staticmethod(lambda connection: (round_trips.append(1), check(connection))))
-    one_connection = Database(DatabaseSettings.from_env({"DATABASE_URL": database_conninfo, "DB_POOL_MAX_SIZE": "1"}))
+    one_connection = Database(DatabaseSettings(url=database_conninfo, pool_max_size=1))
     try:
         backend = one_connection.fetch_one(Query("test.pid", "SELECT pg_backend_pid() AS pid"))["pid"]
         # Given a healthy idle connection: handed out again without a round trip to check it

@@ -3,10 +3,11 @@ always wait, and a statement that relaxes its commit can never share a transacti
 
 import pytest
 
+from application.settings import Settings
 from student_records.access import Caller, Role
-from student_records.config import ConfigurationError, DatabaseSettings
 from student_records.data.database import Database, Query
-from student_records.data.students import GET, INSERT, StudentRepository
+from student_records.settings import ConfigurationError, DatabaseSettings
+from student_records.students.repository import GET, INSERT, StudentRepository
 
 CALLER = Caller(subject="auditor", role=Role.ADMIN, correlation_id="c-read-audit")
 # What an audits_read statement's transaction runs with: the Session supplies %(read_audit_commit)s.
@@ -19,8 +20,7 @@ COMMIT_SETTING = Query(
 
 
 def _database(conninfo: str, read_audit_commit: str) -> Database:
-    settings = DatabaseSettings.from_env({"DATABASE_URL": conninfo, "READ_AUDIT_COMMIT": read_audit_commit})
-    return Database(settings)
+    return Database(DatabaseSettings(url=conninfo, read_audit_commit=read_audit_commit))
 
 
 @pytest.mark.parametrize(("choice", "expected"), [("async", "off"), ("sync", "on")])
@@ -77,15 +77,16 @@ def test_an_audited_read_refuses_to_join_a_transaction(db, database_conninfo):
 
 def test_an_unknown_choice_is_refused():
     with pytest.raises(ConfigurationError, match="READ_AUDIT_COMMIT"):
-        DatabaseSettings.from_env({"DATABASE_URL": "host=localhost", "READ_AUDIT_COMMIT": "lazy"})
+        Settings.from_environ({"DATABASE_URL": "host=localhost", "READ_AUDIT_COMMIT": "lazy"})
 
 
 def test_every_statement_that_writes_read_audit_rows_is_marked():
     # The Session supplies the setting only to marked statements: an unmarked one would fail on its parameter.
-    import student_records.data.academics as academics
-    import student_records.data.students as students
+    import student_records.enrollments.repository as enrollments
+    import student_records.students.repository as students
+    import student_records.transcripts.repository as transcripts
 
-    for module in (students, academics):
+    for module in (students, enrollments, transcripts):
         for query in vars(module).values():
             if isinstance(query, Query):
                 assert query.audits_read == ("read_audit_commit" in query.sql), query.name

@@ -4,7 +4,7 @@ search; every query of the API on students still reaches its rows through an ind
 import psycopg
 import pytest
 
-from student_records.data import students
+from student_records.students import repository as students
 
 PREFIX = "f12%"
 

@@ -9,8 +9,7 @@ import jwt
 import pytest
 
 from deployed.users import PASSWORD_LENGTH, generate_password, main
-from rest_contract.auth import auth_settings
-from rest_contract.token_verifier import Authenticator
+from rest_contract.auth import AuthSettings, build_authenticator
 from student_records.access import Role
 from tests.deployed.moto_aws import STACK, create_stack, moto_jwks_file
 
@@ -48,9 +47,10 @@ def test_create_makes_a_confirmed_student_whose_id_token_the_api_accepts(stack, 
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["token_use"] == "id" and claims["cognito:groups"] == ["student"]
     # And the API's own verifier, trusting the pool's key, identifies the student and their record
-    settings = auth_settings({"AUTH_ISSUER": stack["UserPoolIssuer"], "AUTH_AUDIENCE": stack["UserPoolClientId"],
-                              "AUTH_JWKS_FILE": str(moto_jwks_file(tmp_path))})
-    identity = Authenticator.from_settings(settings).identify(f"Bearer {token}")
+    settings = AuthSettings.model_validate({"AUTH_ISSUER": stack["UserPoolIssuer"],
+                                            "AUTH_AUDIENCE": stack["UserPoolClientId"],
+                                            "AUTH_JWKS_FILE": str(moto_jwks_file(tmp_path))})
+    identity = build_authenticator(settings).identify(f"Bearer {token}")
     assert (identity.role, identity.student_id, identity.subject) == (Role.STUDENT, 42, attributes["sub"])
 
 

@@ -1,13 +1,26 @@
 """The Flask door limits each client: 429 problem documents with Retry-After; health checks exempt."""
 
+import pytest
+
 from flask_backend import create_app
+from tests.apps import application_for
 from tests.doors import token_for
 
 
-def test_over_the_limit_is_429_with_retry_after(monkeypatch, db):
+@pytest.fixture
+def door_limited_to(settings, database):
+    """The Flask door, allowing each client `rate` (RATE_LIMIT)."""
+
+    def _door(rate: str):
+        limited = settings.model_copy(update={"http": settings.http.model_copy(update={"rate_limit": rate})})
+        return create_app(application=application_for(limited, database)).test_client()
+
+    return _door
+
+
+def test_over_the_limit_is_429_with_retry_after(door_limited_to, db):
     # Given a door allowing 3 requests a minute per client
-    monkeypatch.setenv("RATE_LIMIT", "3 per minute")
-    client = create_app().test_client()
+    client = door_limited_to("3 per minute")
     headers = {"Authorization": f"Bearer {token_for('registrar')}"}
     # When a client sends a fourth
     statuses = [client.get("/students/count", headers=headers).status_code for _ in range(4)]
@@ -20,16 +33,14 @@ def test_over_the_limit_is_429_with_retry_after(monkeypatch, db):
     assert int(refused.headers["Retry-After"]) > 0
 
 
-def test_health_checks_are_never_limited(monkeypatch, db):
-    monkeypatch.setenv("RATE_LIMIT", "1 per minute")
-    client = create_app().test_client()
+def test_health_checks_are_never_limited(door_limited_to, db):
+    client = door_limited_to("1 per minute")
     assert {client.get("/health").status_code for _ in range(5)} == {200}
     assert {client.get("/health/ready").status_code for _ in range(3)} == {200}
 
 
-def test_clients_are_told_apart(monkeypatch, db):
-    monkeypatch.setenv("RATE_LIMIT", "1 per minute")
-    client = create_app().test_client()
+def test_clients_are_told_apart(door_limited_to, db):
+    client = door_limited_to("1 per minute")
     headers = {"Authorization": f"Bearer {token_for('registrar')}"}
     first = client.get("/students/count", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.2"})
     second = client.get("/students/count", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.3"})

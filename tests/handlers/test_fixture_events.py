@@ -4,11 +4,18 @@ import base64
 import json
 from pathlib import Path
 
-from handlers.api import lambda_handler
+import pytest
+
+from handlers.api import create_handler
 from local_stack.gateway import LambdaContext
 from tests.doors import token_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture
+def lambda_handler(application):
+    return create_handler(application=application)
 
 
 def _event(name, token=None):
@@ -20,7 +27,7 @@ def _event(name, token=None):
     return event
 
 
-def test_get_event_with_base64_body_and_proxy_path_parameters(db):
+def test_get_event_with_base64_body_and_proxy_path_parameters(db, lambda_handler):
     # Given a student with id 1
     db.execute("INSERT INTO students (first_name, last_name, email) VALUES ('Ada', 'L', 'ada@example.org')")
     # When the SAM-generated GET /students/1 event arrives (its body is base64, its pathParameters hold proxy)
@@ -32,7 +39,7 @@ def test_get_event_with_base64_body_and_proxy_path_parameters(db):
     assert json.loads(body)["id"] == 1
 
 
-def test_post_event_with_base64_body_is_validated(db):
+def test_post_event_with_base64_body_is_validated(db, lambda_handler):
     result = lambda_handler(_event("apigw-rest-proxy-post.json", token_for("registrar")),
                             LambdaContext("student-records-api"))
     # Its body is {"first_name": "Ada"}: two required fields are missing
@@ -42,6 +49,6 @@ def test_post_event_with_base64_body_is_validated(db):
     assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 0
 
 
-def test_fixture_event_without_a_token_is_401(db):
+def test_fixture_event_without_a_token_is_401(db, lambda_handler):
     result = lambda_handler(_event("apigw-rest-proxy-get.json"), LambdaContext("student-records-api"))
     assert result["statusCode"] == 401

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rest_contract.parsing import MAX_BODY_BYTES
+from rest_contract.parsing import DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES
 from tests.doors import OPENAPI_PATH, Call
 from tests.hostile.refusals import assert_refused
 

@@ -8,6 +8,7 @@ import hmac
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -16,8 +17,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from application import Application
 from flask_backend import create_app
-from handlers.api import lambda_handler
+from handlers.api import create_handler
 from local_stack.dev_auth import AUDIENCE, ISSUER
 from local_stack.gateway import build_rest_event, invoke, lambda_response_to_http
 from tests.doors import ROUTE_TEMPLATES, Call, Reply, assert_reply_matches_openapi, token_for
@@ -54,28 +56,35 @@ def _hs256_signed_with_the_public_key() -> str:
     return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 
 
-def _send_with_header_list(door: str, method: str, path: str, headers: list[tuple[str, str]]) -> Reply:
-    """A request whose header names may repeat, which the contract suite's Call cannot express."""
-    if door == "flask":
-        response = create_app().test_client().open(path, method=method, headers=headers)
-        reply = Reply(response.status_code, {name.lower(): value for name, value in response.headers.items()},
-                      response.get_data(), door)
-    else:
-        url = urlsplit(path)
-        event = build_rest_event(method, url.path, query=parse_qsl(url.query), headers=headers,
-                                 route_templates=ROUTE_TEMPLATES)
-        result = invoke(lambda_handler, event, function_name="student-records-api")
-        status, reply_headers, body = lambda_response_to_http(result)
-        reply = Reply(status, {name.lower(): value for name, value in reply_headers}, body, door)
-    assert_reply_matches_openapi(Call(method, path), reply)
-    return reply
+@dataclass(frozen=True)
+class HeaderListDoor:
+    """A door sent requests whose header names may repeat, which the contract suite's Call cannot express."""
+
+    name: str
+    application: Application
+
+    def send(self, method: str, path: str, headers: list[tuple[str, str]]) -> Reply:
+        if self.name == "flask":
+            response = create_app(application=self.application).test_client().open(path, method=method,
+                                                                                    headers=headers)
+            reply = Reply(response.status_code, {name.lower(): value for name, value in response.headers.items()},
+                          response.get_data(), self.name)
+        else:
+            url = urlsplit(path)
+            event = build_rest_event(method, url.path, query=parse_qsl(url.query), headers=headers,
+                                     route_templates=ROUTE_TEMPLATES)
+            result = invoke(create_handler(application=self.application), event, function_name="student-records-api")
+            status, reply_headers, body = lambda_response_to_http(result)
+            reply = Reply(status, {name.lower(): value for name, value in reply_headers}, body, self.name)
+        assert_reply_matches_openapi(Call(method, path), reply)
+        return reply
 
 
 @pytest.fixture(params=["lambda", "flask"])
-def door(request, db):
-    """Each door by name, over a database holding student 1."""
+def door(request, db, application) -> HeaderListDoor:
+    """Each door, over a database holding student 1."""
     db.execute("INSERT INTO students (first_name, last_name, email) VALUES ('Ada', 'Lovelace', 'ada@example.org')")
-    return request.param
+    return HeaderListDoor(request.param, application)
 
 
 class TestRepeatedAuthorization:
@@ -87,7 +96,7 @@ class TestRepeatedAuthorization:
         pair = [forged, teacher] if forged_first else [teacher, forged]
         before = database_state()
         # When they ask for what only an admin may read
-        reply = _send_with_header_list(door, "GET", "/students/1/audit", [("Authorization", value) for value in pair])
+        reply = door.send("GET", "/students/1/audit", [("Authorization", value) for value in pair])
         # Then no admin right is granted, whichever header a door reads
         assert reply.status in (401, 403), reply.body
         assert_refused(reply, reply.status)
@@ -103,7 +112,7 @@ class TestRepeatedAuthorization:
         tokens = [f"Bearer {token_for('teacher')}", f"Bearer {token_for('admin')}"]
         before = database_state()
         # When an admin-only record is asked for
-        reply = _send_with_header_list(door, "GET", "/students/1/audit", list(zip(names, tokens)))
+        reply = door.send("GET", "/students/1/audit", list(zip(names, tokens)))
         # Then the ambiguous credentials are refused, not resolved by picking one
         assert_refused(reply, 401, "unauthorized")
         assert database_state() == before
@@ -134,7 +143,7 @@ class TestMalformedTokens:
     )
     def test_a_malformed_or_crafted_token_is_401(self, door, database_state, authorization):
         before = database_state()
-        reply = _send_with_header_list(door, "GET", "/students/count", [("Authorization", authorization())])
+        reply = door.send("GET", "/students/count", [("Authorization", authorization())])
         assert_refused(reply, 401, "unauthorized")
         assert reply.headers["www-authenticate"].startswith('Bearer realm="student-records"')
         assert database_state() == before
@@ -148,7 +157,7 @@ class TestCredentialsOutsideTheAuthorizationHeader:
         token = quote(token_for("admin"), safe="")
         before = database_state()
         # When it is the only credential of a request
-        reply = _send_with_header_list(door, "GET", f"{path}?{parameter}={token}", [])
+        reply = door.send("GET", f"{path}?{parameter}={token}", [])
         # Then the request is unauthenticated (before its unknown parameter is even looked at)
         assert_refused(reply, 401, "unauthorized")
         assert "invalid_token" not in reply.headers["www-authenticate"]
@@ -157,25 +166,27 @@ class TestCredentialsOutsideTheAuthorizationHeader:
     @pytest.mark.parametrize("header", ["X-Amz-Cognito-Claims", "X-Forwarded-User", "X-Remote-User", "Cookie"])
     def test_an_identity_in_another_header_is_ignored(self, door, header):
         value = f"token={token_for('admin')}" if header == "Cookie" else json.dumps(_admin_claims())
-        reply = _send_with_header_list(door, "GET", "/students/count", [(header, value)])
+        reply = door.send("GET", "/students/count", [(header, value)])
         assert_refused(reply, 401, "unauthorized")
 
-    def test_the_lambda_door_ignores_authorizer_claims_without_a_token(self, db):
+    def test_the_lambda_door_ignores_authorizer_claims_without_a_token(self, db, application):
         # Given an event whose request context carries admin claims, as a Cognito authorizer would add them
         event = build_rest_event("GET", "/students/count", route_templates=ROUTE_TEMPLATES)
         event["requestContext"]["authorizer"] = {"claims": {"sub": "mallory", "cognito:groups": "admin"}}
         # When it reaches the handler without an Authorization header
-        status, _, body = lambda_response_to_http(invoke(lambda_handler, event, function_name="student-records-api"))
+        status, _, body = lambda_response_to_http(invoke(create_handler(application=application), event,
+                                                          function_name="student-records-api"))
         # Then the door trusts nothing it did not verify itself
         assert status == 401, body
 
-    def test_the_lambda_door_refuses_a_forged_token_whatever_the_authorizer_claims(self, db):
+    def test_the_lambda_door_refuses_a_forged_token_whatever_the_authorizer_claims(self, db, application):
         # Given admin claims in the request context, beside a token no trusted key signed: any principal that
         # IAM lets invoke the function can send such an event directly, with no authorizer in the way
         forged = [("Authorization", f"Bearer {_forged_admin_token()}")]
         event = build_rest_event("GET", "/students/count", headers=forged, route_templates=ROUTE_TEMPLATES)
         event["requestContext"]["authorizer"] = {"claims": {"sub": "mallory", "cognito:groups": "admin"}}
         # When it reaches the handler
-        status, _, body = lambda_response_to_http(invoke(lambda_handler, event, function_name="student-records-api"))
+        status, _, body = lambda_response_to_http(invoke(create_handler(application=application), event,
+                                                          function_name="student-records-api"))
         # Then the token's own signature decides
         assert status == 401, body

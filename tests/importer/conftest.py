@@ -37,13 +37,13 @@ class ImportRun:
 
 
 @pytest.fixture
-def run_import(db, tmp_path, capsys) -> Callable[..., ImportRun]:
+def run_import(db, database_conninfo, tmp_path, capsys) -> Callable[..., ImportRun]:
     """Runs the command on a file over the test database; returns its exit code, report and output."""
 
     def _run(path: Path, *arguments: str) -> ImportRun:
         report = tmp_path / "rejected.csv"
         capsys.readouterr()
-        exit_code = main([str(path), "--report", str(report), *arguments])
+        exit_code = main([str(path), "--report", str(report), "--database-url", database_conninfo, *arguments])
         captured = capsys.readouterr()
         rows = list(csv.DictReader(report.open(encoding="utf-8"))) if report.exists() else []
         return ImportRun(exit_code, rows, captured.out, captured.err)

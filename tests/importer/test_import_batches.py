@@ -7,11 +7,10 @@ import time
 
 import pytest
 
-from student_records import importer
+from student_records.students import importer
 from student_records.access import Caller, Role
-from student_records.data.database import get_database
-from student_records.data.students import StudentRepository
-from student_records.importer import import_students
+from student_records.students.repository import StudentRepository
+from student_records.students.importer import import_students
 
 REGISTRAR = Caller(subject="import:test", role=Role.REGISTRAR, correlation_id="import-test")
 API_CALLER = Caller(subject="api:registrar", role=Role.REGISTRAR, correlation_id="api-test")
@@ -35,9 +34,9 @@ def batches_of_two(monkeypatch):
     monkeypatch.setattr(importer, "BATCH_ROWS", 2)
 
 
-def test_a_file_of_many_batches_loads_as_one_with_one_report(db, batches_of_two):
+def test_a_file_of_many_batches_loads_as_one_with_one_report(db, batches_of_two, database):
     # Given a student holding a number, and a file of four batches with rejections in several of them
-    StudentRepository(get_database()).insert(API_CALLER, {
+    StudentRepository(database).insert(API_CALLER, {
         "student_number": "N-1", "first_name": "Held", "last_name": "Number", "email": "held@example.org",
         "date_of_birth": None, "status": "active", "enrolled_on": None})
     lines = _csv("Ada,Lovelace,ada@example.org,", "Bad,Row,not-an-email,", "Grace,Hopper,grace@example.org,",
@@ -45,7 +44,7 @@ def test_a_file_of_many_batches_loads_as_one_with_one_report(db, batches_of_two)
                  "Emmy,Noether,emmy@example.org,", "Held,Number,HELD@example.org,")
 
     # When it is imported
-    summary = import_students(get_database(), REGISTRAR, lines)
+    summary = import_students(database, REGISTRAR, lines)
 
     # Then every valid row loaded once, with its audit row, and every rejection is reported by its line
     assert (summary.read, summary.loaded, summary.already_present, summary.rejected) == (8, 4, 1, 3)
@@ -56,7 +55,7 @@ def test_a_file_of_many_batches_loads_as_one_with_one_report(db, batches_of_two)
     assert _creates(db) == 5
 
 
-def test_a_failure_in_a_later_batch_loads_nothing_of_the_earlier_ones(db, batches_of_two):
+def test_a_failure_in_a_later_batch_loads_nothing_of_the_earlier_ones(db, batches_of_two, database):
     # Given a rule only the database knows, broken by a row of the third batch
     db.execute("ALTER TABLE students ADD CONSTRAINT test_no_forbidden_names CHECK (last_name <> 'Forbidden')")
     try:
@@ -66,7 +65,7 @@ def test_a_failure_in_a_later_batch_loads_nothing_of_the_earlier_ones(db, batche
 
         # When the file is imported, Then it fails as a whole
         with pytest.raises(Exception, match="test_no_forbidden_names"):
-            import_students(get_database(), REGISTRAR, lines)
+            import_students(database, REGISTRAR, lines)
     finally:
         db.execute("ALTER TABLE students DROP CONSTRAINT test_no_forbidden_names")
 
@@ -75,18 +74,18 @@ def test_a_failure_in_a_later_batch_loads_nothing_of_the_earlier_ones(db, batche
     assert _creates(db) == 0
 
 
-def test_a_student_the_api_creates_during_the_import_is_kept_once(db):
+def test_a_student_the_api_creates_during_the_import_is_kept_once(db, database):
     # Given a student created through the API, not yet committed, with an email the file also has
     lines = _csv("Ada,Lovelace,ada@example.org,", "Grace,Hopper,GRACE@example.org,", "Hedy,Lamarr,hedy@example.org,")
     outcome: dict = {}
-    with get_database().transaction() as api_session:
+    with database.transaction() as api_session:
         StudentRepository(api_session).insert(API_CALLER, {
             "student_number": None, "first_name": "Grace", "last_name": "API", "email": "grace@example.org",
             "date_of_birth": None, "status": "active", "enrolled_on": None})
 
         # When the import runs meanwhile, and reaches that email while the API's transaction is still open
         importing = threading.Thread(
-            target=lambda: outcome.update(summary=import_students(get_database(), REGISTRAR, lines)))
+            target=lambda: outcome.update(summary=import_students(database, REGISTRAR, lines)))
         importing.start()
         _wait_until_blocked_by_a_lock(db, importing)
     # (the API's transaction commits here)

@@ -7,10 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from student_records.access import Caller, Role
-from student_records.data.database import get_database
 from student_records.errors import AccessDenied
-from student_records.importer import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ImportRefused, import_students
-from student_records.models import StudentCreate
+from student_records.students.importer import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ImportRefused, import_students
+from student_records.students.models import StudentCreate
 
 REGISTRAR = Caller(subject="import:test", role=Role.REGISTRAR, correlation_id="import-test")
 # Values at the edges of the rules, each tried in the column it belongs to.
@@ -39,7 +38,7 @@ def test_the_columns_are_the_fields_a_client_may_send():
 
 
 @pytest.mark.parametrize(("column", "value"), CASES)
-def test_a_value_is_accepted_by_the_import_exactly_when_the_api_accepts_it(db, column, value):
+def test_a_value_is_accepted_by_the_import_exactly_when_the_api_accepts_it(db, database, column, value):
     # Given a row with one edge value, and the API's verdict on the same value in a JSON body
     body = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", column: value}
     try:
@@ -52,23 +51,23 @@ def test_a_value_is_accepted_by_the_import_exactly_when_the_api_accepts_it(db, c
     cells = [f'"{body[name]}"' for name in header]
 
     # When it is imported
-    summary = import_students(get_database(), REGISTRAR, _csv(header, cells))
+    summary = import_students(database, REGISTRAR, _csv(header, cells))
 
     # Then the import rejects the same fields the API rejects, and loads the row when the API would
     assert {rejection.field for rejection in summary.rejections} == api_rejects
     assert summary.loaded == (0 if api_rejects else 1)
 
 
-def test_only_writers_import(db):
+def test_only_writers_import(db, database):
     # Given a teacher
     teacher = Caller(subject="import:teacher", role=Role.TEACHER, correlation_id="import-test")
 
     # When they import a file, Then it is refused
     with pytest.raises(AccessDenied):
-        import_students(get_database(), teacher, _csv(("first_name", "last_name", "email")))
+        import_students(database, teacher, _csv(("first_name", "last_name", "email")))
 
 
-def test_an_empty_file_is_refused(db):
+def test_an_empty_file_is_refused(db, database):
     # Given a file without even a header, When it is imported, Then it is refused
     with pytest.raises(ImportRefused, match="needs a header row"):
-        import_students(get_database(), REGISTRAR, io.StringIO(""))
+        import_students(database, REGISTRAR, io.StringIO(""))

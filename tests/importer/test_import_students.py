@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from local_stack.import_students import EXIT_FAILED, EXIT_LOADED, EXIT_REJECTED, write_fake_students
-from student_records.models import StudentCreate
+from student_records.students.models import StudentCreate
 from tests.importer.conftest import write_csv
 
 FULL_HEADER = ("first_name", "last_name", "email", "student_number", "date_of_birth", "status", "enrolled_on")

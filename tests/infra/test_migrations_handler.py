@@ -99,7 +99,7 @@ def test_missing_configuration_is_answered_too(response_url, monkeypatch):
 
 def test_migrations_still_running_near_the_timeout_are_answered_failed(response_url, monkeypatch):
     # Given migrations that take longer than the function has left
-    monkeypatch.setattr(custom_resource, "migrate", lambda conninfo, log: time.sleep(5))
+    monkeypatch.setattr(custom_resource, "migrate", lambda conninfo, sql_dir, log: time.sleep(5))
     monkeypatch.setenv("DATABASE_URL", "postgresql://localhost/none")
     context = FakeContext(remaining_ms=custom_resource.ANSWER_MARGIN_MS + 200)
     # When CloudFormation creates the resource
@@ -112,7 +112,7 @@ def test_migrations_still_running_near_the_timeout_are_answered_failed(response_
 
 
 def test_a_long_reason_is_cut_to_fit_the_answer(response_url, monkeypatch):
-    def fail(conninfo, log):
+    def fail(conninfo, sql_dir, log):
         raise RuntimeError("x" * 10_000)
 
     monkeypatch.setattr(custom_resource, "migrate", fail)

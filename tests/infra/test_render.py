@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.api import lambda_handler
+from handlers.api import create_handler
 from infra import render
 from local_stack.gateway import LambdaContext
 from rest_contract.operations import OPERATIONS
@@ -18,7 +18,7 @@ def test_committed_template_is_not_stale():
     # Given the sources as they are; When the template is rendered
     rendered = render.render_text()
     # Then it is exactly the committed template.yaml
-    assert TEMPLATE.read_text(encoding="utf-8") == rendered, "template.yaml is stale: run `make template`"
+    assert TEMPLATE.read_text(encoding="utf-8") == rendered, "template.yaml is stale: run `make generate`"
 
 
 def test_every_operation_has_an_explicit_api_event_and_an_openapi_path(sam_template):
@@ -87,12 +87,12 @@ def test_a_dashboard_showing_conditional_alarms_names_them_only_where_they_exist
     assert without_door["Fn::Sub"][1]["LoadBalancerDimension"] == "no-flask-door"
 
 
-def test_readiness_probe_event_is_served_by_the_lambda_door(db):
+def test_readiness_probe_event_is_served_by_the_lambda_door(application):
     # Given the schedule's synthetic event, with the stage filled in as Fn::Sub would
     event_text = render.readiness_probe_event().replace("${ApiStageName}", "v1").replace("${AWS::AccountId}", "1" * 12)
     event = json.loads(event_text)
     # When the Lambda door handles it against a migrated database
-    result = lambda_handler(event, LambdaContext("student-records-api"))
+    result = create_handler(application=application)(event, LambdaContext("student-records-api"))
     # Then readiness answers 200, as it would behind API Gateway
     assert result["statusCode"] == 200, result.get("body")
     assert event["resource"] == event["requestContext"]["resourcePath"] == "/health/ready"

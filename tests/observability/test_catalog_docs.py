@@ -3,7 +3,7 @@ from observability.catalog import CATALOG, DOC, with_catalog
 
 def test_docs_catalog_is_fresh():
     text = DOC.read_text(encoding="utf-8")
-    assert text == with_catalog(text), "run `python -m observability.catalog`"
+    assert text == with_catalog(text), "docs/observability.md's metric catalog is stale: run `make generate`"
 
 
 def test_every_metric_is_documented():

@@ -6,10 +6,10 @@ import socket
 import pytest
 
 from observability.metrics import recorder
-from student_records.config import DatabaseSettings
 from student_records.data.database import Database
 from student_records.data.health import PING
 from student_records.errors import DatabaseUnavailable
+from student_records.settings import DatabaseSettings
 
 
 def _closed_port() -> int:
@@ -20,10 +20,7 @@ def _closed_port() -> int:
 
 def test_unreachable_database_is_reported_and_counted(capsys):
     # Given a pool pointed at a port where nothing listens
-    settings = DatabaseSettings.from_env({
-        "DATABASE_URL": f"host=127.0.0.1 port={_closed_port()} dbname=x user=postgres",
-        "DB_POOL_TIMEOUT_S": "0.3",
-    })
+    settings = DatabaseSettings(url=f"host=127.0.0.1 port={_closed_port()} dbname=x user=postgres", pool_timeout_s=0.3)
     database = Database(settings)
     recorder.flush()
     capsys.readouterr()

@@ -10,9 +10,9 @@ def _log_lines(capsys) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{") and '"_aws"' not in line]
 
 
-def test_psycopg_lines_keep_their_logger_name_after_an_invocation(capsys):
+def test_psycopg_lines_keep_their_logger_name_after_an_invocation(capsys, application):
     # Given an invocation of the Lambda door has been served
-    assert LambdaDoor().send(Call("GET", "/health")).status == 200
+    assert LambdaDoor(application).send(Call("GET", "/health")).status == 200
     capsys.readouterr()
     # When the driver's pool logs a line afterwards
     logging.getLogger("psycopg.pool").warning("pool line")

@@ -99,7 +99,7 @@ def start_flask_door(database_conninfo, tmp_path, monkeypatch, collector):
     doors = []
 
     def start(signals_interval_ms: int) -> DoorProcess:
-        monkeypatch.setenv("SIGNALS_FLUSH_INTERVAL_MS", str(signals_interval_ms))
+        monkeypatch.setenv("SIGNALS_FLUSH_INTERVAL_MS", str(signals_interval_ms))  # the door's process reads it
         doors.append(DoorProcess("flask", database_conninfo, collector.port, tmp_path))
         return doors[-1]
 

@@ -13,6 +13,7 @@ from observability.metrics import recorder
 from observability.signal_writer import SignalWriter
 from observability.udp import DatagramSender
 from tests.observability.stack import DoorProcess
+from tests.apps import observing
 
 NEVER_S = 3600
 DATAGRAM = b'{"format":"json","version":1}\n{}'
@@ -101,7 +102,7 @@ def test_the_flask_writer_counts_datagrams_the_socket_lost(puts):
 def test_the_lambda_doors_sender_counts_a_datagram_the_socket_lost(monkeypatch, puts):
     # Given no writer (the Lambda door sends each document at once) and a socket that refuses one
     monkeypatch.setattr(signal_writer, "writer", None)
-    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
+    observing(xray_daemon_address="127.0.0.1:2000")
     daemon = xray_daemon._Daemon()
     daemon._sender._sockets[("127.0.0.1", 2000)] = _FailingSocket(errno.ENOBUFS)
     # When two documents are sent, then the lost one is counted at once
@@ -112,7 +113,7 @@ def test_the_lambda_doors_sender_counts_a_datagram_the_socket_lost(monkeypatch, 
 
 def test_a_malformed_daemon_address_loses_every_document_counted(monkeypatch, puts):
     monkeypatch.setattr(signal_writer, "writer", None)
-    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "no-port-here")
+    observing(xray_daemon_address="no-port-here")
     xray_daemon._Daemon().send({"id": "a"})
     assert puts == [("SignalsDropped", 1)]
 

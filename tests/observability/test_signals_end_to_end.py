@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from student_records.data import students as student_queries
+from student_records.students import repository as student_queries
 from student_records.data import health, migrations
 from tests.observability.emf_spec import assert_valid_emf
 from tests.observability.stack import REPO_ROOT, DoorProcess, UdpCollector

@@ -10,14 +10,14 @@ import pytest
 from flask import Flask
 
 from local_stack.trace_viewer import TraceViewer
-from observability import ec2_metadata
 from observability.flask_door import instrument_flask
 from observability.lambda_door import instrument_api_handler
 from observability.requests import set_route
 from observability.tracing import TRUNCATED_SQL_MARK, database_subsegment
 from observability.xray_daemon import MAX_DATAGRAM_BYTES
-from student_records.data import students
+from student_records.students import repository as students
 from tests.observability.stack import UdpCollector
+from tests.apps import observing
 
 DATABASE_URL = "postgresql://db.example.internal:5432/student_records"
 DATABASE_NODE = "student_records@db.example.internal"
@@ -47,9 +47,8 @@ def _run_statements(count: int) -> None:
 
 
 @pytest.fixture
-def flask_client(daemon, monkeypatch):
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    ec2_metadata.this_instance.cache_clear()
+def flask_client(daemon):
+    observing(ec2_metadata_disabled=True)
     app = Flask(__name__)
     instrument_flask(app)
 
@@ -62,8 +61,7 @@ def flask_client(daemon, monkeypatch):
                 pass
         return ""
 
-    yield app.test_client()
-    ec2_metadata.this_instance.cache_clear()
+    return app.test_client()
 
 
 def _trace_datagrams(daemon: UdpCollector, trace_id: str, done) -> list[bytes]:

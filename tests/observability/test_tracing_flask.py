@@ -19,6 +19,7 @@ from observability.tracing import database_subsegment
 from tests.observability import fake_imds
 from tests.observability.fake_imds import FakeImds
 from tests.observability.stack import DoorProcess, UdpCollector, free_port
+from tests.apps import observing
 
 DAEMON_HEADER = b'{"format":"json","version":1}'
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -54,16 +55,13 @@ def collector():
 
 
 @pytest.fixture
-def not_on_ec2(monkeypatch):
-    """The instance metadata lookup off, as botocore's variable says, and asked afresh by the next app."""
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    ec2_metadata.this_instance.cache_clear()
-    yield
-    ec2_metadata.this_instance.cache_clear()
+def not_on_ec2():
+    """The instance metadata lookup off, as botocore's variable says."""
+    observing(ec2_metadata_disabled=True)
 
 
 def _instrumented_app(collector, monkeypatch) -> Flask:
-    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", f"127.0.0.1:{collector.port}")
+    observing(xray_daemon_address=f"127.0.0.1:{collector.port}")
     app = Flask(__name__)
     instrument_flask(app)
 
@@ -297,13 +295,11 @@ def test_annotation_keys_x_ray_cannot_filter_on_are_left_out(client, collector):
 
 
 @pytest.fixture
-def imds(monkeypatch):
+def imds():
+    """An instance metadata service of its own (a new endpoint: the process asks it afresh), in force."""
     server = FakeImds()
-    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.endpoint)
-    ec2_metadata.this_instance.cache_clear()
+    observing(ec2_metadata_disabled=False, ec2_metadata_endpoint=server.endpoint)
     yield server
-    ec2_metadata.this_instance.cache_clear()
     server.close()
 
 
@@ -324,31 +320,24 @@ def test_on_ec2_the_segment_names_its_instance_asked_once_per_process_through_im
 
 def test_where_no_metadata_service_answers_the_segment_has_no_instance(collector, monkeypatch):
     # Given an endpoint where nothing listens (off EC2)
-    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED", raising=False)
-    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", f"http://127.0.0.1:{free_port()}/")
-    ec2_metadata.this_instance.cache_clear()
-    try:
-        started = time.monotonic()
-        app = _instrumented_app(collector, monkeypatch)
-        booted_in = time.monotonic() - started
-        segment = _segment(collector, _root(app.test_client().get("/status/200")))
-    finally:
-        ec2_metadata.this_instance.cache_clear()
+    observing(ec2_metadata_disabled=False, ec2_metadata_endpoint=f"http://127.0.0.1:{free_port()}/")
+    started = time.monotonic()
+    app = _instrumented_app(collector, monkeypatch)
+    booted_in = time.monotonic() - started
+    segment = _segment(collector, _root(app.test_client().get("/status/200")))
     # Then booting did not wait past the lookup's timeout, and the segment names no instance
     assert booted_in < 1.0
     assert "ec2" not in segment["aws"]
 
 
-def test_the_lookup_is_skipped_when_disabled(monkeypatch, imds):
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert ec2_metadata.lookup() is None
+def test_the_lookup_is_skipped_when_disabled(imds):
+    assert ec2_metadata.lookup(disabled=True, endpoint_url=imds.endpoint) is None
     assert imds.requests == []
 
 
-def test_an_endpoint_that_refuses_imdsv2_gives_no_instance(monkeypatch, imds):
+def test_an_endpoint_that_refuses_imdsv2_gives_no_instance(imds):
     # Given an endpoint that answers, but whose token request fails (say, a proxy that is not IMDS)
-    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint + "elsewhere/")
-    assert ec2_metadata.lookup() is None
+    assert ec2_metadata.lookup(endpoint_url=imds.endpoint + "elsewhere/") is None
     assert imds.requests == [("PUT", "/elsewhere/latest/api/token")]
 
 

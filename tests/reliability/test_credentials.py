@@ -8,13 +8,14 @@ import boto3
 import psycopg
 import pytest
 from moto import mock_aws
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from application.settings import Settings
 from local_stack.embedded_postgres import EmbeddedPostgres
-from student_records.config import DatabaseSettings
 from student_records.credentials import SecretsManagerPassword
 from student_records.data.database import Database
 from student_records.data.health import PING
+from student_records.settings import DatabaseSettings
 from tests.observability.stack import REPO_ROOT
 
 
@@ -54,17 +55,16 @@ def password_server():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _settings(server, source):
+def _database(server, source) -> Database:
     # One connection only: no connection being opened in the background can slip past the test's cut.
-    base = DatabaseSettings.from_env({"DATABASE_URL": make_conninfo(server.dsn(), user="app"),
-                                      "DB_POOL_TIMEOUT_S": "3", "DB_POOL_MAX_SIZE": "1"})
-    return DatabaseSettings(**{**base.__dict__, "password_source": source})
+    settings = DatabaseSettings(url=make_conninfo(server.dsn(), user="app"), pool_timeout_s=3, pool_max_size=1)
+    return Database(settings, password_source=source)
 
 
 def test_a_rotated_password_is_fetched_again_when_refused(password_server):
     # Given a pool connected with the first password
     secret = RotatingSecret("first-password")
-    database = Database(_settings(password_server, secret))
+    database = _database(password_server, secret)
     try:
         assert database.fetch_one(PING) == {"ok": 1}
         # When the password is rotated and the open connections are cut
@@ -120,8 +120,9 @@ def test_db_secret_arn_configures_user_and_password_without_the_environment_hold
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     arn = boto3.client("secretsmanager").create_secret(
         Name="rds-master-2", SecretString='{"username": "master", "password": "s3cret"}')["ARN"]
-    settings = DatabaseSettings.from_env({"DB_HOST": "db.internal", "DB_SECRET_ARN": arn, "DB_SSLMODE": "require"})
-    assert "s3cret" not in settings.base_conninfo
-    assert settings.user == "master"
-    assert "password=s3cret" in settings.conninfo
-    assert "sslmode=require" in settings.base_conninfo
+    settings = Settings.from_environ({"DB_HOST": "db.internal", "DB_SECRET_ARN": arn, "DB_SSLMODE": "require"}).database
+    base, source = settings.connection()
+    assert "s3cret" not in base and source.password() == "s3cret"
+    assert conninfo_to_dict(base)["user"] == "master"
+    assert "password=s3cret" in settings.conninfo()
+    assert "sslmode=require" in base

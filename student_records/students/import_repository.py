@@ -15,11 +15,14 @@ from datetime import date
 from typing import NamedTuple
 
 import psycopg
+from psycopg import sql
 
 from ..access import Caller
-from .audit import actor, audit_rows
-from .database import Query, Session
-from .students import translate_integrity_errors
+from ..data.auditing import actor, audited
+from ..data.database import Query, Session
+from ..data.integrity import integrity_errors_translated
+from ..data.sql import column_list
+from .repository import REFUSALS
 
 # The columns of a row's CSV text in a StagedBatch: everything but its id and student number; enrolled_on
 # last (the importer gives it the import's day when a row has none).
@@ -38,55 +41,55 @@ class StagedBatch(NamedTuple):
         return StagedBatch(*_picked(indexes, *self))
 
 
-_ROW_COLUMNS = ", ".join(ROW_COLUMNS)
-_STAGING_COLUMNS = f"id, student_number, {_ROW_COLUMNS}"
+_ROW_COLUMNS = column_list(ROW_COLUMNS)
+_STAGING_COLUMNS = column_list(("id", "student_number", *ROW_COLUMNS))
 # The varying column last: an audit row is a constant prefix and the student's id.
-_AUDIT_COLUMNS = "actor, actor_role, action, correlation_id, student_id"
+_AUDIT_COLUMNS = column_list(("actor", "actor_role", "action", "correlation_id", "student_id"))
 
 TODAY = Query("imports.today", "SELECT current_date AS today")
 
 
-def _which_exist(name: str, key: str) -> Query:
+def _which_exist(name: str, key: sql.Composable) -> Query:
     """Which of the given values some student has as `key`. The values travel as one newline-separated text
     (emails and numbers hold no whitespace): a text array of 100,000 elements costs several times as much to
     send and parse. OFFSET 0 keeps each check an index lookup."""
-    return Query(
-        name,
-        f"""SELECT value FROM unnest(string_to_array(%(values)s, E'\\n')) AS value
-             WHERE EXISTS (SELECT 1 FROM students WHERE {key} = value OFFSET 0)""",
-    )
+    return Query(name, sql.SQL(
+        """SELECT value FROM unnest(string_to_array(%(values)s, E'\\n')) AS value
+             WHERE EXISTS (SELECT 1 FROM students WHERE {key} = value OFFSET 0)""").format(key=key))
 
 
-PRESENT_EMAILS = _which_exist("imports.present_emails", "lower(email)")
-HELD_STUDENT_NUMBERS = _which_exist("imports.held_student_numbers", "student_number")
+PRESENT_EMAILS = _which_exist("imports.present_emails", sql.SQL("lower(email)"))
+HELD_STUDENT_NUMBERS = _which_exist("imports.held_student_numbers", sql.Identifier("student_number"))
 # students_id_seq: the identity's sequence (named by name: pg_get_serial_sequence per row costs 1.7 µs).
 RESERVE_IDS = Query(
     "imports.reserve_ids",
     "SELECT string_agg(nextval('students_id_seq')::text, ',') AS ids FROM generate_series(1, %(students)s)",
 )
-COPY_GENERATED = Query("imports.copy_students", f"COPY students (id, {_ROW_COLUMNS}) FROM STDIN (FORMAT csv)")
-COPY_CHOSEN = Query(
-    "imports.copy_students_numbered", f"COPY students (id, student_number, {_ROW_COLUMNS}) FROM STDIN (FORMAT csv)"
-)
-COPY_AUDIT = Query("imports.copy_audit", f"COPY student_audit ({_AUDIT_COLUMNS}) FROM STDIN (FORMAT csv)")
+
+
+COPY_GENERATED = Query("imports.copy_students", sql.SQL(
+    "COPY students (id, {columns}) FROM STDIN (FORMAT csv)").format(columns=_ROW_COLUMNS))
+COPY_CHOSEN = Query("imports.copy_students_numbered", sql.SQL(
+    "COPY students (id, student_number, {columns}) FROM STDIN (FORMAT csv)").format(columns=_ROW_COLUMNS))
+COPY_AUDIT = Query("imports.copy_audit", sql.SQL(
+    "COPY student_audit ({columns}) FROM STDIN (FORMAT csv)").format(columns=_AUDIT_COLUMNS))
 
 # The fallback after a concurrent writer took a row of the batch.
-CREATE_STAGING = Query(
-    "imports.create_staging",
-    f"CREATE TEMPORARY TABLE import_staging ON COMMIT DROP AS SELECT {_STAGING_COLUMNS} FROM students LIMIT 0",
-)
-COPY_STAGING = Query("imports.copy_staging", f"COPY import_staging ({_STAGING_COLUMNS}) FROM STDIN (FORMAT csv)")
-LOAD_STAGED_SKIPPING_TAKEN = Query(
-    "imports.load_skipping_taken",
-    f"""WITH inserted AS (
-            INSERT INTO students ({_STAGING_COLUMNS}) OVERRIDING SYSTEM VALUE
-            SELECT id, coalesce(student_number, generated_student_number()), {_ROW_COLUMNS}
+CREATE_STAGING = Query("imports.create_staging", sql.SQL(
+    "CREATE TEMPORARY TABLE import_staging ON COMMIT DROP AS SELECT {columns} FROM students LIMIT 0"
+).format(columns=_STAGING_COLUMNS))
+COPY_STAGING = Query("imports.copy_staging", sql.SQL(
+    "COPY import_staging ({columns}) FROM STDIN (FORMAT csv)").format(columns=_STAGING_COLUMNS))
+LOAD_STAGED_SKIPPING_TAKEN = Query("imports.load_skipping_taken", sql.SQL(
+    """WITH inserted AS (
+            INSERT INTO students ({staging_columns}) OVERRIDING SYSTEM VALUE
+            SELECT id, coalesce(student_number, generated_student_number()), {row_columns}
               FROM import_staging ORDER BY lower(email)
             ON CONFLICT DO NOTHING
             RETURNING id),
-        {audit_rows("create", "inserted")}
-        SELECT count(*) AS loaded FROM inserted""",
-)
+        {audit}
+        SELECT count(*) AS loaded FROM inserted""").format(
+    staging_columns=_STAGING_COLUMNS, row_columns=_ROW_COLUMNS, audit=audited("create", "inserted")))
 DROP_STAGING = Query("imports.drop_staging", "DROP TABLE import_staging")
 
 
@@ -122,7 +125,7 @@ class ImportRepository:
         (reserved,) = self._session.fetch_all(RESERVE_IDS, {"students": len(batch.rows)})
         ids = reserved["ids"].split(",")
         # A rule of the database the model does not know fails the whole load, naming the rule, not the row.
-        with translate_integrity_errors():
+        with integrity_errors_translated(REFUSALS):
             try:
                 with self._session.savepoint():
                     self._copy(ids, batch, caller)

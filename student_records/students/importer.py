@@ -23,7 +23,7 @@ Policy:
 Speed: a thread reads each row, validates it with StudentCreate.model_validate_strings (the model's own rules,
 about 2 µs; the whole Python side is about 7 µs a row) and writes it as CSV, while the database loads the
 batch before (FIRST_BATCH_ROWS, doubling up to BATCH_ROWS, each in email order): one index lookup per row for
-the emails already present, then COPY into students and COPY into student_audit (data/imports.py). That side
+the emails already present, then COPY into students and COPY into student_audit (import_repository.py). That side
 is about 9-10 µs of one server process's CPU per row (the heap, six indexes, the CHECKs, the audit row and its
 two indexes), and one transaction is one server process: on two cores, with the Python side beside it, 1M rows
 take 11-15 s (bench/README.md §5).
@@ -45,10 +45,10 @@ from pydantic import ValidationError
 
 from observability import business
 
-from .access import Caller, require_writer
-from .data.database import Database
-from .data.imports import ROW_COLUMNS, ImportRepository, StagedBatch
-from .errors import DomainError
+from ..access import Caller, require_writer
+from ..data.database import Database
+from ..errors import DomainError
+from .import_repository import ROW_COLUMNS, ImportRepository, StagedBatch
 from .models import StudentCreate
 
 REQUIRED_COLUMNS = ("first_name", "last_name", "email")
@@ -62,7 +62,7 @@ BATCH_ROWS = 100_000
 # after 10,000 rows are validated rather than 100,000.
 FIRST_BATCH_ROWS = 10_000
 _PROGRESS_EVERY_ROWS = 8192
-# A staged row's cells are imports.ROW_COLUMNS in order; the last, enrolled_on, defaults to the import's day.
+# A staged row's cells are import_repository.ROW_COLUMNS in order; the last, enrolled_on, defaults to the import's day.
 _CELLS_BEFORE_ENROLMENT = attrgetter(*ROW_COLUMNS[:-1])
 
 
@@ -173,7 +173,7 @@ def check_header(header: Sequence[str]) -> list[str]:
 
 class _StagedRows:
     """Reads the CSV, validates each row as the API would, and writes the valid ones as staging CSV
-    (the columns of imports.STAGING_COLUMNS); keeps the rejections and the count of rows read."""
+    (import_repository.ROW_COLUMNS); keeps the rejections and the count of rows read."""
 
     def __init__(self, lines: Iterable[str], progress: ImportProgress | None) -> None:
         self._records = csv.reader(lines)

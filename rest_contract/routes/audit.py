@@ -1,0 +1,21 @@
+"""The audit trail of a student's record (admins only)."""
+
+from student_records.audit.models import AuditPage
+from student_records.models import PageQuery
+
+from ..http import ApiResponse
+from ..responses import json_body
+from ..routing import LIST_PROBLEMS, Context, Operation
+
+STUDENT_ID = "student_id"
+
+
+def student_audit(ctx: Context) -> ApiResponse:
+    return json_body(200, ctx.services.audit.trail(ctx.caller, ctx.path_id(STUDENT_ID), ctx.query(PageQuery)))
+
+
+OPERATIONS = (
+    Operation("getStudentAudit", "GET", "/students/{student_id}/audit",
+              "Who read or changed this student record, oldest first (admins only)",
+              student_audit, 200, (AuditPage,), query_model=PageQuery, problem_statuses=LIST_PROBLEMS, tag="audit"),
+)

@@ -1,0 +1,1 @@
+"""Enrollments of students in offerings, and the grades that complete them."""

@@ -1,0 +1,1 @@
+"""Transcripts, with the credit-weighted GPA computed in SQL, and the grade scale."""
