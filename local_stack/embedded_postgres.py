@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import errno
 import fcntl
 import functools
 import importlib.util
@@ -39,6 +38,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from infra import postgres_parameters
+
+from .ports import Port, PortInUse, is_address_in_use
 
 # PostgreSQL refuses to run as root, so root runs it as this account instead.
 SERVER_ACCOUNT = "embedded_postgres"
@@ -62,6 +63,10 @@ _READ_AND_TRAVERSE_BY_OTHERS = stat.S_IROTH | stat.S_IXOTH
 
 class EmbeddedPostgresError(RuntimeError):
     """The embedded PostgreSQL server could not be set up, started, stopped or reached."""
+
+
+class PostgresPortInUse(PortInUse, EmbeddedPostgresError):
+    """Another program holds the port asked for: named, like every port of `make run`, with its variable."""
 
 
 def _log_to_stderr(message: str) -> None:
@@ -452,11 +457,8 @@ def _ensure_port_available(host: str, port: int) -> None:
         with socket.create_server((host, port), family=_address_family(host)):
             pass
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise EmbeddedPostgresError(
-                f"cannot start PostgreSQL: port {port} on {host} is already in use by another process; "
-                "choose another port or omit it to pick a free one"
-            ) from error
+        if is_address_in_use(error):
+            raise PostgresPortInUse(Port("PostgreSQL (embedded)", "EMBEDDED_PG_PORT", host, port)) from None
         raise EmbeddedPostgresError(f"cannot start PostgreSQL: cannot listen on {host}:{port}: {error}") from error
 
 
@@ -492,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("stopped")
             return 3  # "not running", as pg_ctl status and LSB init scripts report it
+    except PostgresPortInUse as error:
+        print(f"error: {error} (here: --port, or leave it out for a free port)", file=sys.stderr)
+        return 1
     except EmbeddedPostgresError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -27,6 +27,8 @@ from time import monotonic
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .ports import Port, PortInUse, is_address_in_use
+
 LambdaHandler = Callable[[dict, Any], dict]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -364,6 +366,11 @@ def _write_to_stderr(message: str) -> None:
     sys.stderr.write(message.rstrip("\n") + "\n")
 
 
+def gateway_listener(host: str, port: int) -> Port:
+    """The gateway's port: `make run`'s Lambda door, moved by GATEWAY_PORT."""
+    return Port("the Lambda door (local API Gateway)", "GATEWAY_PORT", host, port)
+
+
 class LocalGateway:
     """An HTTP server on loopback that forwards every request to one Lambda handler, like a REST API stage."""
 
@@ -388,7 +395,12 @@ class LocalGateway:
         self.max_body_bytes = max_body_bytes
         self.log = log or _write_to_stderr
         # Binding here means the socket is listening before any serve call, so callers never need to wait for it.
-        self._server = _GatewayHTTPServer((host, port), self)
+        try:
+            self._server = _GatewayHTTPServer((host, port), self)
+        except OSError as error:
+            if is_address_in_use(error):
+                raise PortInUse(gateway_listener(host, port)) from None
+            raise
         self._serve_requested = False
         self._thread: threading.Thread | None = None
 

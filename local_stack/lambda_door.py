@@ -1,6 +1,7 @@
 """The Lambda door on loopback: the local API Gateway in front of handlers.api.lambda_handler, in a
 process of its own that carries the Lambda runtime's environment from the start, as a real execution
-environment does (the tracer and the X-Ray SDK decide at import time whether they run in Lambda).
+environment does: Powertools reads it as it is imported, and the handler reads its settings from it at the
+first invocation.
 
     python -m local_stack.lambda_door [--port 3000]
 """
@@ -12,6 +13,7 @@ import sys
 import threading
 
 from .gateway import LocalGateway, lambda_runtime_environment
+from .ports import PortInUse
 
 FUNCTION_NAME = "student-records-api"
 
@@ -23,15 +25,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.update(lambda_runtime_environment(args.function_name))
-    from handlers.api import lambda_handler  # only now: it must see the Lambda environment at import
+    from handlers.api import lambda_handler  # only now: Powertools reads the Lambda environment at import
     from rest_contract.operations import OPERATIONS
 
-    gateway = LocalGateway(
-        lambda_handler,
-        function_name=args.function_name,
-        route_templates=[operation.path for operation in OPERATIONS],
-        port=args.port,
-    )
+    try:
+        gateway = LocalGateway(
+            lambda_handler,
+            function_name=args.function_name,
+            route_templates=[operation.path for operation in OPERATIONS],
+            port=args.port,
+        )
+    except PortInUse as error:
+        print(f"[lambda-door] {error}", file=sys.stderr, flush=True)
+        return 1
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())

@@ -10,15 +10,18 @@ import sys
 import threading
 from pathlib import Path
 
+from application import build_application
+from application.settings import ProcessSettings, Settings
 from observability.xray_daemon import daemon_address
-from student_records.academics import get_academic_service
 from student_records.data import migrations
-from student_records.service import get_student_service
+from student_records.settings import ConfigurationError
 
 from . import seed
 from .dev_auth import DEFAULT_KEY_DIR, auth_environment
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres
-from .trace_viewer import TraceViewer
+from .gateway import gateway_listener
+from .ports import Port, PortInUse, held_by_others
+from .trace_viewer import TraceViewer, viewer_listener
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATABASE_NAME = "student_records"
@@ -34,15 +37,20 @@ def log(message: str) -> None:
 
 
 def _start_database() -> EmbeddedPostgres | None:
-    """The embedded server when no database is configured; None when DATABASE_URL names one."""
+    """The embedded server this run started, to stop at exit; None when DATABASE_URL names a database, or when
+    the embedded server already runs on the data directory (another `make run`'s, which must outlive this one)."""
     if os.environ.get("DATABASE_URL") or os.environ.get("DB_HOST"):
         log("using the database named by DATABASE_URL / DB_HOST")
         return None
     port = int(os.environ["EMBEDDED_PG_PORT"]) if os.environ.get("EMBEDDED_PG_PORT") else None
     server = EmbeddedPostgres(Path(os.environ.get("EMBEDDED_PG_DIR", DEFAULT_DATA_DIR)), port=port, log=log)
+    already_running = server.is_running()
     server.start()
     server.ensure_database(DATABASE_NAME)
     os.environ["DATABASE_URL"] = server.dsn(DATABASE_NAME)
+    if already_running:
+        log("that PostgreSQL was running before this run started: it is left running at exit")
+        return None
     return server
 
 
@@ -75,15 +83,31 @@ def main() -> int:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
 
-    viewer = TraceViewer(*daemon_address())
-    viewer.start_in_thread()
-    log(f"trace viewer on udp://127.0.0.1:{viewer.port} (AWS_XRAY_DAEMON_ADDRESS)")
-    server = _start_database()
+    # Every port another program holds, each named in one line with the variable that moves it, before anything
+    # starts; one taken since (or the database's) is reported the same way by the server that fails to bind it.
+    taken = held_by_others([Port("the Flask door", "PORT", "127.0.0.1", flask_port),
+                            gateway_listener("127.0.0.1", gateway_port),
+                            viewer_listener(*daemon_address())])
+    for error in taken:
+        log(str(error))
+    if taken:
+        return 1
+    viewer: TraceViewer | None = None
+    server: EmbeddedPostgres | None = None
     doors: list[subprocess.Popen] = []
     try:
+        viewer = TraceViewer(*daemon_address())
+        viewer.start_in_thread()
+        log(f"trace viewer on udp://127.0.0.1:{viewer.port} (AWS_XRAY_DAEMON_ADDRESS)")
+        server = _start_database()
         applied = migrations.migrate(os.environ["DATABASE_URL"], log=log)
         log(f"schema at version {migrations.latest_version()} ({len(applied)} migrations applied now)")
-        seed.seed(get_student_service(), get_academic_service(), int(os.environ.get("SEED_STUDENTS", "300")), log)
+        # The demo data is made through the services, as the doors' requests are, with the doors' settings.
+        application = build_application(Settings.from_environ())
+        try:
+            seed.seed(application.services, ProcessSettings.from_environ().seed_students, log)
+        finally:
+            application.close()
 
         doors = [start_flask_door(flask_port), start_lambda_door(gateway_port)]
         log(f"Flask door:  http://127.0.0.1:{flask_port}   (gunicorn)")
@@ -96,6 +120,9 @@ def main() -> int:
                 log(f"{' '.join(exited[0].args[2:4])} exited with status {exited[0].returncode}; stopping")
                 return 1
             stop.wait(0.5)
+    except (PortInUse, ConfigurationError) as error:
+        log(str(error))
+        return 1
     finally:
         log("stopping")
         for door in doors:
@@ -103,12 +130,10 @@ def main() -> int:
                 door.send_signal(signal.SIGTERM)
         for door in doors:
             door.wait(timeout=15)
-        from student_records.data.database import close_database
-
-        close_database()
         if server is not None:
             server.stop()
-        viewer.shutdown()
+        if viewer is not None:
+            viewer.shutdown()
     return 0
 
 

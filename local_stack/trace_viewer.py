@@ -36,6 +36,8 @@ from observability.xray_daemon import (
     parse_daemon_address,
 )
 
+from .ports import Port, PortInUse, is_address_in_use
+
 # Room for the largest UDP datagram (the daemon reads 64 KiB; senders keep within it, xray_daemon.MAX_DATAGRAM_BYTES).
 MAX_DATAGRAM_BYTES = 65536
 TRACES_FILE_VARIABLE = "TRACES_FILE"
@@ -304,8 +306,10 @@ class TraceViewer:
         try:
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
             self._socket.bind((address, port))
-        except OSError:
+        except OSError as error:
             self._socket.close()
+            if is_address_in_use(error):
+                raise PortInUse(viewer_listener(address, port)) from None
             raise
         self._socket.settimeout(POLL_INTERVAL_S)
         self.host, self.port = self._socket.getsockname()
@@ -359,6 +363,12 @@ class TraceViewer:
             self._documents.close()
 
 
+def viewer_listener(host: str, port: int) -> Port:
+    """The viewer's UDP port, moved by the variable the doors read to find the daemon."""
+    return Port("the trace viewer (the doors' X-Ray daemon)", DAEMON_ADDRESS_VARIABLE, host, port, protocol="udp",
+                variable_holds_address=True)
+
+
 def _loopback_address(host: str) -> str:
     """The IPv4 address `host` names, refused unless it is loopback: traces hold SQL and request data."""
     try:
@@ -397,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         viewer = TraceViewer(host, port, traces_file=arguments.traces_file, annotations=wanted)
     except ValueError as error:
         parser.error(str(error))
+    except PortInUse as error:
+        print(error if arguments.address is None else f"{error} (or choose another --address)", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"cannot listen on udp://{host}:{port} or write the traces file: {error.strerror}", file=sys.stderr)
         return 1

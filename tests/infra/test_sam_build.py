@@ -1,37 +1,40 @@
 """`sam build` packages each function with exactly what it needs: the built artifact imports in a clean
 python3.12 environment that has nothing else but what the Lambda runtime itself provides."""
 
+import functools
 import importlib.util
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.infra.tools import TEMPLATE, run_tool, tool
+from tests.infra.tools import REPO_ROOT, TEMPLATE, run_tool, tool
 
 FUNCTIONS = {"ApiFunction": "handlers.api", "MigrationsFunction": "handlers.migrations",
-             "SigningKeysFunction": "handlers.signing_keys"}
+             "SigningKeysFunction": "handlers.signing_keys", "DeploymentSmokeCheckFunction": "handlers.deployment_hooks"}
 # The Lambda python3.12 runtime ships boto3 and its dependencies; the build leaves them out on purpose.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 NEVER_PACKAGED = (".venv", ".data", ".tools", "tests", "local_stack", "flask_backend", "boto3", "botocore")
 
 
+@functools.cache
 def python312() -> Path:
-    found = sorted(Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
-    if not found:
-        pytest.fail("python3.12 is needed to check the Lambda artifact (pyenv install 3.12)")
-    return found[-1]
+    """The python3.12 the Makefile builds with (`make lambda-python`: PYTHON312, else PATH, else pyenv)."""
+    found = subprocess.run(["make", "-s", "--no-print-directory", "lambda-python"], cwd=REPO_ROOT, capture_output=True,
+                           text=True, timeout=60)
+    if found.returncode != 0:
+        pytest.fail(found.stderr)
+    return Path(found.stdout.strip())
 
 
 @pytest.fixture(scope="module")
 def build_dir(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("sam") / "build"
-    # Given python3.12 on PATH, as for `make sam-build`; When sam builds the template
+    # Given the python3.12 the Makefile found, as for `make sam-build`; When sam builds the template
     result = run_tool(
         [tool("sam"), "build", "--template-file", TEMPLATE, "--build-dir", build,
          "--cache-dir", build.parent / "cache"],
-        PATH=f"{python312().parent}:{os.environ['PATH']}",
+        PYTHON312=str(python312()),
     )
     # Then it succeeds
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
