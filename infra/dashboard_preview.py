@@ -9,7 +9,8 @@ Metric widgets are computed like CloudWatch would: each metric's statistic per p
 as the alarm replay), metric math of + - * / and FILL over ids, and SEARCH expressions matching every emitted series
 with the search's namespace, dimension names and MetricName. Metrics in AWS namespaces (Lambda, API Gateway,
 RDS) have no local data: their panels say so instead of drawing a line. Alarm widgets show the states the
-alarm replay reaches, with each alarm's state history over the capture. Placeholders get sample values,
+alarm replay reaches, with each alarm's state history over the capture. Log widgets run their Logs Insights query
+over the captured JSON lines (infra/logs_insights.py) and show its rows as a table. Placeholders get sample values,
 except the metrics namespace (which must match the EMF), the stack name, and alarm ARNs (named after the
 alarms in alarms/); a dimension value set at deploy time (e.g. a function name) matches any emitted value.
 
@@ -50,7 +51,7 @@ from observability.settings import METRICS_NAMESPACE
 from .alarm_replay import (
     ALARM, INSUFFICIENT_DATA, OK, SeriesKey, aggregate, datapoints_from_emf, replay,
 )
-from . import metric_math
+from . import logs_insights, metric_math
 from .alarms import AlarmCatalog, load_alarms
 from .dashboards import (
     GRID_COLUMNS, SAMPLE_ACCOUNT, SAMPLE_REGION, resolve_shorthand, dashboard_files, load_dashboard, placeholders,
@@ -76,12 +77,15 @@ DEFAULT_STAT = "Average"
 STATE_COLORS = {OK: "#2e8540", ALARM: "#d13212", INSUFFICIENT_DATA: "#879596"}
 BACKGROUND, PANEL, BORDER, GRID, INK, FAINT = "#f2f3f3", "#ffffff", "#d5dbdb", "#eaeded", "#16191f", "#687078"
 NOTE_PX = 14  # one footnote line under a chart
+LOG_FONT = 7.5  # a log widget's table: font size, and column widths in characters
+LOG_GAP_CHARS, LOG_MIN_COLUMN_CHARS, LOG_MAX_COLUMN_CHARS = 2, 6, 48
 
 _SEARCH = re.compile(
     r"^SEARCH\(\s*'\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'\s*,\s*'(?P<stat>[^']+)'\s*,\s*(?P<period>\d+)\s*\)$")
 _SEARCH_TERM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
+_LOG_SOURCES = re.compile(r"^\s*(?:SOURCE\s+'[^']*'\s*\|\s*)+")  # a log widget's log groups, before its query
 
 
 # ---- what was drawn (returned, so that tests and callers can check it) ------------------------------------------
@@ -89,14 +93,16 @@ _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
 @dataclass
 class Panel:
     """One widget as drawn. kind: timeSeries, singleValue or bar (metric widgets with local data), no-local-data
-    (metric widgets on AWS metrics only), alarm, text or log."""
+    (metric widgets on AWS metrics only), alarm, text or log (a table: columns and rows)."""
 
     kind: str
     title: str
     lines: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)  # label -> points drawn
     notes: list[str] = field(default_factory=list)
     alarm_states: dict[str, str] = field(default_factory=dict)  # alarm name -> state shown
-    text_lines: list[tuple[str, bool]] = field(default_factory=list)  # (line, bold) of text and log widgets
+    text_lines: list[tuple[str, bool]] = field(default_factory=list)  # (line, bold) of text widgets
+    columns: list[str] = field(default_factory=list)  # a log widget's table
+    rows: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -395,7 +401,7 @@ class Canvas:
 
 def render_dashboard(path: Path, out_dir: Path, series: dict[SeriesKey, list[tuple[float, float]]],
                      histories: dict[str, AlarmHistory], clock: Clock, catalog: AlarmCatalog, namespace: str,
-                     source: str) -> DashboardPreview:
+                     source: str, records: list[logs_insights.Record]) -> DashboardPreview:
     dashboard = resolve_dashboard(load_dashboard(path), catalog, namespace)
     widgets = dashboard.body["widgets"]
     rows = max(widget["y"] + widget["height"] for widget in widgets)
@@ -417,7 +423,7 @@ def render_dashboard(path: Path, out_dir: Path, series: dict[SeriesKey, list[tup
         elif widget["type"] == "text":
             panels.append(_draw_text(canvas, frame, box, properties))
         else:
-            panels.append(_draw_log(canvas, frame, box, properties))
+            panels.append(_draw_log(canvas, frame, box, properties, records))
     out_dir.mkdir(parents=True, exist_ok=True)
     png = out_dir / f"{path.stem}.png"
     canvas.save(png)
@@ -591,15 +597,46 @@ def _draw_text(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str,
     return Panel("text", "", text_lines=lines)
 
 
-def _draw_log(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any]) -> Panel:
-    width = _characters_per_line(box.width - 20, 8.5, monospace=True)
-    note = "Logs Insights query: it runs in CloudWatch Logs, so there is no local preview of its results."
-    query = [(wrapped, False) for line in properties["query"].splitlines()
-             for wrapped in textwrap.wrap(line, width, subsequent_indent="    ") or [""]]
-    _write_lines(canvas, frame, box, [(note, False)], top_px=36,
-                 style={"fontsize": 8.5, "color": FAINT, "fontstyle": "italic"})
-    _write_lines(canvas, frame, box, query, top_px=60, style={"fontsize": 8.5, "family": "monospace"})
-    return Panel("log", properties.get("title", ""), notes=[note], text_lines=query)
+def _draw_log(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any],
+              records: list[logs_insights.Record]) -> Panel:
+    """The widget's query run over the capture (its SOURCE clauses name log groups; locally every line is in
+    all of them), as a table: the header, then the rows that fit, each cell cut to its column."""
+    title = properties.get("title", "")
+    try:
+        result = logs_insights.run(_LOG_SOURCES.sub("", properties["query"], count=1), records)
+    except logs_insights.QueryError as error:
+        note = f"Logs Insights query not run locally: {error}"
+        _draw_notes(canvas, frame, box, [note])
+        return Panel("log", title, notes=[note])
+    rows = result.cells()
+    area = box.inset(left=10, top=30, right=10, bottom=NOTE_PX + 6)
+    row_px = LOG_FONT * 1.9
+    shown = rows[:max(0, int(area.height // row_px) - 1)]
+    widths = _column_widths(result.columns, shown, _characters_per_line(area.width, LOG_FONT, monospace=True))
+    for index, (cells, bold) in enumerate([(result.columns, True), *((row, False) for row in shown)]):
+        offset = 0
+        for text, width in zip(cells, widths, strict=True):
+            cut = text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+            canvas.text(area.left + _text_width_px(offset, LOG_FONT, monospace=True), area.top + (index + 0.5) * row_px,
+                        cut, clip=frame, fontsize=LOG_FONT, family="monospace",
+                        fontweight="bold" if bold else "normal", color=INK if bold or text else FAINT)
+            offset += width + LOG_GAP_CHARS
+    note = (f"{len(rows)} rows of its Logs Insights query, run over the capture"
+            + (f" ({len(shown)} shown)" if len(shown) < len(rows) else "") if rows
+            else "no rows: nothing in the capture matches its Logs Insights query")
+    _draw_notes(canvas, frame, box, [note])
+    return Panel("log", title, notes=[note], columns=result.columns, rows=rows)
+
+
+def _column_widths(columns: list[str], rows: list[list[str]], characters: int) -> list[int]:
+    """Each column as wide as its longest cell (at most LOG_MAX_COLUMN_CHARS), the widest narrowed first until
+    the row fits the panel."""
+    widths = [min(max(len(cell) for cell in [column, *(row[index] for row in rows)]), LOG_MAX_COLUMN_CHARS)
+              for index, column in enumerate(columns)]
+    room = characters - LOG_GAP_CHARS * (len(columns) - 1)
+    while sum(widths) > room and max(widths) > LOG_MIN_COLUMN_CHARS:
+        widths[widths.index(max(widths))] -= 1
+    return widths
 
 
 def _write_lines(canvas: Canvas, frame: Rectangle, box: Box, lines: list[tuple[str, bool]], top_px: float,
@@ -701,7 +738,11 @@ def render_all(lines: list[str], out_dir: Path, *, time_scale: float = 1.0, name
     clock = Clock(min(times, default=0.0), max(times, default=0.0), time_scale)
     catalog = load_alarms()
     histories = alarm_histories(catalog, lines, namespace, time_scale)
-    return [render_dashboard(path, out_dir, series, histories, clock, catalog, namespace, source)
+    records = logs_insights.read_lines(lines)
+    for record in records if clock.end > clock.start else ():  # on the dashboard's clock, as the metric panels
+        if record["@timestamp"] is not None:
+            record["@timestamp"] = clock.shown(record["@timestamp"].timestamp())
+    return [render_dashboard(path, out_dir, series, histories, clock, catalog, namespace, source, records)
             for path in (dashboard_files() if paths is None else paths)]
 
 

@@ -1,8 +1,11 @@
-"""Dashboard preview: the real dashboard bodies drawn from EMF written by the app's own recorder."""
+"""Dashboard preview: the real dashboard bodies drawn from EMF written by the app's own recorder, and the log
+widget's query run over log lines written by the app's own logger."""
 
+import contextlib
+import io
 import json
 import struct
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,10 @@ from observability.catalog import (
     CLIENT_ERRORS, COLD_STARTS, DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS,
     STUDENTS_CREATED, STUDENTS_TOTAL, Dimension,
 )
+from observability import logs
 from observability.emf import MetricsRecorder
+from rest_contract.problems import problem_for_exception
+from student_records.errors import DatabaseUnavailable
 
 T0 = 1_795_000_020  # a minute boundary (seconds)
 MINUTES = 12
@@ -57,6 +63,33 @@ def _emf_lines() -> list[str]:
     return lines
 
 
+ERROR_MINUTES = (9, 10)  # a 5xx in each, logged at ERROR
+
+
+def _error_lines() -> list[str]:
+    """The ERROR line the app writes for a 5xx (its exception's types, the request's correlation id), one in each
+    of ERROR_MINUTES, at second 30."""
+    lines = []
+    for minute in ERROR_MINUTES:
+        written = io.StringIO()
+        token = logs.correlation_id.set(f"preview-request-{minute}")
+        try:
+            with contextlib.redirect_stdout(written):
+                assert problem_for_exception(DatabaseUnavailable("no database connection")).status == 503
+        finally:
+            logs.correlation_id.reset(token)
+        [line] = written.getvalue().splitlines()
+        document = json.loads(line)
+        document["timestamp"] = _logged_time(_minute(minute).timestamp() + 30)
+        lines.append(json.dumps(document))
+    return lines
+
+
+def _logged_time(seconds: float) -> str:
+    """As Powertools writes `timestamp`: 2026-11-18 12:34:56,789+0000."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3] + "+0000"
+
+
 def _minute(minute: int) -> datetime:
     return datetime.fromtimestamp(T0 + minute * 60, timezone.utc)
 
@@ -78,7 +111,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def previews(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DashboardPreview]:
     out = tmp_path_factory.mktemp("previews")
-    return {preview.name: preview for preview in render_all(_emf_lines(), out, source="a test timeline")}
+    lines = _emf_lines() + _error_lines()
+    return {preview.name: preview for preview in render_all(lines, out, source="a test timeline")}
 
 
 def test_a_png_per_dashboard_with_a_panel_per_widget(previews):
@@ -179,14 +213,52 @@ def test_single_value_and_bar_views_show_the_latest_period(previews):
     assert bars.lines["created"][0][1] == 2.0 * MINUTES
 
 
-def test_text_and_log_widgets(previews):
+def test_text_widgets(previews):
     text = previews["business"].panels[0]
     assert text.kind == "text"
     assert text.text_lines[0] == ("Student records: business", True)
+
+
+def test_a_log_widget_is_a_table_of_its_query_run_over_the_capture(previews):
+    # Given the timeline's two ERROR lines; When "Recent errors" is drawn
     log = _panel(previews["service-overview"], "Recent errors (both doors), newest first")
+    # Then it holds its query's rows: the columns of its fields, newest first, each error's request and exception
     assert log.kind == "log"
-    assert log.text_lines[0][0].startswith("SOURCE 'sample-ApiFunctionLogGroup'")
-    assert "runs in CloudWatch" in log.notes[0]
+    assert log.columns == ["@timestamp", "level", "name", "message", "exception_type", "correlation_id",
+                           "xray_trace_id"]
+    assert [row[5] for row in log.rows] == [f"preview-request-{minute}" for minute in reversed(ERROR_MINUTES)]
+    assert [row[0] for row in log.rows] == [(_minute(minute) + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S.000")
+                                            for minute in reversed(ERROR_MINUTES)]
+    assert {(row[1], row[3], row[4]) for row in log.rows} == {
+        ("ERROR", "request failed", "student_records.errors.DatabaseUnavailable")}
+    assert log.notes == ["2 rows of its Logs Insights query, run over the capture"]
+
+
+def test_a_log_widgets_times_are_on_the_dashboards_compressed_clock(tmp_path):
+    # Given the timeline drawn with time compressed 60 times (the first EMF flush, at second 10, starts the clock)
+    [preview] = render_all(_emf_lines() + _error_lines(), tmp_path, time_scale=60,
+                           paths=[dashboards.DASHBOARDS_DIR / "service-overview.json"])
+    log = _panel(preview, "Recent errors (both doors), newest first")
+    # Then each error's time is where the metric panels draw that moment
+    start = T0 + 10
+    assert [row[0] for row in log.rows] == [
+        datetime.fromtimestamp(start + (T0 + minute * 60 + 30 - start) * 60, timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S.000") for minute in reversed(ERROR_MINUTES)]
+
+
+def test_a_log_widget_whose_query_cannot_run_locally_says_why(tmp_path):
+    # Given a dashboard whose log widget uses a command the local evaluator does not implement
+    body = {"widgets": [{"type": "log", "x": 0, "y": 0, "width": 24, "height": 6, "properties": {
+        "title": "Parsed", "region": "eu-west-1", "view": "table",
+        "query": "SOURCE 'some-group' | parse @message '* *' as a, b | limit 5"}}]}
+    path = tmp_path / "parsed.json"
+    path.write_text(json.dumps(body))
+    # When it is drawn
+    [preview] = render_all(_error_lines(), tmp_path, paths=[path])
+    # Then the panel names the command it could not run, and has no rows
+    [panel] = preview.panels
+    assert panel.kind == "log" and panel.rows == []
+    assert panel.notes[0].startswith("Logs Insights query not run locally: unsupported command: parse")
 
 
 def test_markdown_becomes_plain_lines_with_bold_headings():
