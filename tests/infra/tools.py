@@ -15,7 +15,7 @@ REGION = "eu-west-1"
 
 def tool(name: str) -> Path:
     """A tool installed by `make tools`; its absence is a failure, never a skip."""
-    candidates = [TOOLS / "sam" / "bin" / name, TOOLS / "checkov" / "bin" / name]
+    candidates = [TOOLS / venv / "bin" / name for venv in ("sam", "checkov", "actionlint")]
     for path in candidates:
         if path.exists():
             return path
