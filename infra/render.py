@@ -16,11 +16,11 @@ from typing import Any
 import yaml
 
 from rest_contract import problems
-from rest_contract.auth import REALM
+from rest_contract.identity import REALM
 from rest_contract.operations import OPERATIONS
 from student_records.data import migrations
 
-from . import alarms, dashboards, postgres_parameters, slos
+from . import alarms, dashboards, logs_insights, postgres_parameters, slos
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE = REPO_ROOT / "infra" / "template.src.yaml"
@@ -33,6 +33,7 @@ HEADER = (
 API = "Api"
 API_FUNCTION = "ApiFunction"
 READINESS_EVENT = "ReadinessProbe"
+SMOKE_CHECK_FUNCTION = "DeploymentSmokeCheckFunction"
 WEB_ACL = "WebAcl"
 MIGRATIONS = "Migrations"
 DATABASE_PARAMETER_GROUP = "DatabaseParameterGroup"
@@ -116,6 +117,8 @@ def render(source: Path = SOURCE) -> dict[str, Any]:
     _add_generated(resources, slos.slo_resources(slos.load_objectives()), "SLO")
     _add_dashboards(template, substitutions, catalog)
     _add_runbooks_dashboard(resources, catalog)
+    _add_generated(resources, logs_insights.query_definitions(logs_insights.load_saved_queries(), resources),
+                   "saved query")
     timeouts = {logical_id: resource["Properties"]["Timeout"] for logical_id, resource in resources.items()
                 if resource["Type"] == "AWS::Serverless::Function"}
     _add_generated(resources, alarms.alarm_resources(catalog, timeouts, substitutions), "alarm")
@@ -203,6 +206,9 @@ def _add_routes(resources: dict[str, Any], substitutions: dict[str, Any]) -> Non
             method["security"] = [{"CognitoUserPool": []}]
         paths.setdefault(operation.path, {})[operation.method.lower()] = method
     events[READINESS_EVENT]["Properties"]["Input"] = {"Fn::Sub": readiness_probe_event()}
+    # The deployment's smoke check sends the new version the same request.
+    smoke_check = resources[SMOKE_CHECK_FUNCTION]["Properties"]["Environment"]["Variables"]
+    smoke_check["SMOKE_EVENT"] = {"Fn::Sub": readiness_probe_event()}
     resources[API]["Properties"]["DefinitionBody"] = {
         "openapi": "3.0.1",
         "info": {"title": "student-records", "version": "1.0"},

@@ -326,3 +326,55 @@ def _references(node: Any) -> set[str]:
         for item in node:
             found |= _references(item)
     return found
+
+
+def test_api_gateway_and_the_schedule_invoke_the_alias_that_codedeploy_shifts(default_stack):
+    # Given the API function's published alias and CodeDeploy's deployment group
+    [alias] = [logical_id for logical_id, resource in default_stack.of_type("AWS::Lambda::Alias").items()
+               if resource["Properties"]["Name"] == "live"]
+    [group] = default_stack.of_type("AWS::CodeDeploy::DeploymentGroup").values()
+    # Then it shifts traffic as the parameter says, rolls back on alarms, and both rollback alarms watch the new
+    # version behind the alias
+    # (the SAM translator writes the parameter's value in: CloudFormation transforms with the deployment's own)
+    strategy = group["Properties"]["DeploymentConfigName"]["Fn::Sub"]
+    assert strategy[0] == "CodeDeployDefault.Lambda${ConfigName}"
+    assert strategy[1]["ConfigName"] == default_stack.parameters["ApiDeploymentStrategy"] == "Canary10Percent5Minutes"
+    assert group["Properties"]["AutoRollbackConfiguration"]["Enabled"] is True
+    alarms = {entry["Name"]["Ref"] for entry in group["Properties"]["AlarmConfiguration"]["Alarms"]}
+    assert alarms == {"ApiNewVersionErrorsAlarm", "ApiNewVersionDurationP90Alarm"}
+    for logical_id in alarms:
+        dimensions = {d["Name"]: d["Value"] for d in default_stack.resources[logical_id]["Properties"]["Dimensions"]}
+        assert dimensions["Resource"] == {"Fn::Sub": "${ApiFunction}:live"}
+        assert dimensions["ExecutedVersion"]["Fn::Sub"].endswith(".Version}")
+    # And every route's integration, and the readiness schedule, invoke the alias
+    paths = default_stack.resources["Api"]["Properties"]["Body"]["paths"]
+    for path, methods in paths.items():
+        for method, spec in methods.items():
+            assert f"${{{alias}}}" in spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"], f"{method} {path}"
+    [schedule] = [rule for rule in default_stack.of_type("AWS::Events::Rule").values()
+                  if rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"]
+    assert schedule["Properties"]["Targets"][0]["Arn"] == {"Ref": alias}
+
+
+def test_the_smoke_check_runs_before_traffic_shifts_and_sends_the_readiness_probe(default_stack):
+    [function] = [resource for resource in default_stack.of_type("AWS::Lambda::Function").values()
+                  if resource["Properties"]["Handler"] == "handlers.deployment_hooks.smoke_check"]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert json.loads(variables["SMOKE_EVENT"]["Fn::Sub"])["path"] == "/health/ready"
+    assert variables["NEW_VERSION"]["Ref"].startswith("ApiFunctionVersion")
+    # CodeDeploy's role may invoke only hooks named so
+    assert function["Properties"]["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")
+    [group] = default_stack.of_type("AWS::CodeDeploy::DeploymentGroup").values()
+    hooks = default_stack.resources["ApiFunctionAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert hooks["BeforeAllowTrafficHook"] == {"Ref": "DeploymentSmokeCheckFunction"}
+
+
+def test_cursors_are_signed_with_a_key_generated_per_stack_and_never_written_in_user_data(ec2_stack):
+    secret = ec2_stack.resources["CursorSigningKey"]["Properties"]
+    assert secret["GenerateSecretString"]["PasswordLength"] >= 32 and secret["KmsKeyId"] == {"Ref": "StackKey"}
+    variables = ec2_stack.resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CURSOR_SIGNING_KEY"] == {"Fn::Sub": "{{resolve:secretsmanager:${CursorSigningKey}:SecretString}}"}
+    script = ec2_stack.resources["FlaskLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"][
+        "Fn::Base64"]["Fn::Sub"][0]
+    assert "install -m 600 /dev/null /etc/student-records/env" in script
+    assert "--secret-id ${CursorSigningKey}" in script
