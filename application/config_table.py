@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from observability.settings import ObservabilitySettings
+from observability import ObservabilitySettings
 from rest_contract.auth import AuthSettings
 from student_records.settings import DatabaseSettings
 

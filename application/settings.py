@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
-from observability.settings import ObservabilitySettings
+from observability import ObservabilitySettings
 from rest_contract.auth import AuthSettings
 from rest_contract.parsing import DEFAULT_MAX_BODY_BYTES
 from student_records.settings import ConfigurationError, DatabaseSettings
@@ -150,6 +150,11 @@ class ProcessSettings(BaseModel):
     """Flask door under gunicorn (and in `make run`): the port"""
     gateway_port: int = Field(3000, ge=0, le=65535, validation_alias="GATEWAY_PORT")
     """`make run`: the Lambda door's port (the local API Gateway)"""
+    lambda_concurrency: int | None = Field(None, ge=1, validation_alias="LAMBDA_CONCURRENCY")
+    """`make run`: the Lambda door's execution environments at most, beyond which invocations are throttled (default:
+    the template's ApiReservedConcurrency when it sets one, else 16)"""
+    lambda_idle_timeout_s: float = Field(300, gt=0, validation_alias="LAMBDA_IDLE_TIMEOUT_S")
+    """`make run`: seconds an idle execution environment of the Lambda door is kept warm"""
     gunicorn_workers: int | None = Field(None, ge=1, validation_alias="GUNICORN_WORKERS")
     """Flask door: worker processes (default: the CPU count)"""
     gunicorn_threads: int = Field(4, ge=1, validation_alias="GUNICORN_THREADS")
@@ -167,6 +172,11 @@ class ProcessSettings(BaseModel):
     enrollments (`local_stack/seed.py`)"""
     auth_key_dir: Path = Field(Path(".data/auth"), validation_alias="AUTH_KEY_DIR")
     """`make run` and `make token`: the development signing key and its JWKS"""
+    rds_monitor: bool = Field(True, validation_alias="RDS_MONITOR")
+    """`make run` and `make drill`: AWS/RDS metrics of the local PostgreSQL as EMF on stdout (`local_stack/rds_monitor.py`);
+    `false` turns the monitor off"""
+    rds_monitor_period_s: float = Field(60, gt=0, validation_alias="RDS_MONITOR_PERIOD_S")
+    """`make run`: seconds per AWS/RDS datapoint (RDS's is a minute; the drill compresses it with the alarm time)"""
     traces_file: Path | None = Field(None, validation_alias="TRACES_FILE")
     """`make run` (the trace viewer): also append every trace document received to this file, one JSON document per
     line"""

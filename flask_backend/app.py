@@ -3,14 +3,14 @@
 from collections.abc import Callable
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllowed, NotFound
 
 from application import Application, build_application
 from application.settings import Settings
-from observability.flask_door import instrument_flask
-from observability.requests import current_correlation_id
+from observability import current_correlation_id, instrument_flask
 from rest_contract.api import Api
-from rest_contract.http import ApiRequest, ApiResponse
+from rest_contract.errors import MalformedRequest
+from rest_contract.http import ApiRequest, ApiResponse, RequestBody
 from rest_contract.operations import OPERATIONS, Operation
 from rest_contract.problems import problem_for_exception, problem_for_rejection
 
@@ -24,13 +24,15 @@ def create_app(settings: Settings | None = None, *, application: Application | N
     app = Flask(__name__, static_folder=None)
     app.extensions["application"] = application  # what tools (the bench) reach through the app
     instrument_flask(app)
-    # API Gateway (and so the Lambda door) accepts a trailing slash; so does this door.
+    # API Gateway (and so the Lambda door) accepts a trailing slash; so does this door. An empty segment (`//`) is
+    # no route on either door, rather than a redirect to the path without it.
     app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
     for operation in OPERATIONS:
         app.add_url_rule(
             operation.rule,
             endpoint=operation.operation_id,
-            view_func=_view(api, operation, http.max_body_bytes),
+            view_func=_view(api, operation),
             methods=[operation.method],
             provide_automatic_options=False,  # API Gateway answers no OPTIONS either
         )
@@ -45,21 +47,28 @@ def create_app(settings: Settings | None = None, *, application: Application | N
     return app
 
 
-def _view(api: Api, operation: Operation, max_body_bytes: int) -> Callable[..., Response]:
+def _view(api: Api, operation: Operation) -> Callable[..., Response]:
     def view(**path_params: str) -> Response:
-        return _flask_response(api.dispatch(operation, _api_request(path_params, max_body_bytes)))
+        return _flask_response(api.dispatch(operation, _api_request(path_params)))
 
     # A name of its own: extensions (the rate limiter's exemptions among them) tell views apart by name.
     view.__name__ = view.__qualname__ = operation.operation_id
     return view
 
 
-def _api_request(path_params: dict[str, str], max_body_bytes: int) -> ApiRequest:
-    # One byte past the limit is enough to know it was exceeded, without reading a huge body.
-    body = request.stream.read(max_body_bytes + 1) if request.method in ("POST", "PATCH", "PUT") else None
+def _api_request(path_params: dict[str, str]) -> ApiRequest:
+    # Path parameters come decoded: WSGI's PATH_INFO is (PEP 3333), as the Lambda door decodes its own.
     headers = {name.lower(): value for name, value in request.headers.items()}
-    return ApiRequest(request.method, path_params, list(request.args.items(multi=True)), headers, body,
-                      current_correlation_id())
+    stream = request.stream  # read only by an endpoint that takes a body, and never past the limit
+
+    def read_body(limit: int) -> bytes:
+        try:
+            return stream.read(limit + 1)
+        except ClientDisconnected:  # the connection ended before the body its Content-Length announced
+            raise MalformedRequest("the request body ended before the length it announced") from None
+
+    return ApiRequest(request.method, path_params, list(request.args.items(multi=True)), headers,
+                      RequestBody(read_body), current_correlation_id())
 
 
 def _flask_response(response: ApiResponse) -> Response:

@@ -30,7 +30,7 @@ accesslog = None
 errorlog = "-"
 loglevel = _process.gunicorn_log_level
 # gunicorn's own lines as the service's JSON lines (observability/gunicorn_logging.py).
-logger_class = "observability.gunicorn_logging.JsonLinesLogger"
+logger_class = "observability.JsonLinesLogger"
 # Each worker opens its own pool after the fork: a pool must never cross a fork.
 preload_app = False
 

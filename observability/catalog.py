@@ -73,7 +73,13 @@ DB_QUERY_ERRORS = MetricSpec(
     "data layer, per statement")
 DB_CONNECTION_ERRORS = MetricSpec(
     "DbConnectionErrors", Unit.COUNT, _TOTAL,
-    "Requests that could not get a working connection (pool timeout, connection lost).", "data layer")
+    "Requests that could not get a working connection (pool timeout, connection lost, refused at once while the "
+    "database is unreachable).", "data layer")
+DB_FAST_REFUSALS = MetricSpec(
+    "DbFastRefusals", Unit.COUNT, _TOTAL,
+    "Requests refused at once, without waiting for the pool, because new connections to the database were failing "
+    "(each is also a DbConnectionErrors); only when some were.",
+    "data layer")
 DB_POOL_WAIT = MetricSpec(
     "DbPoolWait", Unit.MILLISECONDS, _TOTAL, "Time spent waiting for a pooled connection.",
     "data layer, per checkout", _SAMPLES)
@@ -108,7 +114,7 @@ CATALOG: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
         REQUESTS, REQUEST_LATENCY, CLIENT_ERRORS, SERVER_ERRORS,
-        DB_QUERY_LATENCY, DB_QUERY_ERRORS, DB_CONNECTION_ERRORS, DB_POOL_WAIT,
+        DB_QUERY_LATENCY, DB_QUERY_ERRORS, DB_CONNECTION_ERRORS, DB_FAST_REFUSALS, DB_POOL_WAIT,
         STUDENTS_CREATED, STUDENTS_UPDATED, STUDENTS_DELETED, STUDENTS_TOTAL, READINESS_FAILURES,
         ENROLLMENTS_CREATED, ENROLLMENTS_DROPPED, GRADES_RECORDED,
         SIGNALS_DROPPED, COLD_STARTS,

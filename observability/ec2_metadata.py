@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .logs import logger
+
 ENDPOINT_VARIABLE = "AWS_EC2_METADATA_SERVICE_ENDPOINT"
 DEFAULT_ENDPOINT = "http://169.254.169.254/"  # as botocore's METADATA_BASE_URL
 TIMEOUT_S = 0.3  # per request; the token request fails first where nothing answers
@@ -33,19 +35,14 @@ def lookup(disabled: bool = False, endpoint_url: str | None = None) -> Ec2Instan
         return None
     endpoint = urlsplit(endpoint_url or DEFAULT_ENDPOINT)
     if endpoint.scheme != "http" or not endpoint.hostname:
-        from .logs import logger
-
         logger.warning("%s must be an http:// URL; the EC2 instance is not recorded", ENDPOINT_VARIABLE)
         return None
     base = endpoint.path.rstrip("/") + "/"
+    ask = functools.partial(_request, endpoint.hostname, endpoint.port or 80)
     try:
-        token = _request(endpoint.hostname, endpoint.port or 80, "PUT", base + TOKEN_PATH,
-                         {"X-aws-ec2-metadata-token-ttl-seconds": TOKEN_TTL_S})
-        if token is None:
-            return None
-        identity = _request(endpoint.hostname, endpoint.port or 80, "GET", base + IDENTITY_PATH,
-                            {"X-aws-ec2-metadata-token": token})
-        if identity is None:
+        token = ask("PUT", base + TOKEN_PATH, {"X-aws-ec2-metadata-token-ttl-seconds": TOKEN_TTL_S})
+        identity = token and ask("GET", base + IDENTITY_PATH, {"X-aws-ec2-metadata-token": token})
+        if not identity:
             return None
         document = json.loads(identity)
         return Ec2Instance(str(document["instanceId"]), str(document["availabilityZone"]))

@@ -3,7 +3,8 @@
 Why not Powertools Metrics: it keeps one process-wide buffer with one dimension set per flush, which
 fits one Lambda invocation at a time but not a threaded Flask worker (concurrent requests would share
 dimensions) nor our documents, which carry several dimension sets. This recorder groups values by
-dimensions, writes one EMF document per group, and is flushed per Lambda invocation or per interval.
+dimensions, writes one EMF document per group, and is flushed by the Observability that owns it (runtime.py): per
+Lambda invocation, or per interval in a Flask worker.
 Counters are summed per flush (read them with Sum); samples (latencies, gauges) keep every value.
 """
 
@@ -13,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import orjson
 
 from .catalog import CATALOG, Aggregation, Dimension, MetricSpec
+from .settings import agent_address
 
 MAX_METRICS_PER_DOCUMENT = 100
 MAX_VALUES_PER_METRIC = 100
@@ -43,14 +44,6 @@ class StdoutSink:
 
 
 stdout_sink = StdoutSink()
-
-
-def agent_address(endpoint: str) -> tuple[str, int]:
-    """The (host, port) of an agent endpoint such as udp://127.0.0.1:25888; ValueError for anything else."""
-    parts = urlsplit(endpoint)
-    if parts.scheme != "udp" or not parts.hostname or not parts.port:
-        raise ValueError(f"EMF_AGENT_ENDPOINT must look like udp://127.0.0.1:25888, got {endpoint!r}")
-    return parts.hostname, parts.port
 
 
 def agent_sink(endpoint: str) -> Sink:
@@ -86,21 +79,19 @@ class _Group:
 
 
 class MetricsRecorder:
-    def __init__(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None) -> None:
+    def __init__(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None,
+                 catalog: Mapping[str, MetricSpec] = CATALOG) -> None:
+        """`catalog`: the metrics it takes (the service's; a test's own to try documents of many metrics)."""
+        self._catalog = catalog
         self._lock = threading.Lock()
         self._pending: dict[_Group, dict[MetricSpec, list[float]]] = {}
         # Validation is done once per (metric, dimensions as given): dimension values come from small fixed
         # sets (catalog.py: never ids or personal data), so these caches stay small.
         self._groups: dict[tuple[MetricSpec, tuple[tuple[Dimension, str], ...]], _Group] = {}
         self._groups_by_key: dict[tuple[_DimensionSets, tuple[tuple[Dimension, str], ...]], _Group] = {}
-        self.configure(namespace, sink, enabled, log_group)
-
-    def configure(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None) -> None:
-        """Where and under which namespace the next flushes write (what was recorded waits for them)."""
-        self.namespace = namespace
-        self.sink = sink
-        self.enabled = enabled
-        self.log_group = log_group  # where the CloudWatch agent files the documents (Lambda ignores it)
+        self._namespace = namespace
+        self._enabled = enabled
+        self._log_group = log_group  # where the CloudWatch agent files the documents (Lambda ignores it)
         self._write = _writer(sink)
         self._directives: dict[tuple[_Group, tuple[MetricSpec, ...]], orjson.Fragment] = {}  # they name the namespace
 
@@ -109,7 +100,7 @@ class MetricsRecorder:
 
     def put_many(self, values: Mapping[MetricSpec, float], dimensions: Mapping[Dimension, str] | None = None) -> None:
         """Several metrics with the same dimensions (one request's, one statement's) under one lock."""
-        if not self.enabled:
+        if not self._enabled:
             return
         given = tuple(dimensions.items()) if dimensions else ()
         recorded = [(self._group(spec, given), spec, value) for spec, value in values.items()]
@@ -146,7 +137,7 @@ class MetricsRecorder:
         return group
 
     def _validated_group(self, spec: MetricSpec, dimensions: dict[Dimension, str]) -> _Group:
-        if CATALOG.get(spec.name) is not spec:
+        if self._catalog.get(spec.name) is not spec:
             raise UnknownMetric(f"{spec.name} is not in the metric catalog")
         if set(dimensions) != spec.dimension_names:
             raise UnknownMetric(f"{spec.name} takes dimensions {sorted(spec.dimension_names)}, got {sorted(dimensions)}")
@@ -175,8 +166,8 @@ class MetricsRecorder:
                     "Timestamp": timestamp,
                     "CloudWatchMetrics": self._directive(group, tuple(spec for spec, _ in present)),
                 }
-                if self.log_group:
-                    metadata["LogGroupName"] = self.log_group
+                if self._log_group:
+                    metadata["LogGroupName"] = self._log_group
                 document = {"_aws": metadata, **group.dimensions}
                 for spec, chunk in present:
                     document[spec.name] = chunk[0] if len(chunk) == 1 else chunk
@@ -187,30 +178,8 @@ class MetricsRecorder:
         directive = self._directives.get((group, present))
         if directive is None:
             directive = self._directives[group, present] = orjson.Fragment(orjson.dumps([{
-                "Namespace": self.namespace,
+                "Namespace": self._namespace,
                 "Dimensions": [[name.value for name in dimension_set] for dimension_set in group.dimension_sets],
                 "Metrics": [{"Name": spec.name, "Unit": spec.unit.value} for spec in present],
             }]))
         return directive
-
-
-class IntervalFlusher:
-    """Flushes a recorder every `interval_s` on a daemon thread, and once more when stopped."""
-
-    def __init__(self, recorder: MetricsRecorder, interval_s: float) -> None:
-        self._recorder = recorder
-        self._interval_s = interval_s
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="emf-flusher", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=5)
-        self._recorder.flush()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval_s):
-            self._recorder.flush()

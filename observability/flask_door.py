@@ -1,44 +1,37 @@
-"""Instrumentation of the Flask door: an X-Ray segment per request, the request observation, and EMF
-flushed per interval (or per request). One hook of each kind: the segment opens first and ends last."""
-
-import atexit
+"""Instrumentation of the Flask door: an X-Ray segment per request, the request observation, and the worker's
+signals written off the request thread by the Observability's threads, or at once when their intervals are 0 (the
+metrics then flushed after each request). One hook of each kind: the segment opens first and ends last."""
 
 from flask import Flask, Response, g, request
 
-from . import ec2_metadata, settings, signal_writer
-from .emf import IntervalFlusher
-from .flask_tracing import begin_segment, configure_resource, configure_sampling, end_segment, record_response
-from .metrics import recorder
+from . import ec2_metadata
+from .flask_tracing import FlaskSegments, end_segment, record_response
 from .requests import FLASK, REQUEST_ID_HEADER, RequestObservation, correlation_id_from
-from .signal_writer import SignalWriter
+from .runtime import installed
 
-_flusher: IntervalFlusher | None = None
 _REQUEST_ID_ENVIRON_KEY = "HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_")
 
 
 def instrument_flask(app: Flask) -> None:
-    """With the settings in force (configuration.configure): METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF
-    per interval per worker, 0 flushes per request; SIGNALS_FLUSH_INTERVAL_MS (default 50) batches request log lines
-    and X-Ray datagrams, 0 writes each at once."""
-    observability = settings.current
-    if not observability.enabled:
+    """With the Observability in force (runtime.installed): METRICS_FLUSH_INTERVAL_S (default 10) aggregates EMF
+    per interval per worker, 0 flushes after each request; SIGNALS_FLUSH_INTERVAL_MS (default 50) batches request
+    log lines and X-Ray datagrams, 0 writes each at once."""
+    observability = installed()
+    if not observability.settings.enabled:
         return
-    tracing = observability.tracing
-    if tracing:
-        configure_sampling()
+    settings = observability.settings
+    segments = None
+    if settings.tracing:
         # The instance metadata service asked once per process.
-        configure_resource(ec2_metadata.this_instance(observability.ec2_metadata_disabled,
-                                                      observability.ec2_metadata_endpoint))
-    flush_interval_s = observability.metrics_flush_interval_s
-    if flush_interval_s > 0:
-        _start_flusher(flush_interval_s)
-    if observability.signals_flush_interval_ms > 0:
-        _start_signal_writer(observability.signals_flush_interval_ms / 1000, observability.signals_queue_max)
+        segments = FlaskSegments(settings, ec2_metadata.this_instance(settings.ec2_metadata_disabled,
+                                                                      settings.ec2_metadata_endpoint))
+    flush_after_each_request = settings.metrics_flush_interval_s <= 0
+    observability.write_in_background()
 
     @app.before_request
     def _observe() -> None:
-        if tracing:
-            begin_segment()  # first: the observation annotates it, statements land in it
+        if segments is not None:
+            segments.begin_segment(installed())  # first: the observation annotates it, statements land in it
         g.observation = RequestObservation(
             FLASK, request.method, correlation_id_from(request.environ.get(_REQUEST_ID_ENVIRON_KEY))
         )
@@ -51,8 +44,8 @@ def instrument_flask(app: Flask) -> None:
         trace = g.get("trace")
         if trace is not None:
             record_response(trace, response)
-        if flush_interval_s <= 0:
-            recorder.flush()
+        if flush_after_each_request:
+            installed().flush()
         return response
 
     @app.teardown_request
@@ -60,18 +53,3 @@ def instrument_flask(app: Flask) -> None:
         trace = g.get("trace")
         if trace is not None:
             end_segment(trace, error)
-
-
-def _start_signal_writer(interval_s: float, max_waiting: int) -> None:
-    if signal_writer.writer is None:  # one per process, however many apps the process creates
-        signal_writer.writer = SignalWriter(interval_s, max_waiting)
-        signal_writer.writer.start()
-        atexit.register(signal_writer.writer.stop)
-
-
-def _start_flusher(interval_s: float) -> None:
-    global _flusher
-    if _flusher is None:  # one per process, however many apps the process creates
-        _flusher = IntervalFlusher(recorder, interval_s)
-        _flusher.start()
-        atexit.register(_flusher.stop)

@@ -15,7 +15,9 @@ from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.recorder import XRAY_META
 from flask import Response, g, request
 
-from . import ec2_metadata, settings
+from .ec2_metadata import Ec2Instance
+from .runtime import Observability
+from .settings import ObservabilitySettings
 from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
 _TRACE_HEADER_ENVIRON_KEY = "HTTP_" + TRACE_HEADER.upper().replace("-", "_")
@@ -24,54 +26,71 @@ _SERVICE = {"runtime": platform.python_implementation(), "runtime_version": plat
 EC2_ORIGIN = "AWS::EC2::Instance"
 
 
-def configure_sampling() -> None:
-    """XRAY_SAMPLING=all traces every request (tests, `make run`, the bench); otherwise the centralized
-    sampling rules set in AWS apply, which the SDK's sampler fetches from the daemon."""
-    xray_recorder.configure(
-        service=settings.current.service_name,
-        sampling=settings.current.xray_sampling != "all",
-        context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
-    )
+class FlaskSegments:
+    """The segments of one instrumented app: where they ran (the EC2 instance, read at boot) is said by every one."""
+
+    def __init__(self, settings: ObservabilitySettings, instance: Ec2Instance | None) -> None:
+        """XRAY_SAMPLING=all traces every request (tests, `make run`, the bench); otherwise the centralized sampling
+        rules set in AWS apply, which the SDK's sampler fetches from the daemon (the SDK's recorder is its own
+        process-wide object, configured through its API)."""
+        xray_recorder.configure(
+            service=settings.service_name,
+            sampling=settings.xray_sampling != "all",
+            context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
+        )
+        xray = dict(XRAY_META["xray"])
+        ec2 = {} if instance is None else {
+            "ec2": {"instance_id": instance.instance_id, "availability_zone": instance.availability_zone}}
+        # Shared by every segment (nothing changes a segment's `aws` once begun).
+        self._aws: dict = {**ec2, "xray": xray}
+
+    def begin_segment(self, observability: Observability) -> Trace:
+        """The request's segment (or its unsampled trace), current until end_segment."""
+        environ = request.environ
+        incoming = TraceHeader.parse(environ.get(_TRACE_HEADER_ENVIRON_KEY))
+        service_name = observability.settings.service_name
+        decision = _sampling_decision(incoming, service_name)
+        trace = begin_trace(
+            incoming,
+            service_name,
+            bool(decision),
+            observability.daemon,
+            http={"request": {"method": request.method, "url": _url_without_query(environ)}},
+            aws=self._runtime_metadata(decision),
+            service=_SERVICE,
+            origin=EC2_ORIGIN,
+        )
+        g.trace, g.trace_caller_asks = trace, incoming.sampled == _CALLER_ASKS
+        return trace
+
+    def _runtime_metadata(self, decision: int | str) -> dict:
+        if isinstance(decision, str):
+            return {**self._aws, "xray": {**self._aws["xray"], "sampling_rule_name": decision}}
+        return self._aws
 
 
-def configure_resource(instance: ec2_metadata.Ec2Instance | None) -> None:
-    """What every segment says about where it ran: the EC2 instance, when there is one (set at boot)."""
-    global _AWS_METADATA
-    xray = dict(XRAY_META["xray"])
-    if instance is None:
-        _AWS_METADATA = {"xray": xray}
-    else:
-        ec2 = {"instance_id": instance.instance_id, "availability_zone": instance.availability_zone}
-        _AWS_METADATA = {"ec2": ec2, "xray": xray}
+def record_response(trace: Trace, response: Response) -> None:
+    _record_status(trace, response.status_code)
+    # As the SDK's middleware answers: the Root, and the decision only to a caller who asked for it.
+    answer = f"Root={trace.trace_id}"
+    response.headers[TRACE_HEADER] = f"{answer};Sampled={int(trace.sampled)}" if g.trace_caller_asks else answer
 
 
-def begin_segment() -> Trace:
-    """The request's segment (or its unsampled trace), current until end_segment."""
-    environ = request.environ
-    incoming = TraceHeader.parse(environ.get(_TRACE_HEADER_ENVIRON_KEY))
-    decision = _sampling_decision(incoming)
-    trace = begin_trace(
-        incoming,
-        settings.current.service_name,
-        bool(decision),
-        http={"request": {"method": request.method, "url": _url_without_query(environ)}},
-        aws=_runtime_metadata(decision),
-        service=_SERVICE,
-        origin=EC2_ORIGIN,
-    )
-    g.trace, g.trace_caller_asks = trace, incoming.sampled == _CALLER_ASKS
-    return trace
+def end_segment(trace: Trace, error: BaseException | None) -> None:
+    if error is not None:  # escaped every error handler: the client got a 500
+        _record_status(trace, 500)
+        trace.record_exception(error)
+    trace.end()
 
 
-def _sampling_decision(incoming: TraceHeader) -> int | str:
+def _sampling_decision(incoming: TraceHeader, service_name: str) -> int | str:
     """1, or the matching centralized rule's name, to trace; 0 not to."""
     if incoming.sampled in ("0", "1"):
         return int(incoming.sampled)
     if not xray_recorder.sampling:
         return 1
     rule = xray_recorder.sampler.should_trace(
-        {"host": request.host, "method": request.method, "path": request.path,
-         "service": settings.current.service_name}
+        {"host": request.host, "method": request.method, "path": request.path, "service": service_name}
     )
     return rule or 0
 
@@ -80,23 +99,6 @@ def _url_without_query(environ: dict) -> str:
     # request.base_url without werkzeug's quoting, IRI round trip and host checks: the same text, for reading.
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}{request.path}"
-
-
-# Shared by every segment (nothing changes a segment's `aws` once begun); configure_resource adds the instance.
-_AWS_METADATA: dict = {"xray": dict(XRAY_META["xray"])}
-
-
-def _runtime_metadata(decision: int | str) -> dict:
-    if isinstance(decision, str):
-        return {**_AWS_METADATA, "xray": {**_AWS_METADATA["xray"], "sampling_rule_name": decision}}
-    return _AWS_METADATA
-
-
-def record_response(trace: Trace, response: Response) -> None:
-    _record_status(trace, response.status_code)
-    # As the SDK's middleware answers: the Root, and the decision only to a caller who asked for it.
-    answer = f"Root={trace.trace_id}"
-    response.headers[TRACE_HEADER] = f"{answer};Sampled={int(trace.sampled)}" if g.trace_caller_asks else answer
 
 
 def _record_status(trace: Trace, status: int) -> None:
@@ -110,10 +112,3 @@ def _record_status(trace: Trace, status: int) -> None:
             document["throttle"] = True
     elif status >= 500:
         document["fault"] = True
-
-
-def end_segment(trace: Trace, error: BaseException | None) -> None:
-    if error is not None:  # escaped every error handler: the client got a 500
-        _record_status(trace, 500)
-        trace.record_exception(error)
-    trace.end()

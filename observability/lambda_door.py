@@ -1,5 +1,5 @@
 """Instrumentation of the Lambda door: the `## lambda_handler` trace, Powertools Logger's Lambda context,
-the request observation, and one EMF flush per invocation."""
+the request observation, and the metrics flushed at the end of each invocation (the door's one flush point)."""
 
 import functools
 import os
@@ -8,10 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from . import settings
+from .catalog import COLD_STARTS, Dimension
 from .logs import logger
-from .metrics import recorder
-from .requests import LAMBDA, REQUEST_ID_HEADER, RequestObservation, record_cold_start
+from .requests import LAMBDA, REQUEST_ID_HEADER, RequestObservation
+from .runtime import Observability, installed
 from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
 # Set by the Lambda runtime per invocation: the function's segment (Root, Parent) and the sampling decision.
@@ -21,8 +21,8 @@ ProxyHandler = Callable[[dict, LambdaContext], dict]
 
 
 def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
-    """With the settings in force (configuration.configure)."""
-    if not settings.current.enabled:
+    """With the Observability in force (runtime.installed); when it is switched off, `resolve` itself."""
+    if not installed().settings.enabled:
         return resolve
     cold_start = True
 
@@ -32,9 +32,10 @@ def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
     @functools.wraps(resolve)  # the trace shows "## lambda_handler", the entry point's name
     def handler(event: dict, context: LambdaContext) -> dict:
         nonlocal cold_start
-        trace = _begin_handler_trace(f"## {resolve.__name__}", cold_start)
+        observability = installed()
+        trace = _begin_handler_trace(observability, f"## {resolve.__name__}", cold_start)
         if cold_start:
-            record_cold_start(context.function_name)
+            observability.recorder.put(COLD_STARTS, 1, {Dimension.FUNCTION_NAME: context.function_name})
             cold_start = False
         request_context = event.get("requestContext") or {}
         observation = RequestObservation(LAMBDA, event.get("httpMethod", ""), request_context.get("requestId", ""))
@@ -54,19 +55,19 @@ def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
             observation.finish(status)
             if trace is not None:
                 trace.end()
-            recorder.flush()
+            observability.flush()
 
     return handler
 
 
-def _begin_handler_trace(name: str, cold_start: bool) -> Trace | None:
+def _begin_handler_trace(observability: Observability, name: str, cold_start: bool) -> Trace | None:
     """The handler's subsegment of the function's segment, which Lambda records and sends itself; annotated as
     Powertools Tracer annotates it. None when the invocation carries no trace header (not run by Lambda)."""
     header = TraceHeader.parse(os.environ.get(LAMBDA_TRACE_VARIABLE))
     if header.root is None:
         return None
-    return begin_trace(header, name, header.sampled == "1", type="subsegment",
-                       annotations={"ColdStart": cold_start, "Service": settings.current.service_name})
+    return begin_trace(header, name, header.sampled == "1", observability.daemon, type="subsegment",
+                       annotations={"ColdStart": cold_start, "Service": observability.settings.service_name})
 
 
 def _add_header(result: dict[str, Any], name: str, value: str) -> None:

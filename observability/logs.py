@@ -1,16 +1,17 @@
-"""The service's structured logger: Powertools Logger, JSON lines on stdout, level from LOG_LEVEL."""
+"""The service's structured logger: Powertools Logger, JSON lines on stdout. Python's logging is process-wide, and so is
+this logger: apply_settings() (called by runtime.install) sets its service key and level."""
 
 import logging
 import sys
 import traceback
-from contextvars import ContextVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import LogRecord
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from . import tracing
-from .settings import current
+from .context import current_request, current_trace_id
+from .settings import SERVICE_NAME, ObservabilitySettings
 
 
 class _CurrentStdout:
@@ -24,15 +25,17 @@ class _CurrentStdout:
 
 
 class _TraceAwareFormatter(LambdaPowertoolsFormatter):
-    """Powertools reads the trace id from Lambda's environment variable only; a Flask worker serves
-    many traces at once, so the current X-Ray entity (the same id in Lambda) is asked first."""
+    """Powertools reads the trace id from Lambda's environment variable only; a Flask worker serves many traces at
+    once, so the request's own trace id (the same one in Lambda) is put on the line instead, through the hook
+    Powertools documents for changing a line's keys: serialize() receives the finished line ("Bring your own
+    formatter", https://docs.powertools.aws.dev/lambda/python/latest/core/logger/#bring-your-own-formatter). The key
+    keeps its place: Powertools adds it last, and leaves it out when it has no value."""
 
-    def _get_latest_trace_id(self) -> str | None:
-        return tracing.trace_id() or super()._get_latest_trace_id()
-
-
-# The correlation id of the request this thread serves (set and reset by observability/requests.py).
-correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+    def serialize(self, log: LogRecord) -> str:
+        trace_id = current_trace_id()
+        if trace_id is not None:
+            log["xray_trace_id"] = trace_id
+        return super().serialize(log)
 
 
 class _CorrelationIdFilter(logging.Filter):
@@ -40,20 +43,25 @@ class _CorrelationIdFilter(logging.Filter):
     of adding and clearing logger keys per request. A caller's own `correlation_id` extra is kept."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        current = correlation_id.get()
-        if current is not None:
-            record.__dict__.setdefault("correlation_id", current)
+        request = current_request.get()
+        if request is not None:
+            record.__dict__.setdefault("correlation_id", request.correlation_id)
         return True
 
 
 formatter = _TraceAwareFormatter(utc=True)
-# Its service name and level are set by configuration.configure().
 logger = Logger(
-    service=current.service_name,
-    level=current.log_level,
+    service=SERVICE_NAME,
+    level="INFO",
     stream=_CurrentStdout(),  # type: ignore[arg-type]
     logger_formatter=formatter,
 )
+
+
+def apply_settings(settings: ObservabilitySettings) -> None:
+    """The service key and level of every line (OBSERVABILITY=off leaves warnings and errors)."""
+    logger.append_keys(service=settings.service_name)
+    logger.setLevel(settings.log_level if settings.enabled else "WARNING")
 
 
 WITHHELD = "<withheld>"

@@ -7,13 +7,13 @@ formatter: the keys are read as they stand, rendered by orjson, and written to s
 """
 
 import logging
-import sys
 import time
 
 import orjson
 
-from . import signal_writer
+from .context import current_trace_id
 from .logs import formatter, logger
+from .runtime import installed
 
 _service_logger = logging.getLogger(logger.name)
 
@@ -47,16 +47,7 @@ def write_request_line(correlation_id: str, fields: dict[str, object]) -> None:
             line[key] = value
     line["correlation_id"] = correlation_id
     line.update(fields)
-    trace_id = formatter._get_latest_trace_id()  # the one our formatter puts on every line
+    trace_id = current_trace_id()  # the one the formatter puts on every line of the request
     if trace_id is not None:
         line["xray_trace_id"] = trace_id
-    text = orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE).decode()
-    if signal_writer.writer is not None:
-        signal_writer.writer.write_line(text)
-        return
-    stdout = sys.stdout  # looked up per line: Lambda and test captures replace it
-    try:
-        stdout.write(text)
-        stdout.flush()  # as the logging handler does: the line is out when the request is answered
-    except (OSError, ValueError):
-        pass  # a closed or broken stdout fails no request, as with a logging handler
+    installed().write_line(orjson.dumps(line, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())

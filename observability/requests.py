@@ -4,20 +4,18 @@ and the route and correlation id on the trace."""
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
-from . import logs, tracing
-from .catalog import CLIENT_ERRORS, COLD_STARTS, REQUEST_LATENCY, REQUESTS, SERVER_ERRORS, Dimension
-from .metrics import recorder
+from . import tracing
+from .catalog import CLIENT_ERRORS, REQUEST_LATENCY, REQUESTS, SERVER_ERRORS, Dimension
+from .context import current_request
 from .request_log import write_request_line
+from .runtime import installed
 
 LAMBDA = "lambda"
 FLASK = "flask"
 NO_ROUTE = "NO_ROUTE"  # what a request that matched no operation is counted under
 REQUEST_ID_HEADER = "X-Request-Id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-_current: ContextVar["RequestObservation | None"] = ContextVar("current_request", default=None)
 
 
 def correlation_id_from(header_value: str | None) -> str:
@@ -28,35 +26,33 @@ def correlation_id_from(header_value: str | None) -> str:
 
 
 def set_route(route_template: str) -> None:
-    """Called by a door's view once the operation is known: logs and metrics name the template, not the path."""
-    observation = _current.get()
+    """Called once the operation is known (Api.dispatch): logs and metrics name the template, not the path."""
+    observation = current_request.get()
     if observation is not None:
         observation.route = route_template
 
 
 def current_correlation_id() -> str:
     """The correlation id of the request being served (a fresh one outside any request)."""
-    observation = _current.get()
+    observation = current_request.get()
     return observation.correlation_id if observation is not None else str(uuid.uuid4())
 
 
-def record_cold_start(function_name: str) -> None:
-    recorder.put(COLD_STARTS, 1, {Dimension.FUNCTION_NAME: function_name})
-
-
 class RequestObservation:
+    """Begun by a door's instrumentation when a request arrives, finished when its answer is ready; the request's
+    code sees it (context.current_request) in between."""
+
     def __init__(self, front_door: str, method: str, correlation_id: str) -> None:
         self.front_door = front_door
         self.method = method
         self.correlation_id = correlation_id
         self.route = NO_ROUTE
         self._started = time.perf_counter()
-        self._token = _current.set(self)
-        self._log_token = logs.correlation_id.set(correlation_id)
+        self._token = current_request.set(self)
 
     def finish(self, status: int) -> None:
         duration_ms = round((time.perf_counter() - self._started) * 1000, 3)
-        recorder.put_many(
+        installed().recorder.put_many(
             {
                 REQUESTS: 1,
                 REQUEST_LATENCY: duration_ms,
@@ -76,5 +72,4 @@ class RequestObservation:
                 "front_door": self.front_door,
             },
         )
-        logs.correlation_id.reset(self._log_token)
-        _current.reset(self._token)
+        current_request.reset(self._token)

@@ -1,11 +1,10 @@
-"""The observability section of the service's settings, and the one in force in this process.
+"""The observability section of the service's settings, and the forms of the addresses it names.
 
 The composition root reads the section from the environment with the rest of the settings (application/settings.py)
-and hands it to configuration.configure(), which applies it to the process-wide logger, metrics recorder and trace
-sender; until then the defaults below are in force (a tool that imports the data layer and configures nothing logs,
-measures and traces as a door would by default)."""
+and installs it (runtime.install); until then the defaults below are in force."""
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -62,16 +61,12 @@ class ObservabilitySettings(BaseModel):
     @field_validator("xray_daemon_address")
     @classmethod
     def _daemon_address(cls, value: str) -> str:
-        from .xray_daemon import parse_daemon_address
-
         parse_daemon_address(value)  # ValueError when malformed
         return value
 
     @field_validator("emf_agent_endpoint")
     @classmethod
     def _agent_endpoint(cls, value: str | None) -> str | None:
-        from .emf import agent_address
-
         if value is not None:
             agent_address(value)  # ValueError when malformed
         return value
@@ -81,5 +76,26 @@ class ObservabilitySettings(BaseModel):
         return self.enabled and self.tracing_enabled
 
 
-# The section in force in this process: configuration.configure() replaces it. The defaults need no validation.
-current = ObservabilitySettings.model_construct()
+def parse_daemon_address(value: str) -> tuple[str, int]:
+    """`host:port`, or `tcp:host:port udp:host:port` (either order) of which the UDP one counts: the forms of
+    AWS_XRAY_DAEMON_ADDRESS the SDKs read."""
+    forms = value.split()
+    if len(forms) == 2:
+        by_protocol = dict(form.partition(":")[::2] for form in forms)
+        if "udp" not in by_protocol:
+            raise ValueError(f"no udp: address in {value!r}")
+        forms = [by_protocol["udp"]]
+    if len(forms) != 1:
+        raise ValueError(f"invalid X-Ray daemon address {value!r}")
+    host, colon, port = forms[0].rpartition(":")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"invalid X-Ray daemon address {value!r}; expected HOST:PORT")
+    return host, int(port)
+
+
+def agent_address(endpoint: str) -> tuple[str, int]:
+    """The (host, port) of an agent endpoint such as udp://127.0.0.1:25888; ValueError for anything else."""
+    parts = urlsplit(endpoint)
+    if parts.scheme != "udp" or not parts.hostname or not parts.port:
+        raise ValueError(f"EMF_AGENT_ENDPOINT must look like udp://127.0.0.1:25888, got {endpoint!r}")
+    return parts.hostname, parts.port

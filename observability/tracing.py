@@ -29,14 +29,14 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 import orjson
 
-from . import settings
+from .context import current_trace
+from .logs import logger
 from .sql_errors import cause_of, caused_by_client
-from .xray_daemon import MAX_DOCUMENT_BYTES, daemon
+from .xray_daemon import MAX_DOCUMENT_BYTES, XRayDaemon
 
 TRACE_HEADER = "X-Amzn-Trace-Id"
 DATABASE_TYPE = "PostgreSQL"
@@ -54,8 +54,6 @@ _ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]+")
 _INVALID_NAME_CHARACTERS = str.maketrans("", "", "?;*()!$~^<>")  # what the SDK strips from entity names
 _SUBSEGMENTS_FIELD_BYTES = len(b',"subsegments":[]')
 _WORKING_DIRECTORY = os.getcwd()
-
-_current: ContextVar["Trace | None"] = ContextVar("current_trace", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +88,19 @@ def new_entity_id() -> str:
 
 
 class Trace:
-    """The request's entity: fields set at its start, annotations and statements added while it runs, sent when
-    it ends. An unsampled trace keeps only its id (log lines carry it) and sends nothing."""
+    """The request's entity: fields set at its start, annotations and statements added while it runs, sent to
+    `daemon` when it ends. An unsampled trace keeps only its id (log lines carry it) and sends nothing."""
 
-    __slots__ = ("trace_id", "sampled", "document", "_statements", "_statement_bytes", "_token")
+    __slots__ = ("trace_id", "sampled", "document", "_daemon", "_statements", "_statement_bytes", "_token")
 
-    def __init__(self, trace_id: str, document: dict | None) -> None:
+    def __init__(self, trace_id: str, document: dict | None, daemon: XRayDaemon | None) -> None:
         self.trace_id = trace_id
         self.sampled = document is not None
         self.document = document
+        self._daemon = daemon
         self._statements: list[bytes] = []  # serialized, each a complete independent subsegment document
         self._statement_bytes = 0
-        self._token = _current.set(self)
+        self._token = current_trace.set(self)
 
     def annotate(self, annotations: dict[str, object]) -> None:
         if self.document is not None:
@@ -116,7 +115,7 @@ class Trace:
         while self._statement_bytes > STATEMENT_BYTES_PER_DOCUMENT:
             oldest = self._statements.pop(0)
             self._statement_bytes -= len(oldest) + 1
-            daemon.send_encoded(oldest)
+            self._send(oldest)
 
     def record_exception(self, error: BaseException) -> None:
         if self.document is not None:
@@ -127,9 +126,9 @@ class Trace:
         """Sends the document with its statements inside, those that do not fit on their own first (a reader that
         assembles a trace when its root arrives, as the local trace viewer does, then has them all); the request's
         code no longer sees this trace."""
-        _current.reset(self._token)
-        document = self.document
-        if document is None:
+        current_trace.reset(self._token)
+        document, daemon = self.document, self._daemon
+        if document is None or daemon is None:
             return
         document["end_time"] = time.time()
         document["in_progress"] = False
@@ -143,6 +142,10 @@ class Trace:
             encoded = self._fitted(document, statements)
         daemon.send_encoded(encoded)
 
+    def _send(self, statement: bytes) -> None:
+        if self._daemon is not None:
+            self._daemon.send_encoded(statement)
+
     def _fitted(self, document: dict, statements: list[bytes]) -> bytes:
         """The document with as many statements as fit beside its own fields; the others sent on their own."""
         del document["subsegments"]
@@ -155,35 +158,28 @@ class Trace:
                 embedded.append(orjson.Fragment(statement))
                 room -= cost
             else:
-                daemon.send_encoded(statement)
+                self._send(statement)
         if not embedded:
             return alone
         document["subsegments"] = embedded
         return orjson.dumps(document, default=str)
 
 
-def begin_trace(header: TraceHeader, name: str, sampled: bool, **fields: object) -> Trace:
-    """A trace of the caller's Root (a new one without), as the caller's Parent's child; `fields` (http, aws,
-    type, ...) go into its document."""
+def begin_trace(header: TraceHeader, name: str, sampled: bool, daemon: XRayDaemon | None, **fields: object) -> Trace:
+    """A trace of the caller's Root (a new one without), as the caller's Parent's child, sent to `daemon` (None:
+    tracing is off); `fields` (http, aws, type, ...) go into its document."""
     trace_id = header.root or new_trace_id()
-    # AWS_XRAY_SDK_ENABLED=false, the SDK's own switch, turns tracing off here too (bench: "no traces").
-    if not (sampled and settings.current.tracing):
-        return Trace(trace_id, None)
+    if not sampled or daemon is None:
+        return Trace(trace_id, None, None)
     document = {"id": new_entity_id(), "name": name, "trace_id": trace_id, "start_time": time.time(), **fields}
     if header.parent:
         document["parent_id"] = header.parent
-    return Trace(trace_id, document)
-
-
-def trace_id() -> str | None:
-    """The current trace id, for log lines; None outside a traced request."""
-    trace = _current.get()
-    return trace.trace_id if trace is not None else None
+    return Trace(trace_id, document, daemon)
 
 
 def annotate(**annotations: str) -> None:
     """Annotates the current request's trace (searchable in X-Ray); nothing outside a sampled request."""
-    trace = _current.get()
+    trace = current_trace.get()
     if trace is not None:
         trace.annotate(annotations)
 
@@ -200,8 +196,6 @@ def _indexable(annotations: dict[str, object]) -> dict[str, object]:
 def _annotation_key_allowed(key: str) -> bool:
     if _ANNOTATION_KEY.fullmatch(key):
         return True
-    from .logs import logger  # the service's JSON lines (imported late: logs imports this module)
-
     logger.warning("annotation key %r left out: X-Ray filters need letters, digits and underscores only", key)
     return False
 
@@ -211,7 +205,7 @@ def database_subsegment(query_name: str, sql: str, url: str, user: str) -> Itera
     """One `remote` subsegment for one statement, named after the database (`dbname@host`), annotated with the
     query's name; SQL with its placeholders, never the bound values. A failure is an `error` when the database
     refused the client's data (sql_errors.caused_by_client, the rule DbQueryErrors follows), else a `fault`."""
-    trace = _current.get()
+    trace = current_trace.get()
     if trace is None or trace.document is None:
         yield
         return

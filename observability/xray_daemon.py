@@ -1,16 +1,15 @@
 """The X-Ray daemon's address and its UDP protocol: one JSON document per datagram, after a header line, each
-datagram within the size the daemon reads; a datagram lost on the way out is counted in SignalsDropped."""
+datagram within the size the daemon reads; a document lost on the way out is counted in SignalsDropped."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 
-from . import settings, signal_writer
 from .catalog import SIGNALS_DROPPED
-from .metrics import recorder
-from .settings import DEFAULT_DAEMON_ADDRESS
-from .udp import DatagramSender
+from .emf import MetricsRecorder
+from .settings import DEFAULT_DAEMON_ADDRESS, parse_daemon_address
+from .udp import Address, LossWarning
 
 DAEMON_ADDRESS_VARIABLE = "AWS_XRAY_DAEMON_ADDRESS"
 DATAGRAM_HEADER = b'{"format":"json","version":1}\n'
@@ -29,59 +28,41 @@ def daemon_address(env: Mapping[str, str] = os.environ) -> tuple[str, int]:
     return parse_daemon_address(env.get(DAEMON_ADDRESS_VARIABLE, DEFAULT_DAEMON_ADDRESS))
 
 
-def parse_daemon_address(value: str) -> tuple[str, int]:
-    """`host:port`, or `tcp:host:port udp:host:port` (either order) of which the UDP one counts."""
-    forms = value.split()
-    if len(forms) == 2:
-        by_protocol = dict(form.partition(":")[::2] for form in forms)
-        if "udp" not in by_protocol:
-            raise ValueError(f"no udp: address in {value!r}")
-        forms = [by_protocol["udp"]]
-    if len(forms) != 1:
-        raise ValueError(f"invalid X-Ray daemon address {value!r}")
-    host, colon, port = forms[0].rpartition(":")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"invalid X-Ray daemon address {value!r}; expected HOST:PORT")
-    return host, int(port)
+class XRayDaemon:
+    """The daemon at `address`: each document serialized, framed and handed to `send_datagram` (the writer of the
+    Observability in force: at once in Lambda, where an invocation's signals must be out before it is frozen, or the
+    Flask worker's writer thread). A lost trace never fails a request (UDP: nothing waits for the daemon); a document
+    that cannot be sent at all (an address that does not parse, a value that does not serialize) counts in
+    SignalsDropped."""
 
-
-class _Daemon:
-    """Where documents go: the Flask door's writer thread when there is one, else straight to the socket (Lambda,
-    where an invocation's signals must be out before it is frozen). The address is parsed again whenever the
-    settings in force name another (tests point it at a collector of their own)."""
-
-    def __init__(self) -> None:
-        self._sender = DatagramSender()
-        self._variable: str | None = None
-        self._address: tuple[str, int] | None = None
+    def __init__(self, address: str, send_datagram: Callable[[bytes, Address], None],
+                 recorder: MetricsRecorder) -> None:
+        self._variable = address
+        self._target: Address | ValueError
+        try:
+            self._target = parse_daemon_address(address)
+        except ValueError as error:  # settings built without validation (model_copy) can hold one
+            self._target = error
+        self._send_datagram = send_datagram
+        self._recorder = recorder
+        self._report = LossWarning()
 
     def send(self, document: dict) -> None:
-        """One document, serialized here; a lost trace never fails a request (UDP: nothing waits for the daemon)."""
+        """One document, serialized here."""
         try:
             encoded = orjson.dumps(document, default=str)
         except TypeError as error:
-            self._sender.report("serializing", error)
-            recorder.put(SIGNALS_DROPPED, 1)
+            self._lost("serializing", error)
             return
         self.send_encoded(encoded)
 
     def send_encoded(self, document: bytes) -> None:
         """One document already serialized (at most MAX_DOCUMENT_BYTES: tracing.py splits and trims to fit)."""
-        try:
-            variable = settings.current.xray_daemon_address
-            if variable != self._variable:
-                self._address, self._variable = parse_daemon_address(variable), variable
-        except ValueError as error:
-            self._sender.report(variable, error)
-            recorder.put(SIGNALS_DROPPED, 1)
+        if isinstance(self._target, ValueError):
+            self._lost(self._variable, self._target)
             return
-        datagram = DATAGRAM_HEADER + document
-        if signal_writer.writer is not None:
-            signal_writer.writer.send_datagram(datagram, self._address)
-            return
-        lost = self._sender.send(datagram, self._address)
-        if lost:
-            recorder.put(SIGNALS_DROPPED, lost)
+        self._send_datagram(DATAGRAM_HEADER + document, self._target)
 
-
-daemon = _Daemon()
+    def _lost(self, where: str, error: Exception) -> None:
+        self._report(where, error)
+        self._recorder.put(SIGNALS_DROPPED, 1)

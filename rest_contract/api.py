@@ -1,7 +1,7 @@
 """The REST contract as both doors call it: a door turns its framework's request into an ApiRequest, finds the
 Operation its router matched, and hands both to dispatch; what comes back is the ApiResponse to send."""
 
-from observability.requests import set_route
+from observability import set_route
 from student_records.access import Caller
 
 from .http import ApiRequest, ApiResponse

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from observability.logs import logger
+from observability import logger
 
 from .identity import AuthUnavailable, Identity
 

@@ -6,7 +6,11 @@ class RequestError(Exception):
 
 
 class MalformedRequest(RequestError):
-    """Not parseable at all: broken JSON, not UTF-8, a missing body."""
+    """Not parseable at all: broken JSON, a key repeated, not UTF-8, a body that does not decode, a missing body."""
+
+    def __init__(self, detail: str, *, duplicate_key: str | None = None) -> None:
+        super().__init__(detail)
+        self.duplicate_key = duplicate_key  # the JSON key an object of the body repeats, when that is the fault
 
 
 class PayloadTooLarge(RequestError):
@@ -16,8 +20,9 @@ class PayloadTooLarge(RequestError):
 
 
 class UnsupportedMediaType(RequestError):
-    def __init__(self, content_type: str) -> None:
-        super().__init__(f"send the body as application/json, not {content_type}")
+    def __init__(self, media_type: str | None) -> None:
+        sent = f"not as {media_type}" if media_type is not None else "the request named no Content-Type"
+        super().__init__(f"send the body as application/json (Content-Type: application/json), {sent}")
 
 
 class InvalidFields(RequestError):

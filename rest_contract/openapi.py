@@ -11,12 +11,28 @@ from http import HTTPStatus
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .operations import OPERATIONS
+from .operations import OPERATIONS, TAGS
 from .parsing import DEFAULT_MAX_BODY_BYTES
 from .problems import ALL_PROBLEM_TYPES, PROBLEM_JSON
 from .routing import Operation
 
 REF = "#/components/schemas/{model}"
+
+INFO = {
+    "title": "Student records API",
+    "version": "1.0.0",
+    "description": "One REST contract served by two front doors: AWS Lambda behind API Gateway, and Flask on EC2"
+                   " behind a load balancer. A deployed stack's doors are its outputs `ApiUrl` (API Gateway) and"
+                   " `FlaskUrl` (the load balancer); `make run` serves both on this machine, as `servers` lists."
+                   " Every error is an RFC 9457 problem document; request bodies are JSON, sent as such.",
+    "contact": {"name": "The student records team, maintainers of this repository"},
+}
+# The doors as `make run` serves them (README, "Routes"); a deployed stack's URLs are named in `info`.
+SERVERS = [
+    {"url": "http://127.0.0.1:8000", "description": "Flask door, under `make run` (`PORT` moves it)"},
+    {"url": "http://127.0.0.1:3000",
+     "description": "Lambda door through the local API Gateway, under `make run` (`GATEWAY_PORT` moves it)"},
+]
 
 _PROBLEM_SCHEMA = {
     "type": "object",
@@ -42,6 +58,12 @@ _PROBLEM_SCHEMA = {
             },
         },
         "current_version": {"type": "integer", "description": "On 412: the record's version now."},
+        "retry_after_ms": {
+            "type": "integer", "minimum": 1,
+            "description": "On service-unavailable 503: when to retry, in milliseconds (Retry-After gives it in whole"
+                           " seconds, rounded up); while the database is known to be unreachable, how often the"
+                           " service checks whether it is back.",
+        },
         "checks": {"type": "object", "description": "On readiness 503: each check and its result."},
     },
 }
@@ -126,6 +148,7 @@ def build_openapi() -> dict:
         entry = {
             "operationId": operation.operation_id,
             "summary": operation.summary,
+            "description": operation.description,
             "tags": [operation.tag],
             "parameters": _parameters(operation),
             "responses": _responses(operation),
@@ -133,7 +156,8 @@ def build_openapi() -> dict:
         if operation.body_model is not None:
             entry["requestBody"] = {
                 "required": True,
-                "description": f"JSON, at most {DEFAULT_MAX_BODY_BYTES} bytes.",
+                "description": f"JSON sent as `application/json` (or another `application/*+json` type), at most"
+                               f" {DEFAULT_MAX_BODY_BYTES} bytes, each key at most once per object.",
                 "content": {"application/json": {"schema": {"$ref": REF.format(model=operation.body_model.__name__)}}},
             }
         if not entry["parameters"]:
@@ -142,11 +166,9 @@ def build_openapi() -> dict:
         paths.setdefault(operation.path, {})[operation.method.lower()] = entry
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "Student records API",
-            "version": "1.0.0",
-            "description": "One REST contract served by two front doors: AWS Lambda behind API Gateway, and Flask on EC2.",
-        },
+        "info": INFO,
+        "servers": SERVERS,
+        "tags": [{"name": name, "description": description} for name, description in TAGS.items()],
         "paths": paths,
         "components": {
             "schemas": dict(sorted(components.items())),

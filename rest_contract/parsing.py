@@ -4,6 +4,7 @@ import re
 from collections.abc import Sequence
 from typing import TypeVar
 
+import jiter
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidFields, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
@@ -30,18 +31,28 @@ def field_errors(error: ValidationError, location: str) -> list[dict[str, str]]:
 
 
 def parse_body(model: type[Model], request: ApiRequest, max_bytes: int) -> Model:
-    content_type = (request.header("content-type") or "application/json").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(content_type)
-    body = request.body or b""
+    """The body as `model`, by one rule on both doors: a body is JSON declared as such, once (any other Content-Type,
+    or none, is a 415; two are a 400), at most `max_bytes` (413), present (400), UTF-8 (400), one JSON document
+    whose objects name each key once (400), and valid for the model (422)."""
+    declared = request.header("content-type")
+    if declared is not None and "," in declared:
+        # Content-Type may be sent once (RFC 9110 §5.3); a door joins repeated fields with commas. gunicorn refuses a
+        # repeated one before the Flask door sees it; API Gateway hands both to the Lambda door.
+        raise MalformedRequest("Content-Type is given more than once")
+    if declared is not None and not _is_json(declared):
+        raise UnsupportedMediaType(_media_type(declared))
+    body = request.body.read(max_bytes)
     if len(body) > max_bytes:
         raise PayloadTooLarge(max_bytes)
     if not body.strip():
         raise MalformedRequest("the request needs a JSON body")
+    if declared is None:
+        raise UnsupportedMediaType(None)
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedRequest("the request body is not valid UTF-8") from None
+    _refuse_invalid_json(body)
     try:
         return model.model_validate_json(body)
     except ValidationError as error:
@@ -50,6 +61,38 @@ def parse_body(model: type[Model], request: ApiRequest, max_bytes: int) -> Model
         if any(detail["type"] == "model_type" for detail in error.errors()):
             raise InvalidFields(field_errors(error, "body"), "the request body must be a JSON object") from None
         raise InvalidFields(field_errors(error, "body")) from None
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = _media_type(content_type)
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+# jiter's message for a repeated key; a test pins it (tests/hostile/test_hostile_bodies.py), so that an upgrade that
+# rewords it fails there rather than naming no key.
+_DUPLICATE_KEY = re.compile(r'Detected duplicate key "(?P<key>.*)" at line \d+ column \d+', re.DOTALL)
+_NAMED_KEY_MAX = 100  # characters of a repeated key the problem echoes
+
+
+def _refuse_invalid_json(body: bytes) -> None:
+    """Refuses a body that is not JSON, or whose objects name a key twice. JSON leaves a repeated key's meaning to
+    each parser (RFC 8259 §4): one in front of this API (a WAF, a gateway's validator) may read the first value
+    while this one keeps the last, so a repeated key is refused rather than resolved. jiter is the parser pydantic
+    validates with, so the keys compared are the keys the model would read."""
+    try:
+        jiter.from_json(body, catch_duplicate_keys=True, cache_mode=False)
+    except ValueError as error:
+        duplicate = _DUPLICATE_KEY.fullmatch(str(error))
+        if duplicate is None:
+            raise MalformedRequest("the request body is not valid JSON") from None
+        key = duplicate["key"]
+        shown = key if len(key) <= _NAMED_KEY_MAX else key[:_NAMED_KEY_MAX] + "…"
+        raise MalformedRequest(f'the key "{shown}" appears more than once in one object; send each key once',
+                               duplicate_key=shown) from None
 
 
 def parse_query(model: type[Model], pairs: Sequence[tuple[str, str]]) -> Model:

@@ -1,9 +1,10 @@
 """RFC 9457 problem documents: every problem type the API answers with (openapi.json lists them all), and how each
 error, the domain's, the request's or the web server's, becomes one."""
 
+import math
 from dataclasses import dataclass
 
-from observability.logs import logger, exception_fields
+from observability import exception_fields, logger
 
 from student_records.errors import (
     AccessDenied,
@@ -30,7 +31,9 @@ from .http import ApiResponse, encode_json
 from .identity import AuthUnavailable, Unauthenticated
 
 PROBLEM_JSON = "application/problem+json"
-RETRY_AFTER_SECONDS = "5"
+# How long a client is advised to wait before retrying a 503, unless the error knows better (a database known to be
+# unreachable: its probe's interval).
+DEFAULT_RETRY_AFTER_MS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,13 @@ def problem_response(
     return ApiResponse(problem.status, encode_json(document), PROBLEM_JSON, headers or {})
 
 
+def service_unavailable(detail: str, retry_after_ms: int) -> ApiResponse:
+    """A 503 with its retry advice twice: `Retry-After` in whole seconds (RFC 9110 allows no fraction, so rounded
+    up), and `retry_after_ms` in the document for clients that can wait less than a second."""
+    return problem_response(SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(math.ceil(retry_after_ms / 1000))},
+                            retry_after_ms=retry_after_ms)
+
+
 def problem_for_rejection(status: int, detail: str) -> ApiResponse:
     """The web server refused the request with `status` (a malformed request, a URI too long, ...): its registered
     problem type, keeping the status; a status with none is an internal error."""
@@ -132,6 +142,12 @@ def _problem_for(error: Exception) -> ApiResponse:
             )
         case InvalidFields():
             return problem_response(VALIDATION_FAILED, str(error), errors=error.errors)
+        case MalformedRequest(duplicate_key=str(key)):
+            return problem_response(
+                MALFORMED_REQUEST,
+                str(error),
+                errors=[{"field": key, "in": "body", "message": "appears more than once", "type": "duplicate_key"}],
+            )
         case MalformedRequest():
             return problem_response(MALFORMED_REQUEST, str(error))
         case PayloadTooLarge():
@@ -167,9 +183,7 @@ def _problem_for(error: Exception) -> ApiResponse:
         case ConstraintViolation():
             return problem_response(VALIDATION_FAILED, str(error), errors=[])
         case DatabaseUnavailable():
-            return problem_response(SERVICE_UNAVAILABLE, str(error), headers={"Retry-After": RETRY_AFTER_SECONDS})
+            return service_unavailable(str(error), error.retry_after_ms or DEFAULT_RETRY_AFTER_MS)
         case AuthUnavailable():  # its text names settings: for operators, not clients
-            return problem_response(
-                SERVICE_UNAVAILABLE, "authentication is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
-            )
+            return service_unavailable("authentication is unavailable", DEFAULT_RETRY_AFTER_MS)
     return problem_response(INTERNAL_ERROR, "an unexpected error occurred; the logs hold the details")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jwt
 
-from observability.logs import exception_fields, logger
+from observability import exception_fields, logger
 from student_records.access import ROLE_PRECEDENCE
 from student_records.errors import AccessDenied
 

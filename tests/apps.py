@@ -5,10 +5,8 @@ from pathlib import Path
 
 from application import Application, build_application
 from application.settings import CursorSettings, HttpSettings, Settings
-from observability.configuration import configure
 from local_stack.dev_auth import auth_environment
-from observability import settings as observability
-from observability.settings import ObservabilitySettings
+from observability import ObservabilitySettings, install, installed
 from rest_contract.auth import AuthSettings
 from student_records.data.database import Database
 from student_records.settings import DatabaseSettings
@@ -29,7 +27,7 @@ def settings_for(database_url: str, key_dir: Path, **sections: object) -> Settin
         "auth": AuthSettings.model_validate(auth_environment(key_dir)),
         "http": HTTP,
         "cursors": CursorSettings(),
-        "observability": observability.current,
+        "observability": installed().settings,
     }
     return Settings(**{**defaults, **sections})
 
@@ -41,6 +39,6 @@ def application_for(settings: Settings, database: Database) -> Application:
 def observing(**changes: object) -> ObservabilitySettings:
     """Puts the observability settings in force changed by `changes` (e.g. xray_daemon_address="127.0.0.1:9"): they
     are process-wide, and the suite's come back after the test (tests/conftest.py, restore_observability)."""
-    section = observability.current.model_copy(update=changes)
-    configure(section)
+    section = installed().settings.model_copy(update=changes)
+    install(section)
     return section

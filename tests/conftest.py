@@ -23,8 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from application import Application  # noqa: E402
 from application.settings import Settings  # noqa: E402
-from observability import settings as observability  # noqa: E402
-from observability.configuration import configure  # noqa: E402
+from observability import install, installed  # noqa: E402
 from student_records.data import migrations  # noqa: E402
 from student_records.data.database import Database  # noqa: E402
 from student_records.settings import DatabaseSettings  # noqa: E402
@@ -136,17 +135,17 @@ def database(database_conninfo: str) -> Iterator[Database]:
 
 @pytest.fixture(scope="session", autouse=True)
 def observability_for_tests() -> None:
-    configure(OBSERVABILITY)
+    install(OBSERVABILITY)
 
 
 @pytest.fixture(autouse=True)
 def restore_observability() -> Iterator[None]:
     """A test that puts other observability settings in force (a collector of its own, OBSERVABILITY=off) has the
     suite's back afterwards: they are process-wide."""
-    before = observability.current
+    before = installed()
     yield
-    if observability.current is not before:
-        configure(before)
+    if installed() is not before:
+        install(before.settings)
 
 
 @pytest.fixture

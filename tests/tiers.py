@@ -35,6 +35,7 @@ TIERS = {
     "hostile": HOSTILE,
     "observability": INTEGRATION,
     "observability/test_catalog_docs.py": UNIT,
+    "observability/test_surface.py": UNIT,
     "reliability": INTEGRATION,
     "local_stack": INTEGRATION,
     "deployed": INTEGRATION,

@@ -4,7 +4,7 @@ runs the endpoint with the correlation id the request carries, and answers any e
 import json
 
 from observability.requests import FLASK, RequestObservation
-from rest_contract.http import ApiRequest
+from rest_contract.http import ApiRequest, RequestBody
 from rest_contract.operations import OPERATIONS
 from tests.doors import token_for
 
@@ -20,7 +20,7 @@ def _request(method: str, path_params: dict[str, str], body: bytes | None = None
     headers = {"content-type": "application/json"}
     if token is not None:
         headers["authorization"] = f"Bearer {token}"
-    return ApiRequest(method, path_params, [], headers, body, correlation_id)
+    return ApiRequest(method, path_params, [], headers, RequestBody.of(body), correlation_id)
 
 
 def test_the_caller_acts_under_the_correlation_id_the_request_carries(db, application):

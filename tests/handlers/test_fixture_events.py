@@ -40,12 +40,26 @@ def test_get_event_with_base64_body_and_proxy_path_parameters(db, lambda_handler
 
 
 def test_post_event_with_base64_body_is_validated(db, lambda_handler):
-    result = lambda_handler(_event("apigw-rest-proxy-post.json", token_for("registrar")),
-                            LambdaContext("student-records-api"))
+    # Given the SAM-generated POST /students event, with the Content-Type a real client sends (the SAM CLI's has none)
+    event = _event("apigw-rest-proxy-post.json", token_for("registrar"))
+    event["headers"]["Content-Type"] = "application/json"
+    event["multiValueHeaders"]["Content-Type"] = ["application/json"]
+    # When it arrives
+    result = lambda_handler(event, LambdaContext("student-records-api"))
     # Its body is {"first_name": "Ada"}: two required fields are missing
     assert result["statusCode"] == 422
     problem = json.loads(result["body"])
     assert {error["field"] for error in problem["errors"]} == {"last_name", "email"}
+    assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 0
+
+
+def test_post_event_without_a_content_type_is_415(db, lambda_handler):
+    # Given the SAM-generated POST /students event as it is: a JSON body, but no Content-Type
+    result = lambda_handler(_event("apigw-rest-proxy-post.json", token_for("registrar")),
+                            LambdaContext("student-records-api"))
+    # Then it is refused by media type, as the Flask door refuses the same request, and nothing is written
+    assert result["statusCode"] == 415
+    assert json.loads(result["body"])["type"] == "urn:student-records:problem:unsupported-media-type"
     assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 0
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.contract.conftest import api, create  # noqa: F401  (each door over an empty database, as there)
+from tests.contract.conftest import api, both, create  # noqa: F401  (the doors over an empty database, as there)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ import json
 
 import pytest
 
+from handlers.api import create_handler
+from local_stack.gateway import build_rest_event, invoke, lambda_response_to_http
 from rest_contract.parsing import DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES
-from tests.doors import OPENAPI_PATH, Call
+from tests.doors import OPENAPI_PATH, ROUTE_TEMPLATES, Call, token_for
 from tests.hostile.refusals import assert_refused
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -165,24 +167,80 @@ class TestNulls:
         assert refused == []
 
 
-class TestDuplicateKeys:
-    """JSON leaves duplicate names undefined; here the last one wins. What matters for safety is that the value
-    validated is the value stored: no first-valid-then-invalid pair slips through."""
+def _writes(student_id: int) -> list[tuple[str, str, dict[str, str]]]:
+    """Every write of a student record, each with the headers it may carry."""
+    return [("POST", "/students", {}), ("POST", "/students", {"Idempotency-Key": "duplicate-keys"}),
+            ("PATCH", f"/students/{student_id}", {})]
 
-    def test_the_last_of_duplicate_keys_is_validated(self, api, database_state):
+
+class TestDuplicateKeys:
+    """JSON leaves a repeated key's meaning to each parser (RFC 8259 §4): a WAF or validator in front of this API may
+    read the first value where this API would keep the last. So a repeated key is refused outright, naming it, and
+    the value a check in front saw can never differ from the value stored."""
+
+    @pytest.mark.parametrize(
+        ("body", "key"),
+        [
+            (b'{"first_name": "<script>", "last_name": "L", "email": "a@example.org", "first_name": "Ada"}',
+             "first_name"),
+            (b'{"first_name": "Ada", "last_name": "L", "email": "a@example.org", "first_name": 42}', "first_name"),
+            (b'{"first_name": "Ada", "last_name": "L", "email": "a@example.org", "first\\u005fname": "Eve"}',
+             "first_name"),
+            (b'{"email": "a@example.org", "x": {"role": "student", "role": "admin"}, "last_name": "L"}', "role"),
+            (b'{"status": "active", "status": "graduated", "status": "withdrawn"}', "status"),
+        ],
+        ids=["last wins", "invalid last", "escaped spelling", "nested object", "three times"],
+    )
+    def test_a_repeated_key_is_a_malformed_request_naming_it(self, api, create, database_state, body, key):
+        # Given a student, and a body one of whose objects names a key twice
+        student_id = create()["id"]
         before = database_state()
-        body = b'{"first_name": "Ada", "last_name": "Lovelace", "email": "a@example.org", "first_name": 42}'
+        for method, path, headers in _writes(student_id):
+            # When it is sent to each write
+            reply = api.send(Call(method, path, body=body, headers={**JSON_HEADERS, **headers}))
+            # Then it is refused before validation, naming the key, and nothing was written or recorded
+            assert_refused(reply, 400, "malformed-request")
+            assert f'"{key}"' in reply.json["detail"]
+            assert reply.json["errors"] == [
+                {"field": key, "in": "body", "message": "appears more than once", "type": "duplicate_key"}]
+        assert database_state() == before
+
+    def test_a_repeated_key_is_refused_on_every_route_that_takes_a_body(self, api, create, database_state):
+        # Given a student, and a body for each other write whose last key repeats its first
+        create()
+        before = database_state()
+        for method, path in (("POST", "/courses"), ("POST", "/terms"), ("POST", "/offerings"),
+                             ("POST", "/offerings/1/enrollments"), ("PATCH", "/courses/1"),
+                             ("PATCH", "/enrollments/1"), ("PUT", "/enrollments/1/grade")):
+            # When it is sent
+            reply = api.send(_raw(method, path, b'{"code": "A", "title": "T", "code": "B"}'))
+            # Then the repeated key is refused before anything looks the record up
+            assert_refused(reply, 400, "malformed-request")
+            assert reply.json["errors"][0]["field"] == "code", (method, path)
+        assert database_state() == before
+
+    def test_a_long_repeated_key_is_named_by_its_first_hundred_characters(self, api, database_state):
+        # Given a body that repeats a key of 5,000 characters (jiter's message is parsed for the key: this pins it)
+        key = "k" * 5_000
+        before = database_state()
+        body = json.dumps({"first_name": "Ada"}).encode()[:-1] + f', "{key}": 1, "{key}": 2}}'.encode()
+        # When it is posted
         reply = api.send(_raw("POST", "/students", body))
+        # Then the problem names the key, cut to a hundred characters
+        assert_refused(reply, 400, "malformed-request")
+        assert reply.json["errors"][0]["field"] == "k" * 100 + "…"
+        assert database_state() == before
+
+    def test_one_key_in_two_objects_is_no_repetition(self, api, database_state):
+        # Given a body whose array holds two objects with the same key: each names it once
+        before = database_state()
+        body = b'{"first_name": [{"a": 1}, {"a": 2}], "last_name": "L", "email": "a@example.org"}'
+        # When it is posted
+        reply = api.send(_raw("POST", "/students", body))
+        # Then it is parsed, and refused only for the field's type
         assert_refused(reply, 422, "validation-failed")
         assert _field_names(reply) == {"first_name"}
         assert database_state() == before
-
-    def test_the_last_of_duplicate_keys_is_stored(self, api, db):
-        body = b'{"first_name": "<script>", "last_name": "Lovelace", "email": "a@example.org", "first_name": "Ada"}'
-        reply = api.send(_raw("POST", "/students", body))
-        assert reply.status == 201, reply.body
-        assert reply.json["first_name"] == "Ada"
-        assert db.execute("SELECT first_name FROM students").fetchall() == [("Ada",)]
 
 
 class TestMediaTypes:
@@ -194,11 +252,15 @@ class TestMediaTypes:
             "multipart/form-data; boundary=x",
             "application/jsonx",
             "json",
+            "text/json",
+            "text/x+json",
+            "",
             "application/x-www-form-urlencoded",
             "application/octet-stream",
+            None,
         ],
     )
-    def test_a_json_body_under_another_media_type_is_415(self, api, create, database_state, content_type):
+    def test_a_json_body_under_another_media_type_or_none_is_415(self, api, create, database_state, content_type):
         # Given a student, and bodies that would be valid JSON writes
         student_id = create()["id"]
         before = database_state()
@@ -206,11 +268,38 @@ class TestMediaTypes:
             ("POST", "/students", VALID_STUDENT),
             ("PATCH", f"/students/{student_id}", {"last_name": "Byron"}),
         ):
-            # When they are declared as another media type
-            reply = api.send(_raw(method, path, json.dumps(document).encode(), content_type))
-            # Then they are refused by media type, not parsed anyway
+            # When they are declared as another media type, or sent with no Content-Type at all
+            headers = {} if content_type is None else {"Content-Type": content_type}
+            reply = api.send(Call(method, path, body=json.dumps(document).encode(), headers=headers))
+            # Then they are refused by media type, not parsed anyway (the README's 415 for a body not sent as JSON)
             assert_refused(reply, 415, "unsupported-media-type")
+            if content_type is None:
+                assert "no Content-Type" in reply.json["detail"]
         assert database_state() == before
+
+    @pytest.mark.parametrize("order", [("text/plain", "application/json"), ("application/json", "text/plain"),
+                                       ("application/json", "application/json")], ids=["json last", "json first",
+                                                                                       "json twice"])
+    def test_a_repeated_content_type_is_a_malformed_request_at_the_lambda_door(self, db, application, order):
+        # Given a create whose Content-Type is sent twice: API Gateway hands the Lambda door both values (gunicorn
+        # refuses such a request with a 400 of its own before the Flask door sees it: RFC 9110 §5.3)
+        event = build_rest_event("POST", "/students", body=json.dumps(VALID_STUDENT).encode(),
+                                 headers=[("Authorization", f"Bearer {token_for('admin')}"),
+                                          *[("Content-Type", value) for value in order]],
+                                 route_templates=ROUTE_TEMPLATES)
+        # When the Lambda door handles it
+        status, headers, body = lambda_response_to_http(
+            invoke(create_handler(application=application), event, function_name="student-records-api"))
+        # Then neither value is picked: the request is refused as ambiguous, and nothing is written
+        assert status == 400, body
+        assert json.loads(body)["type"] == "urn:student-records:problem:malformed-request"
+        assert db.execute("SELECT count(*) FROM students").fetchone() == (0,)
+
+    @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON",
+                                              "application/merge-patch+json"])
+    def test_json_under_a_json_media_type_is_read(self, api, content_type):
+        reply = api.send(_raw("POST", "/students", json.dumps(VALID_STUDENT).encode(), content_type))
+        assert reply.status == 201, reply.body
 
 
 class TestEmptyBodies:
@@ -243,3 +332,20 @@ class TestEmptyBodies:
         for method, path in (("POST", "/students"), ("PATCH", f"/students/{student_id}")):
             assert_refused(api.send(Call(method, path)), 400, "malformed-request")
         assert database_state() == before
+
+
+class TestBodiesWhereNoneIsTaken:
+    @pytest.mark.parametrize("body", [b"\xff\xfe not UTF-8", b'{"a": 1, "a": 2}', b"x" * (MAX_BODY_BYTES + 1)],
+                             ids=["not UTF-8", "a repeated key", "over the limit"])
+    def test_a_route_that_takes_no_body_never_reads_one(self, api, create, body):
+        # Given a student, and a body no write would accept, under no media type or a wrong one
+        student_id = create()["id"]
+        for call, status in (
+            (Call("GET", "/health", body=body, as_admin=False), 200),
+            (Call("GET", f"/students/{student_id}", body=body, headers={"Content-Type": "text/plain"}), 200),
+            (Call("DELETE", f"/students/{student_id}", body=body), 204),
+        ):
+            # When it comes with a request to a route that takes no body
+            reply = api.send(call)
+            # Then the route answers as it would without it: the body is never read
+            assert reply.status == status, (call.method, call.path, reply.body[:200])

@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 
 from flask_backend import create_app
 from handlers.api import create_handler
-from local_stack.gateway import LocalGateway
+from local_stack.gateway import InProcessFunction, LocalGateway
 from tests.doors import OPENAPI_PATH, ROUTE_TEMPLATES, token_for
 
 CHECKS = [
@@ -64,7 +64,7 @@ def flask_door(session_application):
 @pytest.fixture(scope="module")
 def lambda_gateway(session_application):
     """The Lambda handler behind the local API Gateway, on a free loopback port."""
-    gateway = LocalGateway(create_handler(application=session_application), function_name="student-records-api",
+    gateway = LocalGateway(InProcessFunction(create_handler(application=session_application), "student-records-api"),
                            route_templates=ROUTE_TEMPLATES, port=0)
     gateway.start_in_thread()
     yield gateway

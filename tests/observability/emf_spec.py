@@ -12,7 +12,7 @@ ALLOWED_DIMENSION_VALUES = {
 }
 
 
-def assert_valid_emf(document: dict, namespace: str = "StudentRecords") -> None:
+def assert_valid_emf(document: dict, namespace: str = "StudentRecords", catalog: dict = CATALOG) -> None:
     metadata = document["_aws"]
     assert isinstance(metadata["Timestamp"], int)
     directives = metadata["CloudWatchMetrics"]
@@ -29,7 +29,7 @@ def assert_valid_emf(document: dict, namespace: str = "StudentRecords") -> None:
                 allowed = ALLOWED_DIMENSION_VALUES[name]
                 assert allowed is None or value in allowed, f"{name}={value!r} is not an allowed value"
         for metric in directive["Metrics"]:
-            spec = CATALOG.get(metric["Name"])
+            spec = catalog.get(metric["Name"])
             assert spec is not None, f"{metric['Name']} is not in the catalog"
             assert metric["Unit"] == spec.unit.value
             assert [list(ds) for ds in directive["Dimensions"]] == [[d.value for d in ds] for ds in spec.dimension_sets]

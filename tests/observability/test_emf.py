@@ -8,7 +8,9 @@ from observability.catalog import (
     CATALOG, CLIENT_ERRORS, DB_QUERY_LATENCY, MetricSpec, REQUEST_LATENCY, REQUESTS, SERVER_ERRORS,
     STUDENTS_CREATED, Aggregation, Dimension, Unit,
 )
-from observability.emf import IntervalFlusher, MetricsRecorder, UnknownMetric, agent_sink, stdout_sink
+from observability.emf import MetricsRecorder, UnknownMetric, agent_sink, stdout_sink
+from observability.runtime import Observability
+from tests.apps import OBSERVABILITY
 from tests.observability.emf_spec import assert_valid_emf
 
 ROUTE = {Dimension.FRONT_DOOR: "flask", Dimension.ROUTE: "/students"}
@@ -101,12 +103,12 @@ def test_documents_have_exactly_the_recorded_content(recorder, written):
                         "FrontDoor": "flask", "Route": "/students", "ServerErrors": 1, "Requests": 1}]
 
 
-def test_more_than_100_metrics_are_split_across_documents(recorder, written, monkeypatch):
+def test_more_than_100_metrics_are_split_across_documents(written):
     # Given 150 catalogued counters and one sample metric with 120 values, all without dimensions
     counters = [MetricSpec(f"Counter{index}", Unit.COUNT, ((),), "test", "test") for index in range(150)]
     samples = MetricSpec("Samples", Unit.MILLISECONDS, ((),), "test", "test", Aggregation.SAMPLES)
-    for spec in [*counters, samples]:
-        monkeypatch.setitem(CATALOG, spec.name, spec)
+    catalog = {spec.name: spec for spec in [*counters, samples]}
+    recorder = MetricsRecorder("StudentRecords", lambda line: written.append(json.loads(line)), catalog=catalog)
     for value in range(120):
         recorder.put(samples, float(value))
     for index, spec in enumerate(counters):
@@ -122,7 +124,7 @@ def test_more_than_100_metrics_are_split_across_documents(recorder, written, mon
     assert [written[0 if index < 99 else 2][f"Counter{index}"] for index in range(150)] == list(range(150))
     for document, metric_names in zip(written, names):
         assert set(document) == {"_aws", *metric_names}
-        assert_valid_emf(document)
+        assert_valid_emf(document, catalog=catalog)
 
 
 def test_stdout_sink_writes_a_flush_in_one_write(monkeypatch):
@@ -193,11 +195,14 @@ def test_agent_endpoint_must_be_udp():
         agent_sink("tcp://127.0.0.1:25888")
 
 
-def test_interval_flusher_flushes_what_is_left_when_stopped(recorder, written):
-    flusher = IntervalFlusher(recorder, interval_s=3600)
-    flusher.start()
-    recorder.put(STUDENTS_CREATED, 1)
-    flusher.stop()
+def test_interval_flusher_flushes_what_is_left_when_stopped(written):
+    # Given a Flask worker's Observability, its metrics flushed every hour
+    flusher = Observability(OBSERVABILITY.model_copy(update={"metrics_flush_interval_s": 3600}),
+                            metrics_sink=lambda line: written.append(json.loads(line)))
+    flusher.write_in_background()
+    flusher.recorder.put(STUDENTS_CREATED, 1)
+    # When it stops (the worker exits)
+    flusher.close()
     assert written and written[0]["StudentsCreated"] == 1
 
 

@@ -89,7 +89,8 @@ def logger_keys():
     """The logger's persistent keys, restored after the test changes them."""
     saved = dict(formatter.get_current_keys())
     yield
-    formatter.log_format = saved
+    formatter.remove_keys([key for key in formatter.get_current_keys() if key not in saved])
+    formatter.append_keys(**saved)
 
 
 @pytest.mark.parametrize("lambda_context", [False, True], ids=["flask", "lambda"])

@@ -3,16 +3,15 @@ from a bounded queue that counts what it drops; what waits is written when the w
 
 import json
 import time
-from types import SimpleNamespace
 
 import pytest
 
-from observability import signal_writer
-from observability.metrics import recorder
+from observability.runtime import Observability
 from observability.signal_writer import SignalWriter
+from tests.apps import OBSERVABILITY
 from tests.observability.stack import DoorProcess, UdpCollector
 
-NEVER_S = 3600  # an interval that never passes during a test: only flush() and stop() write
+NEVER_S = 3600  # an interval that never passes during a test: only flush() and close() write
 
 
 class _CountingStdout:
@@ -27,12 +26,31 @@ class _CountingStdout:
         pass
 
 
-@pytest.fixture
-def stdout(monkeypatch):
-    # The writer's own view of sys (pytest's capture sets sys.stdout back at the start of each test).
+class _Puts:
+    """A recorder that keeps what is put in it, by metric name."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, float]] = []
+
+    def put(self, spec, value, dimensions=None) -> None:
+        self.recorded.append((spec.name, value))
+
+
+def _counting_stdout(monkeypatch) -> _CountingStdout:
+    # In the test itself: pytest's capture sets sys.stdout back between a fixture's setup and the test.
     counting = _CountingStdout()
-    monkeypatch.setattr(signal_writer, "sys", SimpleNamespace(stdout=counting))
+    monkeypatch.setattr("sys.stdout", counting)
     return counting
+
+
+def _worker(signals_interval_s: float) -> Observability:
+    """A Flask worker's Observability, its writer thread started, its metrics kept apart."""
+    observability = Observability(
+        OBSERVABILITY.model_copy(update={"signals_flush_interval_ms": signals_interval_s * 1000}),
+        metrics_sink=lambda line: None,
+    )
+    observability.write_in_background()
+    return observability
 
 
 @pytest.fixture
@@ -42,8 +60,9 @@ def collector():
     udp.close()
 
 
-def test_lines_and_datagrams_wait_for_the_flush_then_go_out_together(stdout, collector):
-    writer = SignalWriter(NEVER_S, max_waiting=100)
+def test_lines_and_datagrams_wait_for_the_flush_then_go_out_together(monkeypatch, collector):
+    stdout = _counting_stdout(monkeypatch)
+    writer = SignalWriter(max_waiting=100, recorder=_Puts())
     # Given three requests' lines and segments
     for n in range(3):
         writer.write_line(f'{{"n":{n}}}\n')
@@ -58,10 +77,11 @@ def test_lines_and_datagrams_wait_for_the_flush_then_go_out_together(stdout, col
     assert sorted(d["trace_id"] for d in documents) == ["0", "1", "2"]
 
 
-def test_a_full_queue_drops_and_counts_what_it_drops(stdout, monkeypatch):
-    recorded = []
-    monkeypatch.setattr(recorder, "put", lambda spec, value, dimensions=None: recorded.append((spec.name, value)))
-    writer = SignalWriter(NEVER_S, max_waiting=2)
+def test_a_full_queue_drops_and_counts_what_it_drops(monkeypatch):
+    stdout = _counting_stdout(monkeypatch)
+    puts = _Puts()
+    recorded = puts.recorded
+    writer = SignalWriter(max_waiting=2, recorder=puts)
     # When five lines come while only two may wait
     for n in range(5):
         writer.write_line(f"{n}\n")
@@ -73,17 +93,17 @@ def test_a_full_queue_drops_and_counts_what_it_drops(stdout, monkeypatch):
     assert recorded == [("SignalsDropped", 3)]
 
 
-def test_stopping_writes_what_waits(stdout):
-    writer = SignalWriter(NEVER_S, max_waiting=10)
-    writer.start()
+def test_stopping_writes_what_waits(monkeypatch):
+    stdout = _counting_stdout(monkeypatch)
+    writer = _worker(NEVER_S)
     writer.write_line("last words\n")
-    writer.stop()
+    writer.close()
     assert stdout.writes == ["last words\n"]
 
 
-def test_the_writer_flushes_by_itself_every_interval(stdout):
-    writer = SignalWriter(0.01, max_waiting=10)
-    writer.start()
+def test_the_writer_flushes_by_itself_every_interval(monkeypatch):
+    stdout = _counting_stdout(monkeypatch)
+    writer = _worker(0.01)
     try:
         writer.write_line("soon\n")
         deadline = time.monotonic() + 5
@@ -91,7 +111,7 @@ def test_the_writer_flushes_by_itself_every_interval(stdout):
             assert time.monotonic() < deadline, stdout.writes
             time.sleep(0.005)
     finally:
-        writer.stop()
+        writer.close()
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ import time
 
 import pytest
 
-from observability import signal_writer, xray_daemon
-from observability.metrics import recorder
-from observability.signal_writer import SignalWriter
+from observability.signal_writer import DirectWriter, SignalWriter
 from observability.udp import DatagramSender
+from observability.xray_daemon import XRayDaemon
 from tests.observability.stack import DoorProcess
-from tests.apps import observing
 
-NEVER_S = 3600
 DATAGRAM = b'{"format":"json","version":1}\n{}'
 
 
@@ -40,16 +37,14 @@ class _FailingSocket:
         return len(datagram)
 
 
-def _sender_with(fake: _FailingSocket, address: tuple[str, int]) -> DatagramSender:
-    sender = DatagramSender()
-    sender._sockets[address] = fake  # the connected socket it would have opened
-    return sender
+def _sender_with(fake: _FailingSocket) -> DatagramSender:
+    return DatagramSender(connect=lambda address: fake)  # the connected socket it would have opened
 
 
 @pytest.mark.parametrize("code", [errno.ENOBUFS, errno.EAGAIN, errno.EMSGSIZE])
 def test_a_datagram_the_socket_refuses_is_one_lost(code):
     fake = _FailingSocket(code)
-    sender = _sender_with(fake, ("127.0.0.1", 2000))
+    sender = _sender_with(fake)
     assert sender.send(DATAGRAM, ("127.0.0.1", 2000)) == 1
     assert sender.send(DATAGRAM, ("127.0.0.1", 2000)) == 0 and fake.sent == [DATAGRAM]
 
@@ -57,11 +52,11 @@ def test_a_datagram_the_socket_refuses_is_one_lost(code):
 def test_connection_refused_reports_an_earlier_loss_and_this_datagram_is_sent_again():
     # ECONNREFUSED says an earlier datagram met a closed port; the send that reports it sent nothing
     fake = _FailingSocket(errno.ECONNREFUSED)
-    assert _sender_with(fake, ("127.0.0.1", 2000)).send(DATAGRAM, ("127.0.0.1", 2000)) == 1
+    assert _sender_with(fake).send(DATAGRAM, ("127.0.0.1", 2000)) == 1
     assert fake.sent == [DATAGRAM]
     # and when the second try fails too, both are lost
     fake = _FailingSocket(errno.ECONNREFUSED, errno.ENOBUFS)
-    assert _sender_with(fake, ("127.0.0.1", 2000)).send(DATAGRAM, ("127.0.0.1", 2000)) == 2
+    assert _sender_with(fake).send(DATAGRAM, ("127.0.0.1", 2000)) == 2
 
 
 def test_a_daemon_that_is_not_listening_is_noticed_on_a_real_socket():
@@ -80,18 +75,22 @@ def test_an_address_that_does_not_resolve_loses_the_datagram():
     assert DatagramSender().send(DATAGRAM, ("no-such-host.invalid", 2000)) == 1
 
 
+class _Puts(list):
+    """A recorder that keeps what is put in it, by metric name."""
+
+    def put(self, spec, value, dimensions=None) -> None:
+        self.append((spec.name, value))
+
+
 @pytest.fixture
-def puts(monkeypatch):
-    recorded = []
-    monkeypatch.setattr(recorder, "put", lambda spec, value, dimensions=None: recorded.append((spec.name, value)))
-    return recorded
+def puts() -> _Puts:
+    return _Puts()
 
 
 def test_the_flask_writer_counts_datagrams_the_socket_lost(puts):
     # Given a writer whose socket refuses the first two datagrams (a full buffer, then one too large)
-    writer = SignalWriter(NEVER_S, max_waiting=100)
     fake = _FailingSocket(errno.ENOBUFS, errno.EMSGSIZE)
-    writer._sender._sockets[("127.0.0.1", 2000)] = fake
+    writer = SignalWriter(max_waiting=100, recorder=puts, sender=_sender_with(fake))
     for _ in range(3):
         writer.send_datagram(DATAGRAM, ("127.0.0.1", 2000))
     # When it flushes, then the two losses are one SignalsDropped value of 2
@@ -99,22 +98,19 @@ def test_the_flask_writer_counts_datagrams_the_socket_lost(puts):
     assert puts == [("SignalsDropped", 2)] and len(fake.sent) == 1
 
 
-def test_the_lambda_doors_sender_counts_a_datagram_the_socket_lost(monkeypatch, puts):
-    # Given no writer (the Lambda door sends each document at once) and a socket that refuses one
-    monkeypatch.setattr(signal_writer, "writer", None)
-    observing(xray_daemon_address="127.0.0.1:2000")
-    daemon = xray_daemon._Daemon()
-    daemon._sender._sockets[("127.0.0.1", 2000)] = _FailingSocket(errno.ENOBUFS)
+def test_the_lambda_doors_sender_counts_a_datagram_the_socket_lost(puts):
+    # Given no writer thread (the Lambda door sends each document at once) and a socket that refuses one
+    direct = DirectWriter(puts, _sender_with(_FailingSocket(errno.ENOBUFS)))
+    daemon = XRayDaemon("127.0.0.1:2000", direct.send_datagram, puts)
     # When two documents are sent, then the lost one is counted at once
     daemon.send({"id": "a"})
     daemon.send({"id": "b"})
     assert puts == [("SignalsDropped", 1)]
 
 
-def test_a_malformed_daemon_address_loses_every_document_counted(monkeypatch, puts):
-    monkeypatch.setattr(signal_writer, "writer", None)
-    observing(xray_daemon_address="no-port-here")
-    xray_daemon._Daemon().send({"id": "a"})
+def test_a_malformed_daemon_address_loses_every_document_counted(puts):
+    direct = DirectWriter(puts, _sender_with(_FailingSocket()))
+    XRayDaemon("no-port-here", direct.send_datagram, puts).send({"id": "a"})
     assert puts == [("SignalsDropped", 1)]
 
 

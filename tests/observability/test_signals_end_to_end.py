@@ -82,7 +82,9 @@ class Observed:
         self.trace_id = _root(self.headers["x-amzn-trace-id"])
         self.new_lines = door.output_lines()[mark:]
         self.logs = [line for line in self.new_lines if "_aws" not in line]
-        self.emf = [line for line in self.new_lines if "_aws" in line]
+        # The door's own documents: the Lambda door's stdout also carries API Gateway's and Lambda's (AWS/ namespaces).
+        self.emf = [line for line in self.new_lines if "_aws" in line
+                    and not line["_aws"]["CloudWatchMetrics"][0]["Namespace"].startswith("AWS/")]
         self.segments = _trace_documents(collector, self.trace_id, door.door)
 
 

@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from observability.lambda_door import instrument_api_handler
-from observability.tracing import database_subsegment, trace_id
+from observability.context import current_trace_id
+from observability.tracing import database_subsegment
 from tests.observability.stack import DoorProcess, UdpCollector
 
 FUNCTION_SEGMENT = "53995c3f42cd8ad8"
@@ -23,7 +24,7 @@ class _Context:
 
 def _handler(seen: list):
     def lambda_handler(event, context):
-        seen.append(trace_id())
+        seen.append(current_trace_id())
         with database_subsegment("students.get", "SELECT 1 WHERE id = %s", "host=db", "app"):
             pass
         return {"statusCode": 200, "headers": {}, "body": "{}"}
