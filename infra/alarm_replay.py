@@ -3,9 +3,12 @@ output, the way CloudWatch would, and writes the SNS message CloudWatch sends at
 
     python -m infra.alarm_replay captured.log [--time-scale 60] [--publish-to-sns TOPIC_ARN ...]
 
-Only alarms whose metrics are all the application's own (EMF, namespace StudentRecords by default) or derived
-from them can be replayed: the burn rates of the service-level objectives (slos/, computed as Application
-Signals would, infra/slos.py). Alarms on other AWS metrics (API Gateway, Lambda, RDS) are listed as skipped. Per period, values are
+Alarms are replayed whose metrics are all the application's own (EMF, namespace StudentRecords by default), derived
+from them (the burn rates of the service-level objectives: slos/, computed as Application Signals would,
+infra/slos.py), or in an AWS namespace the log holds: the local stack's stand-ins write AWS/ApiGateway and AWS/Lambda
+metrics as EMF (local_stack/cloudwatch.py), under the names a stack called student-records would give them
+(infra/render.py's stack_values, which fill the alarms' ${...} dimension values). Alarms on AWS metrics the log does
+not hold are listed as skipped. Per period, values are
 aggregated with the alarm's statistic (percentiles included); each period is evaluated M of N with its
 TreatMissingData; the composite alarm follows its paging children. `--time-scale 60` compresses time so
 that a short drill exercises one-minute alarms: each alarm period lasts period/60 seconds of the log.
@@ -29,7 +32,8 @@ from pathlib import Path
 from observability.settings import METRICS_NAMESPACE
 
 from . import metric_math, slos
-from .alarms import ALARMS_DIR, AlarmCatalog, AlarmSpec, Metric, load_alarms
+from .alarms import ALARMS_DIR, AlarmCatalog, AlarmSpec, Metric, load_alarms, threshold_value
+from .dashboards import placeholders, substitute
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -108,24 +112,53 @@ class ReplayResult:
     skipped: list[str]
 
 
+@dataclass(frozen=True)
+class Stack:
+    """What the alarms' placeholders stand for: the metrics namespace, the dimension values (${ApiName}, ...) and
+    the functions' timeouts (thresholds relative to one)."""
+
+    namespace: str
+    dimension_values: dict[str, str]
+    function_timeouts_s: dict[str, int]
+
+    @classmethod
+    def local(cls, namespace: str = METRICS_NAMESPACE) -> "Stack":
+        """The local stack's: the template's names for a stack called student-records, with its defaults."""
+        from .render import SOURCE, function_timeouts_s, load_template, stack_values  # render imports this module
+
+        return cls(namespace, stack_values(), function_timeouts_s(load_template(SOURCE)["Resources"]))
+
+    def namespace_of(self, metric: Metric) -> str:
+        return metric.namespace.replace("${MetricsNamespace}", self.namespace)
+
+    def dimensions_of(self, metric: Metric) -> list[tuple[str, str]]:
+        """The metric's dimensions with their values filled in (one without a known value kept as written)."""
+        return [(name, substitute(value, self.dimension_values) if placeholders(value) <= set(self.dimension_values)
+                 else value) for name, value in metric.dimensions]
+
+    def metric_key(self, metric: Metric) -> SeriesKey:
+        return self.namespace_of(metric), metric.name, frozenset(self.dimensions_of(metric))
+
+
 def replay(catalog: AlarmCatalog, lines: Iterable[str], *, namespace: str = METRICS_NAMESPACE,
            time_scale: float = 1.0) -> ReplayResult:
     series = datapoints_from_emf(lines)
     if not series:
         return ReplayResult([], [], [alarm.name for alarm in catalog.alarms])
+    stack = Stack.local(namespace)
     times = [t for points in series.values() for t, _ in points]
     start, end = min(times), max(times)
     series |= slos.burn_rate_series(slos.load_objectives(), series, namespace, period_s=60 / time_scale,
                                     start=start, end=end, time_scale=time_scale)
-    replayable = {namespace, slos.BURN_RATE_NAMESPACE}
+    replayable = {namespace, slos.BURN_RATE_NAMESPACE} | {key_namespace for key_namespace, _, _ in series}
     replayed, skipped, transitions = [], [], []
     states: dict[str, list[tuple[float, str]]] = {}
     for alarm in catalog.alarms:
-        if not all(_namespace(metric, namespace) in replayable for metric in alarm.metrics()):
+        if not all(stack.namespace_of(metric) in replayable for metric in alarm.metrics()):
             skipped.append(alarm.name)
             continue
         replayed.append(alarm.name)
-        alarm_transitions, timeline = _evaluate(alarm, series, namespace, start, end, time_scale)
+        alarm_transitions, timeline = _evaluate(alarm, series, stack, start, end, time_scale)
         transitions += alarm_transitions
         states[alarm.name] = timeline
     transitions += _composite_transitions(catalog, states)
@@ -133,18 +166,13 @@ def replay(catalog: AlarmCatalog, lines: Iterable[str], *, namespace: str = METR
     return ReplayResult(transitions, replayed, skipped)
 
 
-def _namespace(metric: Metric, namespace: str) -> str:
-    return metric.namespace.replace("${MetricsNamespace}", namespace)
-
-
-def _period_values(alarm: AlarmSpec, series, namespace: str, start: float, end: float, period_s: float):
+def _period_values(alarm: AlarmSpec, series, stack: Stack, start: float, end: float, period_s: float):
     """period index -> the value compared to the threshold (None when there is no datapoint)."""
     first, last = int(start // period_s), int(end // period_s)
 
     def per_period(metric: Metric, statistic: str) -> dict[int, float]:
-        key = (_namespace(metric, namespace), metric.name, frozenset(metric.dimensions))
         buckets: dict[int, list[float]] = defaultdict(list)
-        for timestamp, value in series.get(key, []):
+        for timestamp, value in series.get(stack.metric_key(metric), []):
             buckets[int(timestamp // period_s)].append(value)
         return {index: aggregate(values, statistic) for index, values in buckets.items()}
 
@@ -159,11 +187,11 @@ def _period_values(alarm: AlarmSpec, series, namespace: str, start: float, end: 
     }
 
 
-def _evaluate(alarm: AlarmSpec, series, namespace, start, end, time_scale):
+def _evaluate(alarm: AlarmSpec, series, stack: Stack, start, end, time_scale):
     period_s = alarm.period / time_scale
-    values = _period_values(alarm, series, namespace, start, end, period_s)
+    values = _period_values(alarm, series, stack, start, end, period_s)
     compare, words = _COMPARE[alarm.comparison]
-    threshold = float(alarm.threshold)  # replayable alarms have plain thresholds
+    threshold = threshold_value(alarm, stack.function_timeouts_s)
     state, transitions, timeline = INSUFFICIENT_DATA, [], []
     indexes = sorted(values)
     for position, index in enumerate(indexes):
@@ -174,7 +202,7 @@ def _evaluate(alarm: AlarmSpec, series, namespace, start, end, time_scale):
             at = datetime.fromtimestamp(evaluated_at, timezone.utc)
             reason = _reason(alarm, window, breaching, new_state, words, threshold, period_s)
             transitions.append(Transition(alarm.name, state, new_state, at, reason,
-                                          _message(alarm, state, new_state, at, reason, namespace)))
+                                          _message(alarm, state, new_state, at, reason, threshold, stack)))
             state = new_state
         timeline.append((evaluated_at, state))
     return transitions, timeline
@@ -219,14 +247,15 @@ def _timestamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
 
 
-def _message(alarm: AlarmSpec, old: str, new: str, at: datetime, reason: str, namespace: str) -> dict:
+def _message(alarm: AlarmSpec, old: str, new: str, at: datetime, reason: str, threshold: float,
+             stack: Stack) -> dict:
     """The JSON body CloudWatch publishes to the alarm's SNS topic."""
     trigger: dict = {
         "Period": alarm.period,
         "EvaluationPeriods": alarm.evaluation_periods,
         "DatapointsToAlarm": alarm.datapoints_to_alarm,
         "ComparisonOperator": alarm.comparison,
-        "Threshold": float(alarm.threshold),
+        "Threshold": threshold,
         "TreatMissingData": alarm.treat_missing_data,
         "EvaluateLowSampleCountPercentile": "",
     }
@@ -234,19 +263,19 @@ def _message(alarm: AlarmSpec, old: str, new: str, at: datetime, reason: str, na
         standard = not alarm.statistic.startswith("p")
         trigger |= {
             "MetricName": alarm.metric.name,
-            "Namespace": namespace,
+            "Namespace": stack.namespace_of(alarm.metric),
             "StatisticType": "Statistic" if standard else "ExtendedStatistic",
             "Statistic": alarm.statistic.upper() if standard else None,
             "ExtendedStatistic": None if standard else alarm.statistic,
             "Unit": None,
-            "Dimensions": [{"value": value, "name": name} for name, value in alarm.metric.dimensions],
+            "Dimensions": [{"value": value, "name": name} for name, value in stack.dimensions_of(alarm.metric)],
         }
     else:
         trigger["Metrics"] = [
             {"Id": q.id, "Expression": q.expression, "Label": q.label, "ReturnData": True} if q.expression else
             {"Id": q.id, "ReturnData": False, "MetricStat": {
-                "Metric": {"Namespace": namespace, "MetricName": q.metric.name,
-                           "Dimensions": [{"value": v, "name": n} for n, v in q.metric.dimensions]},
+                "Metric": {"Namespace": stack.namespace_of(q.metric), "MetricName": q.metric.name,
+                           "Dimensions": [{"value": v, "name": n} for n, v in stack.dimensions_of(q.metric)]},
                 "Period": alarm.period, "Stat": q.statistic}}
             for q in alarm.queries
         ]

@@ -187,7 +187,7 @@ def _alarm_resource(alarm: AlarmSpec, function_timeouts_s: dict[str, int], subst
         "AlarmActions": [{"Ref": NOTIFICATIONS_TOPIC}],
         "OKActions": [{"Ref": NOTIFICATIONS_TOPIC}],
         "ComparisonOperator": alarm.comparison,
-        "Threshold": _threshold(alarm, function_timeouts_s),
+        "Threshold": threshold_value(alarm, function_timeouts_s),
         "EvaluationPeriods": alarm.evaluation_periods,
         "DatapointsToAlarm": alarm.datapoints_to_alarm,
         "TreatMissingData": alarm.treat_missing_data,
@@ -246,7 +246,8 @@ def _description(description: str, runbook: str, substitutions: dict[str, Any]) 
     ]}
 
 
-def _threshold(alarm: AlarmSpec, function_timeouts_s: dict[str, int]) -> float:
+def threshold_value(alarm: AlarmSpec, function_timeouts_s: dict[str, int]) -> float:
+    """The alarm's threshold as CloudWatch gets it: a share of a function's timeout turned into milliseconds."""
     if isinstance(alarm.threshold, TimeoutFraction):
         timeout_s = function_timeouts_s.get(alarm.threshold.function)
         if timeout_s is None:

@@ -7,12 +7,14 @@ EMF output, so a dashboard change can be seen (and reviewed) without deploying i
 Widgets are laid out on CloudWatch's 24-column grid (one column and one grid row are fixed pixel sizes).
 Metric widgets are computed like CloudWatch would: each metric's statistic per period (the same aggregation
 as the alarm replay), metric math of + - * / and FILL over ids, and SEARCH expressions matching every emitted series
-with the search's namespace, dimension names and MetricName. Metrics in AWS namespaces (Lambda, API Gateway,
-RDS) have no local data: their panels say so instead of drawing a line. Alarm widgets show the states the
+with the search's namespace, dimension names and MetricName. Metrics in AWS namespaces are drawn from the EMF the
+local stack's stand-ins write for them (API Gateway and Lambda: local_stack/cloudwatch.py); those with no local data
+say so instead of drawing a line. Alarm widgets show the states the
 alarm replay reaches, with each alarm's state history over the capture. Log widgets run their Logs Insights query
-over the captured JSON lines (infra/logs_insights.py) and show its rows as a table. Placeholders get sample values,
-except the metrics namespace (which must match the EMF), the stack name, and alarm ARNs (named after the
-alarms in alarms/); a dimension value set at deploy time (e.g. a function name) matches any emitted value.
+over the captured JSON lines (infra/logs_insights.py) and show its rows as a table. Placeholders get the values a
+stack called student-records has (infra/render.py's stack_values: ApiName, the functions' names, the parameters'
+defaults), the metrics namespace (which must match the EMF) and alarm ARNs (named after the alarms in alarms/); any
+other gets a sample value, and a dimension value set at deploy time that way matches any emitted value.
 
 `--time-scale 60` compresses time as the alarm replay does (each one-minute period lasts one second of the
 log), so a short capture fills a dashboard's hours; time labels show the dashboard's (expanded) time, UTC.
@@ -57,6 +59,7 @@ from .dashboards import (
     GRID_COLUMNS, SAMPLE_ACCOUNT, SAMPLE_REGION, resolve_shorthand, dashboard_files, load_dashboard, placeholders,
     sample_values, substitute,
 )
+from .render import DEFAULT_STACK_NAME, stack_values
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "docs" / "images"
@@ -68,7 +71,6 @@ HEADER_PX = 64
 GAP_PX = 4  # between neighbouring panels
 DPI = 100
 
-SAMPLE_STACK_NAME = "student-records"
 AWS_NO_DATA = "AWS metric — no local data"
 CAPTURE_TIME_SCALE = 60.0
 DEFAULT_PERIOD_S = 300  # CloudWatch's, when neither the metric nor the widget sets one
@@ -211,11 +213,11 @@ class WidgetData:
             if line.expression.lstrip().upper().startswith("SEARCH("):
                 return self._search(line)
             return self._math(line)
-        if line.namespace.startswith("AWS/"):
-            return NotDrawn(line.label, AWS_NO_DATA)
         if not _supported_statistic(line.stat):
             return NotDrawn(line.label, f"statistic {line.stat} not previewed")
         points = [point for key, key_points in self._series.items() if self._matches(key, line) for point in key_points]
+        if not points and line.namespace.startswith("AWS/"):
+            return NotDrawn(line.label, AWS_NO_DATA)
         return [Series(line.label, self._per_period(points, line.stat, line.period))]
 
     def _matches(self, key: SeriesKey, line: MetricLine) -> bool:
@@ -290,18 +292,20 @@ class ResolvedDashboard:
 
 
 def resolve_dashboard(text: str, catalog: AlarmCatalog, namespace: str) -> ResolvedDashboard:
-    """The body with placeholders filled: with_sample_values' values, but the real metrics namespace (to match the
-    EMF) and alarm ARNs named as the template names the alarms (${AWS::StackName}-<name>)."""
+    """The body with placeholders filled: the stack's values where the template gives them (to match what the local
+    stack emits), the real metrics namespace (to match the EMF), alarm ARNs named as the template names the alarms
+    (${AWS::StackName}-<name>), and with_sample_values' values for the others."""
     names = placeholders(text)
-    values = sample_values(names) | {"MetricsNamespace": namespace, "AWS::StackName": SAMPLE_STACK_NAME}
+    known = {name: value for name, value in stack_values().items() if name in names}
+    values = sample_values(names) | known | {"MetricsNamespace": namespace, "AWS::StackName": DEFAULT_STACK_NAME}
     alarm_names = {}
     for alarm in (*catalog.alarms, catalog.composite):
         arn_placeholder = f"{alarm.logical_id}.Arn"
         if arn_placeholder in names:
-            arn = f"arn:aws:cloudwatch:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:alarm:{SAMPLE_STACK_NAME}-{alarm.name}"
+            arn = f"arn:aws:cloudwatch:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:alarm:{DEFAULT_STACK_NAME}-{alarm.name}"
             values[arn_placeholder] = arn
             alarm_names[arn] = alarm.name
-    fixed = {namespace, SAMPLE_REGION, SAMPLE_ACCOUNT, SAMPLE_STACK_NAME, *alarm_names}
+    fixed = {namespace, SAMPLE_REGION, SAMPLE_ACCOUNT, DEFAULT_STACK_NAME, *alarm_names, *known.values()}
     return ResolvedDashboard(json.loads(substitute(text, values)),
                              frozenset(value for value in values.values() if value not in fixed), alarm_names)
 

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ HEADER = (
 
 API = "Api"
 API_FUNCTION = "ApiFunction"
+DEFAULT_STACK_NAME = "student-records"  # the stack name of the docs, and of the local stack
 READINESS_EVENT = "ReadinessProbe"
 SMOKE_CHECK_FUNCTION = "DeploymentSmokeCheckFunction"
 WEB_ACL = "WebAcl"
@@ -104,6 +106,58 @@ def load_template(path: Path) -> dict[str, Any]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=CloudFormationLoader)
 
 
+def stack_values(stack_name: str = DEFAULT_STACK_NAME, source: Path = SOURCE) -> dict[str, str]:
+    """What the dashboards' and alarms' placeholders stand for in a stack named `stack_name` deployed with the
+    parameters' defaults: each parameter (ApiStageName, ...), each function's FunctionName under its logical id
+    (ApiFunction, ...) and the Render substitutions made of the stack name alone (ApiName). The local stand-ins
+    publish AWS's metrics under these names, and the alarm replay and the dashboard preview look them up by them."""
+    template = load_template(source)
+    values = {name: str(parameter["Default"]) for name, parameter in template["Parameters"].items()
+              if "Default" in parameter}
+    named = {**template["Metadata"]["Render"]["Substitutions"],
+             **{logical_id: resource["Properties"].get("FunctionName")
+                for logical_id, resource in template["Resources"].items()
+                if resource["Type"] == "AWS::Serverless::Function"}}
+    for name, value in named.items():
+        text = value.get("Fn::Sub") if isinstance(value, dict) and len(value) == 1 else None
+        if isinstance(text, str) and dashboards.placeholders(text) <= {"AWS::StackName"}:
+            values[name] = dashboards.substitute(text, {"AWS::StackName": stack_name})
+    return values
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What running one of the template's functions locally takes from its declaration."""
+
+    name: str  # its FunctionName in a stack of the given name
+    handler: str
+    timeout_s: int
+    memory_mb: int
+    reserved_concurrency: int | None  # under the parameters' defaults
+    log_format: str  # LoggingConfig
+    application_log_level: str
+    system_log_level: str
+
+
+def function_spec(logical_id: str, stack_name: str = DEFAULT_STACK_NAME, source: Path = SOURCE) -> FunctionSpec:
+    template = load_template(source)
+    properties = template["Resources"][logical_id]["Properties"]
+    reserved = properties.get("ReservedConcurrentExecutions")
+    if isinstance(reserved, dict):  # !If [HasX, !Ref X, !Ref AWS::NoValue]: X unless its default is empty
+        reserved = template["Parameters"][reserved["Fn::If"][1]["Ref"]].get("Default")
+    logging = properties.get("LoggingConfig", {})
+    return FunctionSpec(
+        name=stack_values(stack_name, source)[logical_id],
+        handler=properties["Handler"],
+        timeout_s=properties["Timeout"],
+        memory_mb=properties["MemorySize"],
+        reserved_concurrency=int(reserved) if reserved not in (None, "") else None,
+        log_format=logging.get("LogFormat", "Text"),
+        application_log_level=logging.get("ApplicationLogLevel", "INFO"),
+        system_log_level=logging.get("SystemLogLevel", "INFO"),
+    )
+
+
 def render(source: Path = SOURCE) -> dict[str, Any]:
     template = load_template(source)
     substitutions = template["Metadata"].pop("Render")["Substitutions"]
@@ -119,11 +173,15 @@ def render(source: Path = SOURCE) -> dict[str, Any]:
     _add_runbooks_dashboard(resources, catalog)
     _add_generated(resources, logs_insights.query_definitions(logs_insights.load_saved_queries(), resources),
                    "saved query")
-    timeouts = {logical_id: resource["Properties"]["Timeout"] for logical_id, resource in resources.items()
-                if resource["Type"] == "AWS::Serverless::Function"}
-    _add_generated(resources, alarms.alarm_resources(catalog, timeouts, substitutions), "alarm")
+    _add_generated(resources, alarms.alarm_resources(catalog, function_timeouts_s(resources), substitutions), "alarm")
     _check_placeholders(template, substitutions)
     return template
+
+
+def function_timeouts_s(resources: dict[str, Any]) -> dict[str, int]:
+    """Each function's Timeout, by logical id (alarm thresholds may be a share of one)."""
+    return {logical_id: resource["Properties"]["Timeout"] for logical_id, resource in resources.items()
+            if resource["Type"] == "AWS::Serverless::Function"}
 
 
 def _add_generated(resources: dict[str, Any], generated: dict[str, Any], what: str) -> None:
@@ -242,22 +300,38 @@ GATEWAY_RESPONSES = {
                   {"Retry-After": "1"}),
     "WAF_FILTERED": (problems.FORBIDDEN, "the request was refused by the web ACL", {}),
     "REQUEST_TOO_LARGE": (problems.PAYLOAD_TOO_LARGE, "the request is larger than API Gateway accepts", {}),
+    # Lambda refused to invoke the function (its concurrency exhausted: Lambda's 429 TooManyRequestsException, which
+    # API Gateway answers as an integration failure, 500 unless customized): a retry soon may find room.
+    # https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html,
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
+    "INTEGRATION_FAILURE": (problems.SERVICE_UNAVAILABLE,
+                            "the API's function could not take the request now (Lambda refused to invoke it); retry"
+                            " later", {"Retry-After": "1"}),
 }
 WAF_RATE_LIMITED_DETAIL = "this client sent too many requests; retry later"
 
 
+def gateway_response(response_type: str) -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's answer of a customized response type: (status, headers but X-Request-Id, body). The local
+    gateway answers from here too, so that AWS and `make run` answer alike."""
+    problem, detail, headers = GATEWAY_RESPONSES[response_type]
+    answer = problems.problem_response(problem, detail)
+    return answer.status, {"Content-Type": problems.PROBLEM_JSON, **headers}, answer.body
+
+
 def _add_gateway_responses(resources: dict[str, Any]) -> None:
     responses = {}
-    for response_type, (problem, detail, headers) in GATEWAY_RESPONSES.items():
-        answer = problems.problem_response(problem, detail)
+    for response_type in GATEWAY_RESPONSES:
+        status, headers, body = gateway_response(response_type)
+        quoted = {name: f"'{value}'" for name, value in headers.items()}  # literals, for ResponseParameters
         responses[response_type] = {
-            "StatusCode": answer.status,
+            "StatusCode": status,
             "ResponseParameters": {"Headers": {
-                "Content-Type": f"'{problems.PROBLEM_JSON}'",
+                "Content-Type": quoted.pop("Content-Type"),
                 "X-Request-Id": "context.requestId",  # the Lambda door's correlation id is API Gateway's request id
-                **{name: f"'{value}'" for name, value in headers.items()},
+                **quoted,
             }},
-            "ResponseTemplates": {"application/json": answer.body.decode()},
+            "ResponseTemplates": {"application/json": body.decode()},
         }
     resources[API]["Properties"]["GatewayResponses"] = responses
     web_acl_bodies = resources[WEB_ACL]["Properties"]["CustomResponseBodies"]

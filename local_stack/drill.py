@@ -3,8 +3,8 @@ for a while and comes back; then the checks that matter to users and to on-call.
 
     python -m local_stack.drill [--before 10] [--outage 10] [--after 20] [--workers 4]
 
-It starts its own stack (an embedded PostgreSQL in a scratch folder, the Flask door under gunicorn, the
-Lambda door behind the local gateway), records every acknowledged create, and prints:
+It starts its own stack (an embedded PostgreSQL in a scratch folder and its RDS monitor, the Flask door under
+gunicorn, the Lambda door behind the local gateway), records every acknowledged create, and prints:
   - 5xx answers other than 503 (must be 0),
   - acknowledged creates missing from the database (must be 0),
   - time from the database restart to the first success, per door,
@@ -15,6 +15,7 @@ Exits non-zero when any check fails.
 """
 
 import argparse
+import io
 import json
 import sys
 import threading
@@ -26,6 +27,10 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from application.settings import ProcessSettings
+
+from .cloudwatch import LineStream
+from .rds_monitor import monitor_local_server
 from .scratch_stack import scratch_stack
 
 ALARM_NAME = "db-connection-errors"
@@ -122,6 +127,10 @@ def run_drill(before_s: float, outage_s: float, after_s: float, workers: int, ti
         "DB_POOL_MAX_SIZE": str(workers * 2),
     }
     with scratch_stack(env, log, prefix="drill-") as stack:
+        # The database's AWS/RDS metrics, with alarm time compressed as the doors' flushes are.
+        rds_metrics = io.StringIO()
+        monitor = (monitor_local_server(stack.database_url, 60 / time_scale, LineStream(rds_metrics), log)
+                   if ProcessSettings.from_environ().rds_monitor else None)
         token = stack.token("registrar")
         doors = [DoorLoad(name, url) for name, url in stack.door_urls.items()]
         log(f"both doors serving; load with {workers} workers per door for {before_s:g} s")
@@ -139,6 +148,9 @@ def run_drill(before_s: float, outage_s: float, after_s: float, workers: int, ti
         for thread in threads:
             thread.join(timeout=30)
         lines = stack.stop_doors()
+        if monitor is not None:
+            monitor.stop()
+            lines += rds_metrics.getvalue().splitlines()
 
         ids = [i for door in doors for i in door.created_ids]
         with psycopg.connect(stack.database_url) as connection:

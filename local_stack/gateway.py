@@ -1,8 +1,11 @@
-"""An in-process stand-in for API Gateway REST (Lambda proxy integration, payload v1).
+"""A stand-in for API Gateway REST (Lambda proxy integration, payload v1).
 
 `sam local` needs Docker; this needs only the standard library. It builds the same events API Gateway sends
-(see /work/shared/fixtures), sets the environment the Lambda runtime sets, and maps the proxy response back
-to HTTP the way API Gateway does, including its 413 and 502 answers.
+(see /work/shared/fixtures), invokes a Lambda function with them (the local Lambda service of lambda_runtime.py,
+or a handler in this process, with the environment the Lambda runtime sets), and maps the proxy response back to HTTP
+the way API Gateway does, with its own answers where it answers itself: the template's gateway responses
+(infra/render.py) where the template customizes them, API Gateway's defaults elsewhere. With `metrics`, it publishes
+AWS/ApiGateway's metrics per request, as API Gateway does.
 """
 
 from __future__ import annotations
@@ -20,13 +23,18 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from time import monotonic
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from infra.render import GATEWAY_RESPONSES, gateway_response
+
+from .cloudwatch import COUNT, MILLISECONDS, AwsMetrics
 from .ports import Port, PortInUse, is_address_in_use
 
 LambdaHandler = Callable[[dict, Any], dict]
@@ -47,6 +55,13 @@ _FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection
 _DISCARD_CHUNK_BYTES = 64 * 1024
 # How long shutdown() may wait for the serve loop to notice it (the stdlib default is half a second).
 _SHUTDOWN_POLL_INTERVAL_S = 0.05
+# API Gateway's default (and, for REST APIs, maximum by default) integration timeout:
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
+INTEGRATION_TIMEOUT_S = 29.0
+API_GATEWAY_NAMESPACE = "AWS/ApiGateway"
+# By API and stage, and by resource and method too: the stage's MethodSettings turn detailed metrics on.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
+_API_DIMENSION_SETS = (("ApiName", "Stage"), ("ApiName", "Stage", "Resource", "Method"))
 
 # One "container" per process: Lambda runs one invocation at a time per execution environment, and Powertools
 # keeps per-invocation state in globals (Logger keys, the resolver's current_event).
@@ -276,6 +291,46 @@ def invoke(
         return handler(_with_trace_header(event, trace_id), context)
 
 
+class Outcome(StrEnum):
+    SUCCESS = "success"
+    ERROR = "error"  # the function failed: an error it raised or its runtime reported, or its process died
+    TIMEOUT = "timeout"  # it ran past its timeout
+    THROTTLED = "throttled"  # Lambda refused to invoke it: no concurrency left (429 TooManyRequestsException)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What Lambda's Invoke API tells a synchronous caller such as API Gateway."""
+
+    outcome: Outcome
+    payload: Any  # the function's response (JSON), or Lambda's error document
+
+
+class LambdaFunction(Protocol):
+    name: str
+
+    def invoke(self, event: dict, trace_header: str, *, wait_s: float | None = None) -> Invocation | None:
+        """None when the invocation still runs after `wait_s`: the caller stopped waiting for it."""
+
+
+class InProcessFunction:
+    """A handler called in this process, with the runtime's environment, one invocation at a time (the tests'
+    gateways; `make run` invokes local_stack.lambda_runtime's environments). No timeout: a call cannot be stopped."""
+
+    def __init__(self, handler: LambdaHandler, name: str, *, log: Callable[[str], None] | None = None) -> None:
+        self.handler = handler
+        self.name = name
+        self.log = log or _write_to_stderr
+
+    def invoke(self, event: dict, trace_header: str, *, wait_s: float | None = None) -> Invocation:
+        try:
+            return Invocation(Outcome.SUCCESS, invoke(self.handler, event, function_name=self.name,
+                                                      trace_id=trace_header))
+        except Exception as error:
+            self.log(traceback.format_exc())
+            return Invocation(Outcome.ERROR, {"errorMessage": str(error), "errorType": type(error).__name__})
+
+
 def new_trace_header(incoming_trace_header: str | None) -> str:
     """A fresh X-Ray trace header; an incoming Root (and its sampling decision) is kept, as API Gateway does."""
     incoming = _parse_trace_header(incoming_trace_header or "")
@@ -358,8 +413,30 @@ def lambda_response_to_http(result: dict) -> tuple[int, list[tuple[str, str]], b
     return status, headers, body.encode("utf-8")
 
 
-def _api_gateway_error(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+def _api_gateway_answer(response_type: str, status: int, message: str,
+                        request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """API Gateway's own answer of `response_type`: the template's where it customizes the type (with the request id
+    in X-Request-Id, as its ResponseParameters say), else API Gateway's default, `status` with {"message":
+    `message`} (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)."""
+    if response_type in GATEWAY_RESPONSES:
+        status, headers, body = gateway_response(response_type)
+        return status, [*headers.items(), ("X-Request-Id", request_id)], body
     return status, [("Content-Type", "application/json")], json.dumps({"message": message}).encode()
+
+
+def _integration_answer(invocation: Invocation | None, request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """What API Gateway answers for a Lambda proxy integration's invocation: the function's response, or, when
+    Lambda refused the invocation, INTEGRATION_FAILURE (500 unless customized), when the function failed or timed
+    out, DEFAULT_5XX with 502, and when it did not answer within the integration timeout, INTEGRATION_TIMEOUT (504).
+    https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html; Lambda's 429 as
+    INTEGRATION_FAILURE: https://stackoverflow.com/questions/36363280 (an API Gateway engineer's answer)."""
+    if invocation is None:
+        return _api_gateway_answer("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out", request_id)
+    if invocation.outcome is Outcome.THROTTLED:
+        return _api_gateway_answer("INTEGRATION_FAILURE", 500, "Internal server error", request_id)
+    if invocation.outcome is Outcome.SUCCESS:
+        return lambda_response_to_http(invocation.payload)
+    return _api_gateway_answer("DEFAULT_5XX", 502, "Internal server error", request_id)
 
 
 def _write_to_stderr(message: str) -> None:
@@ -371,27 +448,49 @@ def gateway_listener(host: str, port: int) -> Port:
     return Port("the Lambda door (local API Gateway)", "GATEWAY_PORT", host, port)
 
 
+class ApiGatewayMetrics:
+    """AWS/ApiGateway's datapoints, as API Gateway defines them, one request at a time: Count, 4XXError and 5XXError
+    (0 or 1 each: their Average is the error rate), Latency (request received to response returned) and
+    IntegrationLatency (request relayed to the function to its answer; none when the function was not called).
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html"""
+
+    def __init__(self, metrics: AwsMetrics, api_name: str, stage: str) -> None:
+        self._metrics = metrics
+        self._api = {"ApiName": api_name, "Stage": stage}
+
+    def request(self, resource: str, method: str, status: int, latency_ms: float,
+                integration_latency_ms: float | None) -> None:
+        values = {"Count": (1, COUNT), "4XXError": (int(400 <= status < 500), COUNT),
+                  "5XXError": (int(status >= 500), COUNT), "Latency": (latency_ms, MILLISECONDS)}
+        if integration_latency_ms is not None:
+            values["IntegrationLatency"] = (integration_latency_ms, MILLISECONDS)
+        self._metrics.put(API_GATEWAY_NAMESPACE, _API_DIMENSION_SETS,
+                          {**self._api, "Resource": resource, "Method": method}, values)
+
+
 class LocalGateway:
-    """An HTTP server on loopback that forwards every request to one Lambda handler, like a REST API stage."""
+    """An HTTP server on loopback that forwards every request to one Lambda function, like a REST API stage."""
 
     def __init__(
         self,
-        handler: LambdaHandler,
+        function: LambdaFunction,
         *,
-        function_name: str,
         route_templates: Sequence[str] = (),
         host: str = "127.0.0.1",
         port: int = 3000,
         stage: str = "local",
+        metrics: ApiGatewayMetrics | None = None,
+        integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         max_body_bytes: int = 10 * 1024 * 1024,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"LocalGateway has no authentication, so it binds to loopback only, not {host!r}")
-        self.handler = handler
-        self.function_name = function_name
+        self.function = function
         self.route_templates = tuple(route_templates)
         self.stage = stage
+        self.metrics = metrics
+        self.integration_timeout_s = integration_timeout_s
         self.max_body_bytes = max_body_bytes
         self.log = log or _write_to_stderr
         # Binding here means the socket is listening before any serve call, so callers never need to wait for it.
@@ -430,7 +529,6 @@ class LocalGateway:
         if self._thread is not None:
             self._thread.join()
 
-
 class _GatewayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not block shutdown
 
@@ -441,26 +539,31 @@ class _GatewayHTTPServer(ThreadingHTTPServer):
 
 class _ProxyRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    # One segment per answer, sent at once: headers and body written apart would wait on the client's delayed ACK.
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     timeout = 60  # close idle keep-alive connections rather than hold a thread forever
     server: _GatewayHTTPServer
 
     def _proxy(self) -> None:
         gateway = self.server.gateway
+        received = monotonic()
         request_id = str(uuid.uuid4())
+        url = urlsplit(self.path)
         try:
             content_length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             content_length = -1
         if content_length < 0:
             self.close_connection = True  # the body's end is unknown, so the connection cannot carry another request
-            self._send(*_api_gateway_error(400, "Bad Request"), request_id=request_id)
+            self._answer(_api_gateway_answer("DEFAULT_4XX", 400, "Bad Request", request_id), request_id, received)
             return
         if content_length > gateway.max_body_bytes:
             # Read the body anyway: closing with unread data resets the connection and the client may never see the 413.
             self._discard_body(content_length)
-            self._send(*_api_gateway_error(413, "Request Too Long"), request_id=request_id)
+            self._answer(_api_gateway_answer("REQUEST_TOO_LARGE", 413, "Request Too Long", request_id), request_id,
+                         received)
             return
-        url = urlsplit(self.path)
         event = build_rest_event(
             self.command,
             url.path,
@@ -474,16 +577,30 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
         )
         trace_id = new_trace_header(self.headers.get(TRACE_HEADER))
         started = time.time()
+        invocation = gateway.function.invoke(_with_trace_header(event, trace_id), trace_id,
+                                             wait_s=gateway.integration_timeout_s)
+        integration_ms = (time.time() - started) * 1000
         try:
-            result = invoke(gateway.handler, event, function_name=gateway.function_name, trace_id=trace_id)
-            response = lambda_response_to_http(result)
-        except Exception:
-            gateway.log(f"{self.command} {self.path} -> 502\n{traceback.format_exc()}")
-            response = _api_gateway_error(502, "Internal server error")
+            response = _integration_answer(invocation, request_id)
+        except ValueError as malformed:
+            gateway.log(f"{self.command} {self.path} -> 502: {malformed}")
+            response = _api_gateway_answer("DEFAULT_5XX", 502, "Internal server error", request_id)
         send_invocation_segment(
-            trace_id, gateway.function_name, self.command, url.path, response[0], started, time.time()
+            trace_id, gateway.function.name, self.command, url.path, response[0], started, time.time()
         )
-        self._send(*response, request_id=request_id)
+        self._answer(response, request_id, received, event["resource"], integration_ms)
+
+    def _answer(self, response: tuple[int, list[tuple[str, str]], bytes], request_id: str, received: float,
+                resource: str | None = None, integration_ms: float | None = None) -> None:
+        """Sends API Gateway's answer, then publishes its metrics (the function was called when `integration_ms`)."""
+        gateway = self.server.gateway
+        status, headers, body = response
+        self._send(status, headers, body, request_id=request_id)
+        if gateway.metrics is None:
+            return
+        if resource is None:
+            resource, _ = _match_route(urlsplit(self.path).path, gateway.route_templates)
+        gateway.metrics.request(resource, self.command, status, (monotonic() - received) * 1000, integration_ms)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy
 
@@ -505,6 +622,7 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request access log (and idle-timeout notices) that BaseHTTPRequestHandler writes to stderr."""

@@ -32,9 +32,7 @@ from typing import TextIO
 import psycopg
 
 from application.settings import Settings
-from observability.configuration import configure
-from observability.logs import exception_fields, logger
-from observability.metrics import recorder
+from observability import exception_fields, install, installed, logger
 from student_records.access import Caller, Role
 from student_records.data import migrations
 from student_records.data.database import Database
@@ -84,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return _failed(run_id, f"database error {error.sqlstate or ''} ({type(error).__name__}); nothing was loaded",
                        EXIT_FAILED, error)
     finally:
-        recorder.flush()
+        installed().flush()
     write_report(report, summary.rejections)
     print(_summary_text(summary, report), file=sys.stderr)
     logger.info("import", extra=_log_fields(summary))
@@ -134,7 +132,7 @@ def _database(url: str | None) -> Iterator[Database]:
         environ["DATABASE_URL"] = server.dsn(DATABASE_NAME)
         migrations.migrate(environ["DATABASE_URL"])
     settings = Settings.from_environ(environ)
-    configure(settings.observability)
+    install(settings.observability)
     database = Database(settings.database.model_copy(update={
         "statement_timeout_ms": IMPORT_STATEMENT_TIMEOUT_MS,
         "pool_min_size": 1,

@@ -1,51 +1,67 @@
-"""The Lambda door on loopback: the local API Gateway in front of handlers.api.lambda_handler, in a
-process of its own that carries the Lambda runtime's environment from the start, as a real execution
-environment does: Powertools reads it as it is imported, and the handler reads its settings from it at the
-first invocation.
+"""The Lambda door on loopback: the local API Gateway in front of the local Lambda service, which runs the template's
+ApiFunction (handlers.api.lambda_handler) in execution environments of its own, each under AWS's Runtime Interface
+Client (local_stack/lambda_runtime.py). The function's name, timeout, memory, logging configuration and reserved
+concurrency come from infra/template.src.yaml, for a stack named student-records deployed with the parameters'
+defaults; LAMBDA_CONCURRENCY and LAMBDA_IDLE_TIMEOUT_S change the last two. Its stdout carries the environments'
+lines, Lambda's platform lines and the AWS/ApiGateway and AWS/Lambda metrics as EMF.
 
     python -m local_stack.lambda_door [--port 3000]
 """
 
 import argparse
-import os
 import signal
 import sys
 import threading
 
-from .gateway import LocalGateway, lambda_runtime_environment
+from application.settings import ProcessSettings
+from infra.render import API_FUNCTION, function_spec, stack_values
+from rest_contract.operations import OPERATIONS
+from student_records.settings import ConfigurationError
+
+from .cloudwatch import AwsMetrics, LineStream
+from .gateway import ApiGatewayMetrics, LocalGateway
+from .lambda_runtime import LocalLambda
 from .ports import PortInUse
 
-FUNCTION_NAME = "student-records-api"
+DEFAULT_CONCURRENCY = 16
+
+
+def log(message: str) -> None:
+    print(f"[lambda-door] {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "3000")))
-    parser.add_argument("--function-name", default=FUNCTION_NAME)
+    parser.add_argument("--port", type=int, help="default: GATEWAY_PORT, else 3000")
     args = parser.parse_args(argv)
-
-    os.environ.update(lambda_runtime_environment(args.function_name))
-    from handlers.api import lambda_handler  # only now: Powertools reads the Lambda environment at import
-    from rest_contract.operations import OPERATIONS
-
     try:
-        gateway = LocalGateway(
-            lambda_handler,
-            function_name=args.function_name,
-            route_templates=[operation.path for operation in OPERATIONS],
-            port=args.port,
-        )
+        settings = ProcessSettings.from_environ()
+    except ConfigurationError as error:
+        log(str(error))
+        return 1
+    spec = function_spec(API_FUNCTION)
+    names = stack_values()
+    stream = LineStream()
+    function = LocalLambda(spec, concurrency=settings.lambda_concurrency or spec.reserved_concurrency
+                           or DEFAULT_CONCURRENCY, idle_timeout_s=settings.lambda_idle_timeout_s, stream=stream)
+    try:
+        gateway = LocalGateway(function, route_templates=[operation.path for operation in OPERATIONS],
+                               port=settings.gateway_port if args.port is None else args.port,
+                               stage=names["ApiStageName"],
+                               metrics=ApiGatewayMetrics(AwsMetrics(stream), names["ApiName"], names["ApiStageName"]))
     except PortInUse as error:
-        print(f"[lambda-door] {error}", file=sys.stderr, flush=True)
+        function.close()
+        log(str(error))
         return 1
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
     gateway.start_in_thread()
-    print(f"[lambda-door] {args.function_name} behind the local API Gateway on http://127.0.0.1:{gateway.port}",
-          file=sys.stderr, flush=True)
+    log(f"{spec.name} ({spec.handler}, {function.concurrency} environments at most, timeout {spec.timeout_s} s)"
+        f" behind the local API Gateway on http://127.0.0.1:{gateway.port} (stage {gateway.stage})")
     stop.wait()
     gateway.shutdown()
+    function.close()
     return 0
 
 

@@ -1,6 +1,7 @@
 """`make run`: PostgreSQL (embedded unless DATABASE_URL names one), migrations, demo data, then both
 front doors on loopback: the Flask door under gunicorn and the Lambda door behind the local gateway,
-each in its own process, and a trace viewer that prints each request's X-Ray trace as a tree.
+each in its own process, a trace viewer that prints each request's X-Ray trace as a tree, and a monitor that
+publishes the database's AWS/RDS metrics (local_stack/rds_monitor.py).
 Logs and EMF metrics are JSON lines on stdout. Ctrl-C stops everything, the embedded database included."""
 
 import os
@@ -20,7 +21,9 @@ from . import seed
 from .dev_auth import DEFAULT_KEY_DIR, auth_environment
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres
 from .gateway import gateway_listener
+from .cloudwatch import LineStream
 from .ports import Port, PortInUse, held_by_others
+from .rds_monitor import RdsMonitor, monitor_local_server
 from .trace_viewer import TraceViewer, viewer_listener
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +97,7 @@ def main() -> int:
         return 1
     viewer: TraceViewer | None = None
     server: EmbeddedPostgres | None = None
+    monitor: RdsMonitor | None = None
     doors: list[subprocess.Popen] = []
     try:
         viewer = TraceViewer(*daemon_address())
@@ -103,15 +107,19 @@ def main() -> int:
         applied = migrations.migrate(os.environ["DATABASE_URL"], log=log)
         log(f"schema at version {migrations.latest_version()} ({len(applied)} migrations applied now)")
         # The demo data is made through the services, as the doors' requests are, with the doors' settings.
+        process = ProcessSettings.from_environ()
         application = build_application(Settings.from_environ())
         try:
-            seed.seed(application.services, ProcessSettings.from_environ().seed_students, log)
+            seed.seed(application.services, process.seed_students, log)
         finally:
             application.close()
+        if process.rds_monitor:
+            monitor = monitor_local_server(os.environ["DATABASE_URL"], process.rds_monitor_period_s, LineStream(), log)
 
         doors = [start_flask_door(flask_port), start_lambda_door(gateway_port)]
         log(f"Flask door:  http://127.0.0.1:{flask_port}   (gunicorn)")
-        log(f"Lambda door: http://127.0.0.1:{gateway_port}   (local API Gateway -> handlers.api.lambda_handler)")
+        log(f"Lambda door: http://127.0.0.1:{gateway_port}   (local API Gateway -> handlers.api.lambda_handler in"
+            " execution environments under awslambdaric; Lambda's platform lines on stdout)")
         log(f"try: TOKEN=$(make -s token ROLE=registrar); curl -s -H \"Authorization: Bearer $TOKEN\""
             f" http://127.0.0.1:{flask_port}/students?limit=2 ; Ctrl-C stops everything")
         while not stop.is_set():
@@ -130,6 +138,8 @@ def main() -> int:
                 door.send_signal(signal.SIGTERM)
         for door in doors:
             door.wait(timeout=15)
+        if monitor is not None:
+            monitor.stop()
         if server is not None:
             server.stop()
         if viewer is not None:

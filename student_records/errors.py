@@ -41,7 +41,12 @@ class ConstraintViolation(DomainError):
 
 class DatabaseUnavailable(DomainError):
     """The database could not be reached, did not answer in time, or could not complete a statement now
-    (a deadlock, a lock wait): the client may retry."""
+    (a deadlock, a lock wait): the client may retry, after `retry_after_ms` when the data layer knows better than
+    the contract's default (while the database is known to be unreachable: when its probe tries again)."""
+
+    def __init__(self, detail: str, *, retry_after_ms: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_ms = retry_after_ms
 
 
 class RecordNotFound(DomainError):

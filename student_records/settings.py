@@ -55,7 +55,11 @@ class DatabaseSettings(BaseModel):
     pool_max_size: int = Field(4, ge=1, validation_alias="DB_POOL_MAX_SIZE")
     """connections per process at most (keep it ≥ gunicorn threads)"""
     pool_timeout_s: float = Field(1.5, gt=0, validation_alias="DB_POOL_TIMEOUT_S")
-    """wait for a free connection before answering 503"""
+    """wait for a free connection before answering 503 (none while the database is known to be unreachable)"""
+    probe_interval_ms: int = Field(250, ge=50, le=1000, validation_alias="DB_PROBE_INTERVAL_MS")
+    """while new connections fail: how often one background probe per process tries to connect; requests are refused
+    at once meanwhile, advised to retry after this long, and served again within about this long of the database
+    accepting connections"""
     read_audit_commit: Literal["async", "sync"] = Field("async", validation_alias="READ_AUDIT_COMMIT")
     """`sync`: a read waits until its audit row is flushed to disk, as a change does (`docs/security.md`)"""
     migrations_dir: Path = Field(DEFAULT_MIGRATIONS_DIR, validation_alias="STUDENT_RECORDS_SQL_DIR")

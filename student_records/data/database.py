@@ -13,11 +13,15 @@ from psycopg.rows import dict_row
 from psycopg.sql import Composable
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from observability.database import observe_statement, record_connection_error, record_pool_wait
+from observability import observe_statement, record_connection_error, record_fast_refusal, record_pool_wait
 
 from ..credentials import PasswordSource
 from ..errors import ConstraintViolation, DatabaseUnavailable
 from ..settings import DatabaseSettings
+from .reachability import Outage, Reachability
+
+# psycopg_pool refuses a timeout of 0 even with a connection ready: this is "only if one is ready now".
+_NO_WAIT_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -154,13 +158,22 @@ def _check_unless_idle_and_quiet(connection: psycopg.Connection) -> None:
         ConnectionPool.check_connection(connection)
 
 
-def _reauthenticating(source: PasswordSource) -> type[psycopg.Connection]:
-    """Connections that, when the password is refused, renew it once and try again (rotated secret,
-    expired IAM token) instead of failing until the process restarts."""
+def _connection_class(source: PasswordSource, reachability: Reachability) -> type[psycopg.Connection]:
+    """Connections that, when the password is refused, renew it once and try again (rotated secret, expired IAM
+    token) instead of failing until the process restarts; and whose every failed attempt is reported to
+    `reachability` (the pool's and the probe's: no other code opens one)."""
 
-    class ReauthenticatingConnection(psycopg.Connection):
+    class PoolConnection(psycopg.Connection):
         @classmethod
         def connect(cls, conninfo: str = "", **kwargs: Any):  # type: ignore[override]
+            try:
+                return cls._connect_renewing_password(conninfo, **kwargs)
+            except psycopg.OperationalError as error:
+                reachability.attempt_failed(error)
+                raise
+
+        @classmethod
+        def _connect_renewing_password(cls, conninfo: str, **kwargs: Any) -> psycopg.Connection:
             try:
                 return super().connect(conninfo, **kwargs)
             except psycopg.OperationalError as error:
@@ -171,13 +184,16 @@ def _reauthenticating(source: PasswordSource) -> type[psycopg.Connection]:
                 source.refresh()
                 return super().connect(conninfo, **{**kwargs, "password": source.password()})
 
-    return ReauthenticatingConnection
+    return PoolConnection
 
 
 def trace_url(conninfo: str) -> str:
     """Where the database is, without credentials: what a trace may show."""
     parts = conninfo_to_dict(conninfo)
     return f"postgresql://{parts.get('host', 'localhost')}:{parts.get('port', 5432)}/{parts.get('dbname', '')}"
+
+
+POOL_NAME = "student-records"
 
 
 class Database:
@@ -193,18 +209,32 @@ class Database:
             user=str(conninfo_to_dict(base_conninfo).get("user", "")),
             read_audit_synchronous_commit="off" if settings.read_audit_commit == "async" else None,
         )
+        probe_interval_s = settings.probe_interval_ms / 1000
+        self._reachability = Reachability(
+            self._probe,
+            self._refill_pool,
+            interval_s=probe_interval_s,
+            # A verdict older than a probe's attempt (the connect timeout) and two intervals means the probe has
+            # not been running: a thawed Lambda environment does not refuse on it.
+            trusted_for_s=settings.connect_timeout_s + 2 * probe_interval_s,
+            name=POOL_NAME,
+        )
         self._pool = ConnectionPool(
             base_conninfo,
             min_size=settings.pool_min_size,
             max_size=settings.pool_max_size,
             timeout=settings.pool_timeout_s,
             kwargs=self._connection_kwargs,  # read per connection: the password can change
-            connection_class=_reauthenticating(self._password_source),
+            connection_class=_connection_class(self._password_source, self._reachability),
             # Connections the server ended (a restart, a crash, a terminated backend) are replaced before use,
             # not handed to a request.
             check=_check_unless_idle_and_quiet,
+            # A failed attempt to fill or replace a connection is given up at once (after one immediate retry)
+            # instead of retried with psycopg_pool's backoff (1, 2, 4, 8 s... for 5 minutes, not configurable):
+            # the backoff is why service came back seconds after the database did. The probe reconnects instead.
+            reconnect_timeout=0,
             open=False,
-            name="student-records",
+            name=POOL_NAME,
         )
         # Not waiting: a process (or a Lambda init) must start even while the database is down.
         self._pool.open(wait=False)
@@ -243,16 +273,50 @@ class Database:
         with self.session() as session:
             return session.fetch_all(query, params)
 
+    def outage(self) -> Outage | None:
+        """Since when new connections have been failing, while requests are refused at once for it; else None."""
+        return self._reachability.refusing()
+
+    @property
+    def probe_interval_ms(self) -> int:
+        return self.settings.probe_interval_ms
+
     def close(self) -> None:
+        self._reachability.close()
         self._pool.close()
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
         requested = time.perf_counter()
+        # While new connections fail, a request takes a pooled connection that is ready now (the server may only
+        # refuse new sessions: too many clients), and is refused at once otherwise, instead of waiting the pool
+        # timeout for a connection nobody can open. Without asking the pool when none is idle: its attempt to
+        # grow for a waiting request would be one more connection attempt per refusal.
+        outage = self._reachability.refusing()
+        if outage is not None and not self._pool.get_stats()["pool_available"]:
+            raise self._refused(outage)
         try:
-            with self._pool.connection() as connection:
+            with self._pool.connection(timeout=_NO_WAIT_S if outage is not None else None) as connection:
                 record_pool_wait((time.perf_counter() - requested) * 1000)
                 yield connection
         except PoolTimeout as error:
+            if outage is not None:
+                raise self._refused(outage) from error
             record_connection_error()
             raise DatabaseUnavailable("no database connection became available in time") from error
+
+    def _refused(self, outage: Outage) -> DatabaseUnavailable:
+        record_fast_refusal()
+        return DatabaseUnavailable(
+            f"the database is unreachable (since {outage.since:%H:%M:%S}Z); retry after {self.probe_interval_ms} ms",
+            retry_after_ms=self.probe_interval_ms,
+        )
+
+    def _probe(self) -> None:
+        """One connection opened as the pool opens them (its failure reported as theirs are), then closed."""
+        self._pool.connection_class.connect(self._pool.conninfo, **self._connection_kwargs()).close()
+
+    def _refill_pool(self) -> None:
+        # Drops the idle connections the server ended while it was away (checked now, not on a request's time)
+        # and grows the pool back to min_size: the attempts given up during the outage left it short.
+        self._pool.check()

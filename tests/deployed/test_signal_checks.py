@@ -118,9 +118,8 @@ def test_a_sample_spreads_over_the_run():
     assert signals.sample(ids[:3], 10) == ["0", "1", "2"]
 
 
-def _request_lines(capsys, monkeypatch, correlation_ids: list[str]) -> list[str]:
+def _request_lines(capsys, correlation_ids: list[str]) -> list[str]:
     """The doors' own request lines for these correlation ids, as written to stdout."""
-    monkeypatch.setattr("observability.signal_writer.writer", None)
     capsys.readouterr()
     for correlation_id in correlation_ids:
         write_request_line(correlation_id, {"method": "GET", "route": "/students/{student_id}", "status": 200,
@@ -138,9 +137,9 @@ def _log_group_with(lines: list[str]):
     return logs
 
 
-def test_every_request_line_of_the_door_is_found(aws, started, progress, capsys, monkeypatch):
+def test_every_request_line_of_the_door_is_found(aws, started, progress, capsys):
     # Given the run's request lines beside another run's and a line that is not JSON
-    lines = _request_lines(capsys, monkeypatch, ["e2e-run1-1", "e2e-run1-2", "e2e-other-1"])
+    lines = _request_lines(capsys, ["e2e-run1-1", "e2e-run1-2", "e2e-other-1"])
     logs = _log_group_with([*lines, "[INFO] not a JSON line"])
     # When the run's lines are looked for, Then both are found
     assert signals.request_log_lines(logs, LOG_GROUP, "flask", ["e2e-run1-1", "e2e-run1-2"], started,
@@ -151,15 +150,15 @@ def test_every_request_line_of_the_door_is_found(aws, started, progress, capsys,
                      ' ["e2e-run1-1", "e2e-run1-2"] | limit 10000')
 
 
-def test_a_missing_request_line_is_named_when_the_wait_ends(aws, started, progress, capsys, monkeypatch):
-    logs = _log_group_with(_request_lines(capsys, monkeypatch, ["e2e-run1-1"]))
+def test_a_missing_request_line_is_named_when_the_wait_ends(aws, started, progress, capsys):
+    logs = _log_group_with(_request_lines(capsys, ["e2e-run1-1"]))
     with pytest.raises(ScenarioFailed, match=r"1 of the run's 2 request lines found \(missing e.g. e2e-run1-2\)"):
         signals.request_log_lines(logs, LOG_GROUP, "flask", ["e2e-run1-1", "e2e-run1-2"], started, _waiter(progress))
 
 
 def test_many_correlation_ids_are_asked_for_in_chunks(aws, started, progress, capsys, monkeypatch):
     ids = [f"e2e-run1-{number}" for number in range(1, 6)]
-    logs = _log_group_with(_request_lines(capsys, monkeypatch, ids))
+    logs = _log_group_with(_request_lines(capsys, ids))
     monkeypatch.setattr(signals, "QUERY_IDS_PER_CHUNK", 2)
     assert signals.request_log_lines(logs, LOG_GROUP, "flask", ids, started, _waiter(progress)) == \
         "5 of the run's 5 request lines found"

@@ -12,6 +12,7 @@ from observability.catalog import (
     DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS, Dimension,
 )
 from observability.emf import MetricsRecorder
+from tests.infra.aws_timeline import NAMES, AwsTimeline
 
 T0 = 1_795_000_020  # a minute boundary (seconds)
 
@@ -162,3 +163,53 @@ def test_command_prints_transitions(tmp_path, capsys):
     output = capsys.readouterr()
     assert "db-connection-errors: OK -> ALARM" in output.out
     assert "skipped" in output.err
+
+
+# ---- alarms on AWS's metrics, from the local stack's stand-ins --------------------------------------------------
+
+def test_api_gateway_5xx_alarm_replays_from_the_local_gateways_metrics(catalog):
+    # Given twenty requests a minute through the local gateway, five of them answered 5xx in minutes 2, 3 and 4
+    timeline = AwsTimeline(T0)
+    for minute in range(9):
+        failing = 5 if minute in (2, 3, 4) else 0
+        timeline.requests(minute, 20 - failing)
+        timeline.requests(minute, failing, status=503)
+    # When replayed
+    result = replay(catalog, timeline.lines)
+    # Then API Gateway's 5xx alarm (Average of 5XXError above 5 % for 3 of 3 minutes) fires at the end of minute 4
+    # and clears at the end of minute 5; its 4xx alarm stays OK; both are replayed, not skipped
+    assert _transitions(result, "api-5xx-errors") == [
+        (INSUFFICIENT_DATA, OK, 60), (OK, ALARM, 5 * 60), (ALARM, OK, 6 * 60)]
+    assert _transitions(result, "api-4xx-errors") == [(INSUFFICIENT_DATA, OK, 60)]
+    assert {"api-5xx-errors", "api-4xx-errors", "api-latency-p99"} <= set(result.replayed)
+    # And the message names API Gateway's metric under the local stack's API and stage
+    message = next(t.message for t in result.transitions if t.alarm == "api-5xx-errors" and t.new_state == ALARM)
+    trigger = message["Trigger"]
+    assert (trigger["Namespace"], trigger["MetricName"], trigger["Statistic"]) == ("AWS/ApiGateway", "5XXError",
+                                                                                    "AVERAGE")
+    assert trigger["Dimensions"] == [{"value": NAMES["ApiName"], "name": "ApiName"},
+                                     {"value": NAMES["ApiStageName"], "name": "Stage"}]
+
+
+def test_lambda_alarms_replay_from_the_local_runtimes_metrics(catalog):
+    # Given ten invocations a minute: two failing in minutes 1 to 3, slower than 80 % of the timeout in minutes 4 to
+    # 8, and some throttled in minutes 6, 7 and 8
+    timeline = AwsTimeline(T0)
+    for minute in range(12):
+        timeline.invocations(minute, 10, failed=2 if minute in (1, 2, 3) else 0,
+                             duration_ms=9_000.0 if 4 <= minute <= 8 else 15.0)
+        if minute in (6, 7, 8):
+            timeline.throttles(minute, 3)
+    # When replayed
+    result = replay(catalog, timeline.lines)
+    # Then the error rate (metric math over Errors and Invocations) breaches 3 of 3 minutes
+    assert (OK, ALARM, 4 * 60) in _transitions(result, "api-function-errors")
+    # And the p90 duration against 80 % of the template's 10 s timeout (8 000 ms) for 5 of 5 minutes
+    assert (OK, ALARM, 9 * 60) in _transitions(result, "api-function-duration-p90")
+    duration = next(t.message for t in result.transitions if t.alarm == "api-function-duration-p90")
+    assert duration["Trigger"]["Threshold"] == 8_000
+    # And throttles in 3 of 5 minutes, Throttles being published only when there are some
+    assert (OK, ALARM, 9 * 60) in _transitions(result, "api-function-throttles")
+    assert _transitions(result, "api-function-throttles")[0] == (INSUFFICIENT_DATA, OK, 60)
+    # And the functions the log has no datapoint of stay OK (their missing data is not breaching)
+    assert _transitions(result, "migrations-function-errors") == [(INSUFFICIENT_DATA, OK, 60)]

@@ -7,6 +7,7 @@ import json
 import struct
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,9 +21,10 @@ from observability.catalog import (
     CLIENT_ERRORS, COLD_STARTS, DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS,
     STUDENTS_CREATED, STUDENTS_TOTAL, Dimension,
 )
-from observability import logs
+from observability.context import current_request
 from observability.emf import MetricsRecorder
 from rest_contract.problems import problem_for_exception
+from tests.infra.aws_timeline import AwsTimeline
 from student_records.errors import DatabaseUnavailable
 
 T0 = 1_795_000_020  # a minute boundary (seconds)
@@ -72,12 +74,13 @@ def _error_lines() -> list[str]:
     lines = []
     for minute in ERROR_MINUTES:
         written = io.StringIO()
-        token = logs.correlation_id.set(f"preview-request-{minute}")
+        # As while a request is served: its observation is what the log lines read their correlation id from.
+        token = current_request.set(SimpleNamespace(correlation_id=f"preview-request-{minute}"))
         try:
             with contextlib.redirect_stdout(written):
                 assert problem_for_exception(DatabaseUnavailable("no database connection")).status == 503
         finally:
-            logs.correlation_id.reset(token)
+            current_request.reset(token)
         [line] = written.getvalue().splitlines()
         document = json.loads(line)
         document["timestamp"] = _logged_time(_minute(minute).timestamp() + 30)
@@ -188,6 +191,41 @@ def test_aws_metric_panels_carry_the_no_local_data_note(previews):
         assert panel.kind == "no-local-data"
         assert panel.lines == {}
         assert all(note.endswith(AWS_NO_DATA) for note in panel.notes) and panel.notes
+
+
+@pytest.fixture(scope="module")
+def previews_with_aws_metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DashboardPreview]:
+    """The same timeline, with the metrics the local stack's API Gateway and Lambda stand-ins write beside it: ten
+    requests and invocations a minute, one invocation failing in each of the connection errors' minutes."""
+    timeline = AwsTimeline(T0)
+    for minute in range(MINUTES):
+        timeline.requests(minute, 10)
+        timeline.invocations(minute, 10, failed=1 if minute in CONNECTION_ERROR_MINUTES else 0)
+    out = tmp_path_factory.mktemp("previews-with-aws-metrics")
+    return {preview.name: preview
+            for preview in render_all(_emf_lines() + timeline.lines, out, source="a test timeline")}
+
+
+def test_api_gateway_and_lambda_panels_are_drawn_from_the_local_stacks_aws_metrics(previews_with_aws_metrics):
+    overview = previews_with_aws_metrics["service-overview"]
+    # Then API Gateway's Count is drawn beside the doors' own requests, per minute
+    requests = _panel(overview, "Requests by front door (per minute)")
+    assert requests.lines["API Gateway"] == [(_minute(minute), 10.0) for minute in range(MINUTES)]
+    # And its latency percentiles, and its 5xx rate as metric math over its Average
+    latency = _panel(overview, "API Gateway latency (ms)")
+    assert latency.kind == "timeSeries" and set(latency.lines) == {"latency p99", "integration p99", "latency p50"}
+    assert set(dict(_panel(overview, "5xx rate by front door (%)").lines["API Gateway 5xx %"]).values()) == {0.0}
+    # And Lambda's invocations, errors, duration and concurrency of the API function
+    assert _panel(overview, "Invocations and cold starts").lines["invocations"] == [
+        (_minute(minute), 10.0) for minute in range(MINUTES)]
+    errors = _panel(overview, "Lambda errors and throttles")
+    assert [value for _, value in errors.lines["errors"]] == [
+        1.0 if minute in CONNECTION_ERROR_MINUTES else 0.0 for minute in range(MINUTES)]
+    assert set(_panel(overview, "Lambda duration (ms; timeout 10 000)").lines) == {"p50", "p90", "p99"}
+    assert {value for _, value in _panel(overview, "Lambda concurrency").lines["concurrent executions"]} == {1.0}
+    # And what nothing local produces still says so: no throttle, no other function's invocation
+    assert {note for note in errors.notes if note.endswith(AWS_NO_DATA)} == {
+        f"throttles: {AWS_NO_DATA}", f"migrations errors: {AWS_NO_DATA}", f"signing keys errors: {AWS_NO_DATA}"}
 
 
 def test_alarm_panel_shows_replayed_states(previews):

@@ -57,7 +57,8 @@ def _drive_everything(doors, server) -> None:
     server.stop()
     try:
         for door in doors.values():
-            door.send("GET", "/students/count")
+            door.send("GET", "/students/count")  # learns of the outage
+            door.send("GET", "/students/count")  # refused at once (DbFastRefusals)
             door.send("GET", "/health/ready")
     finally:
         server.start()

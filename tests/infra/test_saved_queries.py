@@ -1,8 +1,9 @@
 """The saved Logs Insights queries (queries/): deployed as QueryDefinitions on the log groups they name, linked from
 the runbooks, and each run over a real capture: both doors, each in its own server process with its stdout captured,
 after requests that produce the rows the query looks for (successes, 401s, 403s, 503s while PostgreSQL is stopped,
-429s from the Flask door's rate limit). The lines only AWS writes (API Gateway's access log, Lambda's platform.report
-lines, the web ACL's log) cannot be captured here: they are added shaped as AWS documents them, and said so."""
+429s from the Flask door's rate limit), Lambda's platform lines among them (the Lambda door's local runtime writes
+them as Lambda does). The lines only AWS writes (API Gateway's access log, the web ACL's log) cannot be captured here:
+they are added shaped as AWS documents them, and said so."""
 
 import json
 import os
@@ -205,22 +206,6 @@ def _access_log_line(request_id: str, route: str, status: int, ip: str) -> str:
     return re.sub(r"\$context\.([\w.]+)", lambda match: values.get(match[1], "-"), access_format)
 
 
-def _platform_report(seconds: int, init_duration_ms: float | None) -> str:
-    """A platform.report line as Lambda writes it with LogFormat JSON: `record.metrics` per
-    https://docs.aws.amazon.com/lambda/latest/dg/telemetry-schema-reference.html#platform-report, with
-    initDurationMs only after an initialization."""
-    metrics = {"durationMs": 41.25, "billedDurationMs": 42, "memorySizeMB": 512, "maxMemoryUsedMB": 131}
-    if init_duration_ms is not None:
-        metrics["initDurationMs"] = init_duration_ms
-    return json.dumps({
-        "time": (AWS_TIME + timedelta(seconds=seconds)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "type": "platform.report",
-        "record": {"requestId": f"6f7f0961-f834-4211-8a7a-f6fe80b88d5{seconds % 10}", "metrics": metrics,
-                   "tracing": {"spanId": "54565fb41ac79632", "type": "X-Amzn-Trace-Id",
-                               "value": "Root=1-62e900b2-710d76f009d6e7785905449a;Parent=0efbd19962d95b05;Sampled=1"},
-                   "status": "success"}})
-
-
 def _waf_line(seconds: int, action: str, rule: str, ip: str, uri: str) -> str:
     """A web ACL log line, with the fields of https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
     (epoch-millisecond timestamp; the Authorization header and the query string redacted, as the stack asks)."""
@@ -249,8 +234,6 @@ def access_lines(capture) -> list[tuple[str, str, int, str]]:
 def capture_in_aws(capture, access_lines) -> Capture:
     """The capture, with the lines AWS adds beside the doors' own."""
     aws_lines = [_access_log_line(*line) for line in access_lines]
-    aws_lines += [_platform_report(0, 812.5), _platform_report(1, None), _platform_report(2, None),
-                  _platform_report(3700, 640.0)]
     aws_lines += [_waf_line(5, "BLOCK", "AWS-AWSManagedRulesSQLiRuleSet", OTHER_IP, "/students"),
                   _waf_line(6, "BLOCK", "AWS-AWSManagedRulesSQLiRuleSet", OTHER_IP, "/students/count"),
                   _waf_line(7, "BLOCK", "rate-limit-per-ip", CLIENT_IP, "/students"),
@@ -337,15 +320,17 @@ def test_cold_start_requests_tells_the_first_lambda_request_from_the_warm_ones(c
     assert all(float(row["p50_ms"]) <= float(row["p99_ms"]) <= float(row["max_ms"]) for row in rows)
 
 
-def test_lambda_init_durations_counts_the_platform_reports_of_cold_starts(capture_in_aws):
-    # Given Lambda's platform.report lines (AWS's only: see capture_in_aws), two after an initialization an hour
-    # apart, two of warm invocations; When the query runs; Then one row per hour with a cold start, newest first
-    assert capture_in_aws.run("lambda-init-durations") == [
-        {"hour": "2026-12-07 10:00:00.000", "cold_starts": "1", "avg_init_ms": "640", "max_init_ms": "640",
-         "max_memory_mb": "131"},
-        {"hour": "2026-12-07 09:00:00.000", "cold_starts": "1", "avg_init_ms": "812.5", "max_init_ms": "812.5",
-         "max_memory_mb": "131"},
-    ]
+def test_lambda_init_durations_counts_the_lambda_doors_cold_starts(capture):
+    # Given the platform.report lines the Lambda door's runtime wrote, one per invocation, with initDurationMs after
+    # an initialization: one here, the capture's requests coming one at a time to one environment
+    reports = [record for record in capture.records if record.get("type") == "platform.report"]
+    assert len(reports) == sum(request.door == "lambda" for request in capture.sent)
+    [cold] = [report["record"]["metrics"] for report in reports if "initDurationMs" in report["record"]["metrics"]]
+    # When the query runs; Then its one row counts that cold start, its init duration and the memory it used
+    [row] = capture.run("lambda-init-durations")
+    assert row["cold_starts"] == "1"
+    assert float(row["avg_init_ms"]) == float(row["max_init_ms"]) == pytest.approx(cold["initDurationMs"])
+    assert int(row["max_memory_mb"]) == cold["maxMemoryUsedMB"] > 0
 
 
 def test_refused_requests_counts_401_403_and_429_by_door_route_and_client(capture_in_aws, access_lines):

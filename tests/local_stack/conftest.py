@@ -1,9 +1,12 @@
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from local_stack.gateway import LambdaFunction, LocalGateway
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,3 +20,16 @@ def data_dir() -> Iterator[Path]:
     scratch = Path(tempfile.mkdtemp(prefix="test-embedded-postgres-", dir=REPO_ROOT / ".data"))
     yield scratch / "pgdata"
     shutil.rmtree(scratch)
+
+
+@pytest.fixture
+def serve_gateway(request: pytest.FixtureRequest) -> Callable[..., LocalGateway]:
+    """Local gateways in front of a function, each on a free loopback port, stopped after the test."""
+
+    def serve(function: LambdaFunction, **options: Any) -> LocalGateway:
+        gateway = LocalGateway(function, port=0, **options)
+        gateway.start_in_thread()
+        request.addfinalizer(gateway.shutdown)
+        return gateway
+
+    return serve

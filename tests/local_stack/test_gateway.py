@@ -10,7 +10,7 @@ import re
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,11 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
+from infra.render import gateway_response
 from local_stack import gateway as gateway_module
-from local_stack.gateway import LambdaContext, LocalGateway, build_rest_event, invoke, lambda_response_to_http
+from local_stack.gateway import (
+    InProcessFunction, LambdaContext, LocalGateway, build_rest_event, invoke, lambda_response_to_http,
+)
 
 # Made by `sam local generate-event apigateway aws-proxy`; see the README there.
 FIXTURES_DIR = Path(__file__).resolve().parents[1] / "fixtures"
@@ -67,18 +70,12 @@ def http_request(
 
 
 @pytest.fixture
-def start_gateway() -> Iterator[Callable[..., LocalGateway]]:
-    started: list[LocalGateway] = []
+def start_gateway(serve_gateway: Callable[..., LocalGateway]) -> Callable[..., LocalGateway]:
+    def start(handler: Callable[[dict, Any], dict], log: Callable[[str], None] | None = None,
+              **options: Any) -> LocalGateway:
+        return serve_gateway(InProcessFunction(handler, "students-api", log=log), log=log, **options)
 
-    def start(handler: Callable[[dict, Any], dict], **options: Any) -> LocalGateway:
-        gateway = LocalGateway(handler, function_name="students-api", port=0, **options)
-        gateway.start_in_thread()
-        started.append(gateway)
-        return gateway
-
-    yield start
-    for gateway in started:
-        gateway.shutdown()
+    return start
 
 
 def url_of(gateway: LocalGateway, path_and_query: str) -> str:
@@ -473,9 +470,11 @@ def test_oversized_body_gets_413_without_invoking_the_handler(start_gateway: Cal
         url_of(gateway, "/students"), method="POST", body=b"x" * 17, headers={"Content-Type": "text/plain"}
     )
 
-    # Then API Gateway's 413 comes back and the handler never runs
-    assert (status, json.loads(body)) == (413, {"message": "Request Too Long"})
-    assert headers["Content-Type"] == "application/json"
+    # Then API Gateway's 413 comes back, as the template's REQUEST_TOO_LARGE response says, and the handler never runs
+    expected_status, expected_headers, expected_body = gateway_response("REQUEST_TOO_LARGE")
+    assert (status, body) == (expected_status, expected_body) and status == 413
+    assert headers["Content-Type"] == expected_headers["Content-Type"]
+    assert headers["x-amzn-RequestId"]
     assert calls == []
 
 
@@ -488,10 +487,12 @@ def status_less_handler(event: dict, context: LambdaContext) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("handler", "logged"), [(raising_handler, "RuntimeError: database is down"), (status_less_handler, "statusCode")]
+    ("handler", "logged"),
+    [(raising_handler, ("Traceback", "RuntimeError: database is down")),
+     (status_less_handler, ("Malformed Lambda proxy response", "statusCode"))],
 )
-def test_failing_or_malformed_handler_gets_502_and_a_logged_traceback(
-    start_gateway: Callable[..., LocalGateway], handler: Callable[[dict, Any], dict], logged: str
+def test_failing_or_malformed_handler_gets_502_and_a_logged_reason(
+    start_gateway: Callable[..., LocalGateway], handler: Callable[[dict, Any], dict], logged: tuple[str, str]
 ) -> None:
     # Given a gateway whose handler fails, logging to a list
     log: list[str] = []
@@ -500,10 +501,12 @@ def test_failing_or_malformed_handler_gets_502_and_a_logged_traceback(
     # When it is called
     status, _, body = http_request(url_of(gateway, "/students"))
 
-    # Then API Gateway's 502 comes back and only the traceback is logged
+    # Then API Gateway's 502 comes back (DEFAULT_5XX, which the template leaves as API Gateway's) and only the
+    # reason is logged: the traceback of the error, or what is malformed in the response
+    assert "DEFAULT_5XX" not in gateway_module.GATEWAY_RESPONSES
     assert (status, json.loads(body)) == (502, {"message": "Internal server error"})
     assert len(log) == 1
-    assert "Traceback" in log[0] and logged in log[0]
+    assert all(part in log[0] for part in logged)
 
 
 def test_trace_id_is_fresh_per_invocation(start_gateway: Callable[..., LocalGateway]) -> None:
@@ -562,4 +565,4 @@ def test_connection_is_kept_alive_and_head_has_no_body(start_gateway: Callable[.
 def test_gateway_refuses_to_listen_beyond_loopback() -> None:
     # Given a non-loopback address / When a gateway is created / Then it refuses
     with pytest.raises(ValueError, match="loopback"):
-        LocalGateway(echo_handler, function_name="students-api", host="0.0.0.0", port=0)
+        LocalGateway(InProcessFunction(echo_handler, "students-api"), host="0.0.0.0", port=0)

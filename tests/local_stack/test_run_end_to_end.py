@@ -52,7 +52,7 @@ def running_stack():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST") and not k.startswith("AUTH_")}
     env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20", "AUTH_KEY_DIR": str(scratch / "auth"),
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}",
-            "TRACES_FILE": str(scratch / "traces.jsonl")}
+            "TRACES_FILE": str(scratch / "traces.jsonl"), "RDS_MONITOR_PERIOD_S": "0.5"}
     env |= {name: str(port) for name, port in ports.items()}
     log_path = scratch / "run.log"
     with log_path.open("w") as log:
@@ -128,6 +128,21 @@ def test_logs_metrics_and_a_trace_tree_per_request_are_shown(running_stack):
     assert '"_aws":' in output  # EMF from the Lambda door, flushed per invocation
     tree = output[output.index("GET /students/{student_id} -> 200"):]
     assert "students.get" in tree and "SELECT" in tree
+
+
+def test_the_database_publishes_what_rds_would(running_stack):
+    _, _, log_path, _ = running_stack
+    # When make run has run for a few of its RDS monitor's periods (0.5 s here)
+    deadline = time.monotonic() + 30
+    while not (documents := [json.loads(line) for line in log_path.read_text().splitlines()
+                             if '"AWS/RDS"' in line and '"CPUUtilization"' in line]):
+        assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+        time.sleep(0.1)
+    # Then the embedded server's AWS/RDS metrics are on stdout, as the template's DB instance
+    document = documents[-1]
+    assert document["DBInstanceIdentifier"] == "student-records"
+    assert 0 <= document["CPUUtilization"] <= 100 and document["DatabaseConnections"] >= 2  # both doors' pools
+    assert 0 < document["FreeStorageSpace"] < 20 * 1024**3 and 0 < document["FreeableMemory"] < 1024**3
 
 
 def test_the_end_to_end_suite_passes_on_both_doors(running_stack):

@@ -84,22 +84,30 @@ def test_a_rotated_password_is_fetched_again_when_refused(password_server):
         database.close()
 
 
-def test_a_password_that_stays_wrong_is_renewed_once_per_attempt_then_refused(password_server):
-    from student_records.data.database import _reauthenticating
+class FailedAttempts(list):
+    """Stands for the Database's reachability: the failed connection attempts reported to it."""
 
-    secret = RotatingSecret("not-the-password")
+    def attempt_failed(self, error: BaseException) -> None:
+        self.append(error)
+
+
+def test_a_password_that_stays_wrong_is_renewed_once_per_attempt_then_refused(password_server):
+    from student_records.data.database import _connection_class
+
+    secret, failed = RotatingSecret("not-the-password"), FailedAttempts()
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        _reauthenticating(secret).connect(make_conninfo(password_server.dsn(), user="app"), password="nope")
-    assert secret.refreshes == 1
+        _connection_class(secret, failed).connect(make_conninfo(password_server.dsn(), user="app"), password="nope")
+    # Then the password was renewed once, and the attempt reported failed once (its retry included)
+    assert secret.refreshes == 1 and len(failed) == 1
 
 
 def test_an_unreachable_server_does_not_renew_the_password():
-    from student_records.data.database import _reauthenticating
+    from student_records.data.database import _connection_class
 
-    secret = RotatingSecret("first-password")
+    secret, failed = RotatingSecret("first-password"), FailedAttempts()
     with pytest.raises(psycopg.OperationalError):
-        _reauthenticating(secret).connect("host=127.0.0.1 port=1 user=app connect_timeout=2")
-    assert secret.refreshes == 0
+        _connection_class(secret, failed).connect("host=127.0.0.1 port=1 user=app connect_timeout=2")
+    assert secret.refreshes == 0 and len(failed) == 1
 
 
 @mock_aws

@@ -1,0 +1,49 @@
+"""EMF lines as the local stack's stand-ins for API Gateway and Lambda write them (local_stack/gateway.py's
+ApiGatewayMetrics, local_stack/lambda_runtime.py's LambdaMetrics), under the names a stack called student-records
+has, each moved to a chosen minute of a timeline as the alarm replay and the dashboard preview read them."""
+
+import io
+import json
+
+from infra.render import stack_values
+from local_stack.cloudwatch import AwsMetrics, LineStream
+from local_stack.gateway import ApiGatewayMetrics
+from local_stack.lambda_runtime import LambdaMetrics
+
+NAMES = stack_values()
+
+
+class AwsTimeline:
+    def __init__(self, t0: int) -> None:
+        self.t0 = t0
+        self.lines: list[str] = []
+        self._written = io.StringIO()
+        metrics = AwsMetrics(LineStream(self._written))
+        self.api = ApiGatewayMetrics(metrics, NAMES["ApiName"], NAMES["ApiStageName"])
+        self.function = LambdaMetrics(metrics, NAMES["ApiFunction"])
+
+    def requests(self, minute: int, count: int, status: int = 200, latency_ms: float = 20.0) -> None:
+        """`count` requests through the gateway to the function, answered with `status`."""
+        for _ in range(count):
+            self.api.request("/students", "GET", status, latency_ms, latency_ms - 5)
+        self._move(minute)
+
+    def invocations(self, minute: int, count: int, *, failed: int = 0, duration_ms: float = 15.0) -> None:
+        """`count` invocations of the API function, `failed` of them with an error, one environment busy each."""
+        for number in range(count):
+            self.function.started(1)
+            self.function.finished(number < failed, duration_ms)
+        self._move(minute)
+
+    def throttles(self, minute: int, count: int) -> None:
+        for _ in range(count):
+            self.function.throttled()
+        self._move(minute)
+
+    def _move(self, minute: int) -> None:
+        for line in self._written.getvalue().splitlines():
+            document = json.loads(line)
+            document["_aws"]["Timestamp"] = (self.t0 + minute * 60 + 10) * 1000
+            self.lines.append(json.dumps(document))
+        self._written.seek(0)
+        self._written.truncate()
