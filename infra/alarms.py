@@ -207,9 +207,9 @@ def _alarm_resource(alarm: AlarmSpec, function_timeouts_s: dict[str, int], subst
 
 def _metric_properties(metric: Metric, substitutions: dict[str, Any]) -> dict[str, Any]:
     return {
-        "Namespace": _value(metric.namespace, substitutions),
+        "Namespace": sub_value(metric.namespace, substitutions),
         "MetricName": metric.name,
-        "Dimensions": [{"Name": name, "Value": _value(value, substitutions)} for name, value in metric.dimensions],
+        "Dimensions": [{"Name": name, "Value": sub_value(value, substitutions)} for name, value in metric.dimensions],
     }
 
 
@@ -225,7 +225,7 @@ def _query_property(query: MetricQuery, period: int, substitutions: dict[str, An
     return line
 
 
-def _value(text: str, substitutions: dict[str, Any]) -> Any:
+def sub_value(text: str, substitutions: dict[str, Any]) -> Any:
     """A literal, or Fn::Sub when it holds placeholders (with the substitutions it uses)."""
     names = placeholders(text)
     if not names:

@@ -331,14 +331,19 @@ class InProcessFunction:
             return Invocation(Outcome.ERROR, {"errorMessage": str(error), "errorType": type(error).__name__})
 
 
-def new_trace_header(incoming_trace_header: str | None) -> str:
-    """A fresh X-Ray trace header; an incoming Root (and its sampling decision) is kept, as API Gateway does."""
+def new_trace_header(incoming_trace_header: str | None, sampled: Callable[[], bool] = lambda: True) -> str:
+    """A fresh X-Ray trace header; an incoming Root and sampling decision are kept, as API Gateway does, and
+    `sampled()` decides for a request that brings none."""
     incoming = _parse_trace_header(incoming_trace_header or "")
-    if "Root" in incoming:
-        root, sampled = incoming["Root"], incoming.get("Sampled", "1")
-    else:
-        root, sampled = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}", "1"
-    return f"Root={root};Parent={secrets.token_hex(8)};Sampled={sampled}"
+    root = incoming.get("Root") or f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    decision = incoming.get("Sampled")
+    if decision not in ("0", "1"):
+        decision = "1" if sampled() else "0"
+    return f"Root={root};Parent={secrets.token_hex(8)};Sampled={decision}"
+
+
+def _trace_every_request(method: str, path: str) -> bool:
+    return True
 
 
 def _parse_trace_header(trace_header: str) -> dict[str, str]:
@@ -482,8 +487,11 @@ class LocalGateway:
         metrics: ApiGatewayMetrics | None = None,
         integration_timeout_s: float = INTEGRATION_TIMEOUT_S,
         max_body_bytes: int = 10 * 1024 * 1024,
+        trace_decision: Callable[[str, str], bool] | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
+        """`trace_decision(method, path)` says whether a request that arrives without a sampling decision is traced,
+        as API Gateway asks X-Ray's sampling rules; every one by default."""
         if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
             raise ValueError(f"LocalGateway has no authentication, so it binds to loopback only, not {host!r}")
         self.function = function
@@ -492,6 +500,7 @@ class LocalGateway:
         self.metrics = metrics
         self.integration_timeout_s = integration_timeout_s
         self.max_body_bytes = max_body_bytes
+        self.trace_decision = trace_decision or _trace_every_request
         self.log = log or _write_to_stderr
         # Binding here means the socket is listening before any serve call, so callers never need to wait for it.
         try:
@@ -575,7 +584,8 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             request_id=request_id,
             source_ip=self.client_address[0],
         )
-        trace_id = new_trace_header(self.headers.get(TRACE_HEADER))
+        trace_id = new_trace_header(self.headers.get(TRACE_HEADER),
+                                    sampled=lambda: gateway.trace_decision(self.command, url.path))
         started = time.time()
         invocation = gateway.function.invoke(_with_trace_header(event, trace_id), trace_id,
                                              wait_s=gateway.integration_timeout_s)

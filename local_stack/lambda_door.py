@@ -3,17 +3,23 @@ ApiFunction (handlers.api.lambda_handler) in execution environments of its own, 
 Client (local_stack/lambda_runtime.py). The function's name, timeout, memory, logging configuration and reserved
 concurrency come from infra/template.src.yaml, for a stack named student-records deployed with the parameters'
 defaults; LAMBDA_CONCURRENCY and LAMBDA_IDLE_TIMEOUT_S change the last two. Its stdout carries the environments'
-lines, Lambda's platform lines and the AWS/ApiGateway and AWS/Lambda metrics as EMF.
+lines, Lambda's platform lines and the AWS/ApiGateway and AWS/Lambda metrics as EMF. Requests are traced by the
+project's sampling rules (observability/sampling_rules.json), as API Gateway applies them; XRAY_SAMPLING=all traces
+every one.
 
     python -m local_stack.lambda_door [--port 3000]
 """
 
 import argparse
+import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
-from application.settings import ProcessSettings
+from application.settings import ProcessSettings, read_section
+from observability import ObservabilitySettings
+from observability.sampling import local_sampler
 from infra.render import API_FUNCTION, function_spec, stack_values
 from rest_contract.operations import OPERATIONS
 from student_records.settings import ConfigurationError
@@ -30,12 +36,19 @@ def log(message: str) -> None:
     print(f"[lambda-door] {message}", file=sys.stderr, flush=True)
 
 
+def _rules_decision() -> Callable[[str, str], bool]:
+    """The sampling rules API Gateway applies in AWS (observability/sampling_rules.json), applied here."""
+    sampler = local_sampler()
+    return lambda method, path: bool(sampler.should_trace({"method": method, "path": path}))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, help="default: GATEWAY_PORT, else 3000")
     args = parser.parse_args(argv)
     try:
         settings = ProcessSettings.from_environ()
+        sampling = read_section(ObservabilitySettings, os.environ).xray_sampling
     except ConfigurationError as error:
         log(str(error))
         return 1
@@ -48,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         gateway = LocalGateway(function, route_templates=[operation.path for operation in OPERATIONS],
                                port=settings.gateway_port if args.port is None else args.port,
                                stage=names["ApiStageName"],
-                               metrics=ApiGatewayMetrics(AwsMetrics(stream), names["ApiName"], names["ApiStageName"]))
+                               metrics=ApiGatewayMetrics(AwsMetrics(stream), names["ApiName"], names["ApiStageName"]),
+                               trace_decision=None if sampling == "all" else _rules_decision())
     except PortInUse as error:
         function.close()
         log(str(error))

@@ -28,10 +28,12 @@ from .trace_viewer import TraceViewer, viewer_listener
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATABASE_NAME = "student_records"
-# Locally every request is traced, segments go to the viewer started here, and the Flask door does not look
-# for an EC2 instance to name (the metadata service's timeout would only delay each worker's start).
+# Locally requests are traced by the sampling rules deployed to X-Ray (observability/sampling_rules.json: writes
+# always, reads one a second then 5 %, health probes never; XRAY_SAMPLING=all traces every one), segments go to the
+# viewer started here, and the Flask door does not look for an EC2 instance to name (the metadata service's timeout
+# would only delay each worker's start).
 LOCAL_DEFAULTS = {
-    "XRAY_SAMPLING": "all", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_EC2_METADATA_DISABLED": "true",
+    "XRAY_SAMPLING": "rules", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_EC2_METADATA_DISABLED": "true",
 }
 
 

@@ -3,8 +3,9 @@
 The segment holds what a trace is read for: method, URL without its query string, status with the error,
 throttle and fault flags, the route and correlation id annotated by the request observation, and the
 statements; the response carries the trace header, and an incoming `X-Amzn-Trace-Id` is honoured (Root,
-Parent, Sampled). Which requests are traced is the SDK sampler's decision (centralized rules) unless
-XRAY_SAMPLING=all or the caller decided. The segment's origin is `AWS::EC2::Instance`, what this door is
+Parent, Sampled). Which requests are traced is the SDK sampler's decision by the project's sampling rules
+(centralized in AWS, in-process locally: observability/sampling.py), unless XRAY_SAMPLING=all or the caller
+decided. The segment's origin is `AWS::EC2::Instance`, what this door is
 (the service map draws it as one, `make run` included); on EC2 it also names its instance (`aws.ec2`),
 read once per process at boot (ec2_metadata).
 """
@@ -13,10 +14,12 @@ import platform
 
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.recorder import XRAY_META
+from aws_xray_sdk.core.sampling.sampler import DefaultSampler
 from flask import Response, g, request
 
 from .ec2_metadata import Ec2Instance
 from .runtime import Observability
+from .sampling import load_rules, local_sampler
 from .settings import ObservabilitySettings
 from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 
@@ -30,12 +33,17 @@ class FlaskSegments:
     """The segments of one instrumented app: where they ran (the EC2 instance, read at boot) is said by every one."""
 
     def __init__(self, settings: ObservabilitySettings, instance: Ec2Instance | None) -> None:
-        """XRAY_SAMPLING=all traces every request (tests, `make run`, the bench); otherwise the centralized sampling
-        rules set in AWS apply, which the SDK's sampler fetches from the daemon (the SDK's recorder is its own
-        process-wide object, configured through its API)."""
+        """XRAY_SAMPLING=all traces every request (tests, the bench); `rules` applies the project's sampling rules
+        (observability/sampling_rules.json) in-process, as `make run` does; `centralized` (AWS) applies the same
+        rules as X-Ray serves them, which the SDK's sampler fetches through the daemon, with the file's rules until
+        it has (the SDK's recorder is its own process-wide object, configured through its API)."""
+        rules = load_rules()
         xray_recorder.configure(
             service=settings.service_name,
             sampling=settings.xray_sampling != "all",
+            sampling_rules=rules.local_document(),  # centralized: what applies until X-Ray's rules have arrived
+            # Set every time: the recorder is process-wide and keeps whichever sampler it was given last.
+            sampler=local_sampler(rules) if settings.xray_sampling == "rules" else DefaultSampler(),
             context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
         )
         xray = dict(XRAY_META["xray"])
@@ -90,7 +98,8 @@ def _sampling_decision(incoming: TraceHeader, service_name: str) -> int | str:
     if not xray_recorder.sampling:
         return 1
     rule = xray_recorder.sampler.should_trace(
-        {"host": request.host, "method": request.method, "path": request.path, "service": service_name}
+        {"host": request.host, "method": request.method, "path": request.path, "service": service_name,
+         "service_type": EC2_ORIGIN}  # what the rules rendered for this door match (infra/render.py)
     )
     return rule or 0
 

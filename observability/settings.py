@@ -24,7 +24,8 @@ class ObservabilitySettings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", validation_alias="LOG_LEVEL")
     """level of the JSON logs"""
     service_name: str = Field(SERVICE_NAME, min_length=1, validation_alias="POWERTOOLS_SERVICE_NAME")
-    """`service` in every log line, and the X-Ray segment name"""
+    """`service` in every log line, and the Flask door's X-Ray segment name, which its sampling rules match (the
+    template sets the stack's name)"""
     metrics_namespace: str = Field(METRICS_NAMESPACE, min_length=1, validation_alias="POWERTOOLS_METRICS_NAMESPACE")
     """CloudWatch namespace of every metric"""
     metrics_flush_interval_s: float = Field(10, ge=0, validation_alias="METRICS_FLUSH_INTERVAL_S")
@@ -43,8 +44,9 @@ class ObservabilitySettings(BaseModel):
     xray_daemon_address: str = Field(DEFAULT_DAEMON_ADDRESS, validation_alias="AWS_XRAY_DAEMON_ADDRESS")
     """where segments are sent (the X-Ray daemon; locally the trace viewer), `host:port` or
     `tcp:host:port udp:host:port`"""
-    xray_sampling: Literal["centralized", "all"] = Field("centralized", validation_alias="XRAY_SAMPLING")
-    """`all` traces every request (`make run` and tests); `centralized`: X-Ray's sampling rules apply"""
+    xray_sampling: Literal["centralized", "rules", "all"] = Field("centralized", validation_alias="XRAY_SAMPLING")
+    """`centralized` (AWS): the sampling rules as X-Ray serves them; `rules`: the same rules
+    (observability/sampling_rules.json) applied in-process (`make run`); `all`: every request (tests, the bench)"""
     tracing_enabled: bool = Field(True, validation_alias="AWS_XRAY_SDK_ENABLED")
     """`false` turns tracing off"""
     ec2_metadata_disabled: bool = Field(False, validation_alias="AWS_EC2_METADATA_DISABLED")

@@ -12,11 +12,9 @@ from moto.cloudwatch.responses import CloudWatchResponse
 
 from infra import dashboards
 
-from tests.infra.stack_view import evaluate_conditions, parameter_values
+from tests.infra.stack_view import ACCOUNT, STACK, SampleResolver
 from tests.infra.tools import REGION, TEMPLATE, run_tool, tool
 
-ACCOUNT = "123456789012"
-STACK = "student-records-test"
 
 
 def test_cfn_lint_passes_informational_rules_included():
@@ -144,67 +142,6 @@ def test_dashboards_and_alarms_are_accepted_by_cloudwatch_and_alarms_notify_the_
         assert dashboards.validate_dashboard(body) == []
         # And the alarm widget shows alarms that exist
         assert set(dashboards.alarm_arns(body)) <= alarm_arns | {composite["AlarmArn"]}
-
-
-class SampleResolver:
-    """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::Select, Fn::Split and Fn::If as CloudFormation would, with
-    sample names: alarms get the ARNs CloudWatch will give them, topics the moto topics' ARNs."""
-
-    def __init__(self, template: dict[str, Any], topics: dict[str, str]) -> None:
-        self.template = template
-        self.topics = topics
-        self.parameters = parameter_values(template)
-        self.conditions = evaluate_conditions(template, self.parameters)
-
-    def resolve(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [self.resolve(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (key, value), = node.items()
-            if key == "Ref":
-                return self.ref(value)
-            if key == "Fn::GetAtt":
-                resource, attribute = value if isinstance(value, list) else value.split(".", 1)
-                return self.attribute(resource, attribute)
-            if key == "Fn::Sub":
-                return self.sub(value)
-            if key == "Fn::If":
-                return self.resolve(value[1] if self.conditions[value[0]] else value[2])
-        return {key: self.resolve(value) for key, value in node.items()}
-
-    def ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK, "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com"}
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.topics:
-            return self.topics[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        return f"{STACK}-{name}"
-
-    def attribute(self, resource: str, attribute: str) -> str:
-        resource_type = self.template["Resources"][resource]["Type"]
-        if attribute == "Arn" and resource_type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
-            name = self.resolve(self.template["Resources"][resource]["Properties"]["AlarmName"])
-            return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
-        return f"{STACK}-{resource}-{attribute}"
-
-    def sub(self, value: str | list) -> str:
-        text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
-        resolved = {name: self.resolve(variable) for name, variable in variables.items()}
-
-        def replace(match: re.Match) -> str:
-            name = match[1]
-            if name in resolved:
-                return resolved[name]
-            if "." in name:
-                return self.attribute(*name.split(".", 1))
-            return self.ref(name)
-
-        return re.sub(r"\$\{(?!!)([^}]+)\}", replace, text).replace("${!", "${")
 
 
 def test_sample_resolver_resolves_alarm_arns_in_sub(transformed_template):

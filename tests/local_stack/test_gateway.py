@@ -540,6 +540,29 @@ def test_incoming_trace_root_and_sampling_decision_are_kept(start_gateway: Calla
     assert "53995c3f42cd8ad8" not in body.decode()
 
 
+def test_the_sampling_decision_is_the_gateways_unless_the_client_brought_one(
+        start_gateway: Callable[..., LocalGateway]) -> None:
+    # Given a gateway whose sampling traces writes only, as the rules make it do for a probe and a write
+    decisions: list[tuple[str, str]] = []
+
+    def writes_only(method: str, path: str) -> bool:
+        decisions.append((method, path))
+        return method != "GET"
+
+    gateway = start_gateway(lambda event, context: {"statusCode": 200, "body": os.environ["_X_AMZN_TRACE_ID"]},
+                            trace_decision=writes_only)
+
+    # When a read and a write arrive without a decision, and a read arrives with the client's
+    read = http_request(url_of(gateway, "/health/ready"))[2].decode()
+    write = http_request(url_of(gateway, "/students"), method="POST")[2].decode()
+    decided = http_request(url_of(gateway, "/health/ready"),
+                           headers={"X-Amzn-Trace-Id": f"Root={INCOMING_ROOT};Sampled=1"})[2].decode()
+
+    # Then the gateway decided the first two, by method and path, and kept the client's decision
+    assert read.endswith(";Sampled=0") and write.endswith(";Sampled=1") and decided.endswith(";Sampled=1")
+    assert decisions == [("GET", "/health/ready"), ("POST", "/students")]
+
+
 def test_connection_is_kept_alive_and_head_has_no_body(start_gateway: Callable[..., LocalGateway]) -> None:
     # Given a gateway in front of a handler with a body
     gateway = start_gateway(lambda event, context: {"statusCode": 200, "body": "hello"})

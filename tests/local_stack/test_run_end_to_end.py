@@ -48,8 +48,9 @@ def running_stack():
     scratch = REPO_ROOT / ".data" / f"test-run-{uuid.uuid4().hex[:8]}"
     scratch.mkdir(parents=True)
     ports = {"PORT": _free_port(), "GATEWAY_PORT": _free_port()}
-    # As on a fresh machine: no database and no token issuer configured (the test run's own are not inherited).
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST") and not k.startswith("AUTH_")}
+    # As on a fresh machine: no database, token issuer or sampling configured (the test run's own are not inherited).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "DB_HOST", "XRAY_SAMPLING") and not k.startswith("AUTH_")}
     env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20", "AUTH_KEY_DIR": str(scratch / "auth"),
             "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}",
             "TRACES_FILE": str(scratch / "traces.jsonl"), "RDS_MONITOR_PERIOD_S": "0.5"}
@@ -112,22 +113,29 @@ def test_seeded_demo_students_are_served_by_both_doors(running_stack):
     assert b'"next_cursor":' in bodies[0]
 
 
-def test_logs_metrics_and_a_trace_tree_per_request_are_shown(running_stack):
+def test_logs_metrics_and_the_trace_trees_the_sampling_rules_choose_are_shown(running_stack):
     _, urls, log_path, env = running_stack
     token = subprocess.run([sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "admin"],
                            cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
-    for url in urls.values():
-        urllib.request.urlopen(urllib.request.Request(url + "/students/2",
-                                                      headers={"Authorization": f"Bearer {token}"})).read()
+    already = len(log_path.read_text())
+    # When each door is sent a write, which the sampling rules always trace
+    for door, url in urls.items():
+        body = json.dumps({"first_name": "Trace", "last_name": door, "email": f"trace.{door.lower()}@example.org"})
+        urllib.request.urlopen(urllib.request.Request(
+            url + "/students", data=body.encode(), method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})).read()
     deadline = time.monotonic() + 10
-    while log_path.read_text().count("GET /students/{student_id} -> 200") < 2:
+    while log_path.read_text()[already:].count("POST /students -> 201") < 2:
         assert time.monotonic() < deadline, log_path.read_text()[-3000:]
         time.sleep(0.05)
     output = log_path.read_text()
     assert '"message":"request"' in output
     assert '"_aws":' in output  # EMF from the Lambda door, flushed per invocation
-    tree = output[output.index("GET /students/{student_id} -> 200"):]
-    assert "students.get" in tree and "SELECT" in tree
+    tree = output[already:][output[already:].index("POST /students -> 201"):]
+    assert "students.insert" in tree and "INSERT" in tree
+    # and the fixture's readiness polls, which the rules never trace, drew no tree on either door
+    assert re.search(r"^trace \S+  GET /health", output, re.MULTILINE) is None
+    assert re.search(r"^trace \S+  GET /students", output, re.MULTILINE)  # reads are traced, a share of them
 
 
 def test_the_database_publishes_what_rds_would(running_stack):

@@ -278,6 +278,28 @@ def test_without_a_callers_decision_the_sdks_sampler_decides(client, collector):
     assert not [d for d in collector.documents if d["trace_id"] == untraced]
 
 
+def test_under_the_projects_sampling_rules_probes_are_never_traced_and_writes_always(collector, monkeypatch,
+                                                                                      not_on_ec2):
+    # Given the door applying observability/sampling_rules.json in-process, as `make run` does
+    saved = xray_recorder.sampling, xray_recorder.sampler
+    observing(xray_daemon_address=f"127.0.0.1:{collector.port}", xray_sampling="rules")
+    app = Flask(__name__)
+    instrument_flask(app)
+    app.get("/health/ready", endpoint="ready")(lambda: "")
+    app.post("/students", endpoint="create")(lambda: ("", 201))
+    client = app.test_client()
+    try:
+        # When a probe and a write are made, each several times
+        probes = [_root(client.get("/health/ready")) for _ in range(5)]
+        writes = [_root(client.post("/students")) for _ in range(5)]
+    finally:
+        xray_recorder.sampling, xray_recorder.sampler = saved
+    # Then every write reached the daemon, and no probe did
+    for trace_id in writes:
+        _segment(collector, trace_id)
+    assert not [d for d in collector.documents if d["trace_id"] in probes]
+
+
 def test_annotation_keys_x_ray_cannot_filter_on_are_left_out(client, collector):
     from observability.tracing import annotate
 
