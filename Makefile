@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksu
 # under the headings of HELP_GROUPS; a described target no group names is listed under "Other".
 .DEFAULT_GOAL := help
 HELP_GROUPS := Start here: run test test-fast help; \
-               Develop: token import generate openapi metric-catalog config-table template; \
+               Develop: token import generate openapi docs-tables template; \
                Check and measure: drill e2e bench bench-profile dashboards-preview logs-query; \
                AWS: tools lambda-python sam-build aws-user aws-token; Housekeeping: clean
 define HELP_AWK
@@ -40,7 +40,7 @@ END {
 }
 endef
 
-.PHONY: help test-fast generate metric-catalog config-table lambda-python
+.PHONY: help test-fast generate docs-tables lambda-python
 ## help: this list (what `make` alone prints)
 help: export HELP_PROGRAM := $(HELP_AWK)
 help:
@@ -95,21 +95,18 @@ bench: $(STAMP)
 bench-profile: $(STAMP)
 	$(BIN)/python -m bench.profile
 
-## generate: every generated file from its sources (openapi, metric-catalog, config-table, template); a test fails when
+## generate: every generated file from its sources (openapi, docs-tables, template); a test fails when
 ## one is stale
-generate: openapi metric-catalog config-table template
+generate: openapi docs-tables template
 
 ## openapi: openapi.json from the route table and the models
 openapi: $(STAMP)
 	$(BIN)/python -m rest_contract.openapi > openapi.json.tmp && mv openapi.json.tmp openapi.json
 
-## metric-catalog: the metric table of docs/observability.md from observability/catalog.py
-metric-catalog: $(STAMP)
-	$(BIN)/python -m observability.catalog
-
-## config-table: the configuration table of README.md from the settings' descriptions (application/settings.py)
-config-table: $(STAMP)
-	$(BIN)/python -m application.config_table
+## docs-tables: README.md's configuration table (the settings' descriptions) and docs/observability.md's metric
+## catalog (observability/catalog.py)
+docs-tables: $(STAMP)
+	$(BIN)/python -m infra.docs
 
 # Infrastructure tools, each in a virtual environment of its own under .tools/: aws-sam-cli pins its own
 # boto3, and checkov is large; neither belongs in the app's environment.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from application.config_table import README, render_markdown, with_table
+from application.config_table import render_markdown
 from application.settings import Settings, variables
 from student_records.data.database import trace_url
 from student_records.settings import ConfigurationError, DatabaseSettings
@@ -114,11 +114,6 @@ def test_every_variable_is_in_the_readme_table():
     for field in Settings.model_fields.values():
         for name in variables(field.annotation):
             assert f"`{name}`" in table, name
-
-
-def test_the_readme_table_is_fresh():
-    text = README.read_text(encoding="utf-8")
-    assert text == with_table(text), "README.md's configuration table is stale: run `make generate`"
 
 
 def test_every_setting_says_what_it_means():
