@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MAKEFILE = (REPO_ROOT / "Makefile").read_text()
 # Targets `sam build` calls (BuildMethod: makefile), not a person.
 INTERNAL_TARGET = re.compile(r"build-\w+Function")
-GENERATORS = ("rest_contract.openapi", "observability.catalog", "application.config_table", "infra.render")
+GENERATORS = ("rest_contract.openapi", "infra.docs", "infra.render")
 MAKE = shutil.which("make")
 
 
