@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksu
 .DEFAULT_GOAL := help
 HELP_GROUPS := Start here: run test test-fast help; \
                Develop: token import generate openapi docs-tables template; \
-               Check and measure: drill e2e bench bench-profile dashboards-preview logs-query; \
+               Check and measure: drill alarms-proof e2e bench bench-profile dashboards-preview logs-query; \
                AWS: tools lambda-python sam-build aws-user aws-token; Housekeeping: clean
 define HELP_AWK
 function show(name,    words, count, i, line) {
@@ -46,7 +46,7 @@ help: export HELP_PROGRAM := $(HELP_AWK)
 help:
 	@HELP_GROUPS='$(HELP_GROUPS)' awk "$$HELP_PROGRAM" $(MAKEFILE_LIST)
 
-.PHONY: run test openapi clean token aws-user aws-token e2e drill import dashboards-preview logs-query bench bench-profile tools template sam-build build-ApiFunction build-MigrationsFunction build-SigningKeysFunction build-DeploymentSmokeCheckFunction
+.PHONY: run test openapi clean token aws-user aws-token e2e drill alarms-proof import dashboards-preview logs-query bench bench-profile tools template sam-build build-ApiFunction build-MigrationsFunction build-SigningKeysFunction build-DeploymentSmokeCheckFunction
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ test-fast: $(STAMP)
 ## drill: outage drill: load on both doors while PostgreSQL stops 10 s; checks and figures (exit 1 on failure)
 drill: $(STAMP)
 	$(BIN)/python -m local_stack.drill
+
+## alarms-proof: every alarm driven to ALARM and back to OK by a real fault on a local stack, with its SNS message
+## each way; a table, then `alarms proven: N/M` (exit 1 unless all; ~10 min); ONLY=<alarm>[,<alarm>] runs its scenario
+alarms-proof: $(STAMP)
+	$(BIN)/python -m local_stack.alarms_proof $(if $(ONLY),--only "$(ONLY)")
 
 ## dashboards-preview: a PNG per dashboard in docs/images, from EMF=<captured stdout> [TIME_SCALE=60], else from a 90 s local capture
 dashboards-preview: $(STAMP)

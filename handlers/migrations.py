@@ -4,6 +4,13 @@ Create and Update run the migrations; Delete does nothing, because the schema ho
 outlive the resource. CloudFormation always gets an answer, success or failure, with a reason it can
 show, and before this function's own timeout: a custom resource left unanswered blocks the stack for an hour
 (the answer itself: handlers/cloudformation.py).
+
+After a FAILED answer the invocation fails too (MigrationsFailed): Lambda counts an invocation as an error in
+AWS/Lambda `Errors` only when the function returns one, and that metric is what the migrations-function-errors
+alarm watches (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html). CloudFormation invokes
+the function asynchronously (https://docs.aws.amazon.com/lambda/latest/dg/services-cloudformation.html), and Lambda
+retries a failed asynchronous invocation twice by default; the template sets MaximumRetryAttempts to 0, since
+CloudFormation has its answer and a retry would only run the failing migration again.
 """
 
 import logging
@@ -19,6 +26,10 @@ PHYSICAL_RESOURCE_ID = "student-records-schema"
 ANSWER_MARGIN_MS = 10_000
 
 logger = logging.getLogger(__name__)
+
+
+class MigrationsFailed(RuntimeError):
+    """Raised after CloudFormation heard FAILED, so that the invocation counts as a function error."""
 
 
 class LambdaContext(Protocol):
@@ -51,13 +62,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
         reason = (f"migrations still running when the function was about to time out (log stream"
                   f" {context.log_stream_name}); a migration may be waiting on a lock")
         send_answer(event, "FAILED", reason, physical_id)
-    elif outcome.error is not None:
-        send_answer(event, "FAILED", f"migrations failed: {outcome.error}", physical_id)
-    else:
-        applied = outcome.applied or []
-        reason = f"applied {', '.join(applied)}" if applied else "schema already up to date"
-        data = {"SchemaVersion": latest_version() or "", "AppliedNow": ",".join(applied)}
-        send_answer(event, "SUCCESS", reason, physical_id, data)
+        raise MigrationsFailed(reason)
+    if outcome.error is not None:
+        reason = f"migrations failed: {outcome.error}"
+        send_answer(event, "FAILED", reason, physical_id)
+        raise MigrationsFailed(reason)
+    applied = outcome.applied or []
+    reason = f"applied {', '.join(applied)}" if applied else "schema already up to date"
+    data = {"SchemaVersion": latest_version() or "", "AppliedNow": ",".join(applied)}
+    send_answer(event, "SUCCESS", reason, physical_id, data)
 
 
 def _run_migrations(outcome: Outcome) -> None:

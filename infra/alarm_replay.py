@@ -74,6 +74,27 @@ def datapoints_from_emf(lines: Iterable[str]) -> dict[SeriesKey, list[tuple[floa
     return series
 
 
+def with_application_signals(series: dict[SeriesKey, list[tuple[float, float]]], namespace: str,
+                             time_scale: float) -> dict[SeriesKey, list[tuple[float, float]]]:
+    """The series, with what Application Signals publishes for the service-level objectives (BurnRate and
+    AttainmentRate, one datapoint a minute), computed from the doors' own (infra/slos.py), their SloName the one a stack
+    called student-records gives them."""
+    times = [t for points in series.values() for t, _ in points]
+    if not times:
+        return series
+    objectives, start, end = slos.load_objectives(), min(times), max(times)
+    derived = slos.burn_rate_series(objectives, series, namespace, period_s=60 / time_scale, start=start, end=end,
+                                    time_scale=time_scale)
+    derived |= slos.attainment_series(objectives, series, namespace, period_s=60 / time_scale, start=start, end=end,
+                                      time_scale=time_scale)
+    from .render import DEFAULT_STACK_NAME
+
+    stack_name = {"AWS::StackName": DEFAULT_STACK_NAME}
+    return series | {(key_namespace, name, frozenset((dimension, substitute(value, stack_name))
+                                                     for dimension, value in dimensions)): points
+                     for (key_namespace, name, dimensions), points in derived.items()}
+
+
 def aggregate(values: list[float], statistic: str) -> float:
     if statistic == "Sum":
         return math.fsum(values)
@@ -123,10 +144,18 @@ class Stack:
 
     @classmethod
     def local(cls, namespace: str = METRICS_NAMESPACE) -> "Stack":
-        """The local stack's: the template's names for a stack called student-records, with its defaults."""
-        from .render import SOURCE, function_timeouts_s, load_template, stack_values  # render imports this module
+        """The local stack's: the template's names for a stack called student-records, with its defaults, and the names
+        the local stand-ins publish under for the resources they stand for: the DB instance (its Ref is its
+        identifier, which the RDS monitor publishes) and the load balancer and its target group (whose full names
+        AWS generates)."""
+        from local_stack.load_balancer import LOAD_BALANCER, TARGET_GROUP
 
-        return cls(namespace, stack_values(), function_timeouts_s(load_template(SOURCE)["Resources"]))
+        from .render import DEFAULT_STACK_NAME, SOURCE, function_timeouts_s, load_template, stack_values
+
+        values = stack_values()
+        values |= {"AWS::StackName": DEFAULT_STACK_NAME, "AWS::Region": REGION, "Database": values["DbInstanceIdentifier"], "FlaskLoadBalancer.LoadBalancerFullName": LOAD_BALANCER,
+                   "FlaskTargetGroup.TargetGroupFullName": TARGET_GROUP}
+        return cls(namespace, values, function_timeouts_s(load_template(SOURCE)["Resources"]))
 
     def namespace_of(self, metric: Metric) -> str:
         return metric.namespace.replace("${MetricsNamespace}", self.namespace)
@@ -148,8 +177,7 @@ def replay(catalog: AlarmCatalog, lines: Iterable[str], *, namespace: str = METR
     stack = Stack.local(namespace)
     times = [t for points in series.values() for t, _ in points]
     start, end = min(times), max(times)
-    series |= slos.burn_rate_series(slos.load_objectives(), series, namespace, period_s=60 / time_scale,
-                                    start=start, end=end, time_scale=time_scale)
+    series = with_application_signals(series, namespace, time_scale)
     replayable = {namespace, slos.BURN_RATE_NAMESPACE} | {key_namespace for key_namespace, _, _ in series}
     replayed, skipped, transitions = [], [], []
     states: dict[str, list[tuple[float, str]]] = {}
@@ -196,6 +224,14 @@ def _evaluate(alarm: AlarmSpec, series, stack: Stack, start, end, time_scale):
     indexes = sorted(values)
     for position, index in enumerate(indexes):
         window = [(i, values[i]) for i in indexes[max(0, position - alarm.evaluation_periods + 1): position + 1]]
+        if alarm.treat_missing_data in ("missing", "ignore"):
+            # Missing datapoints are not considered: the window is the last N present ones, looking back further (to
+            # twice N periods) as CloudWatch retrieves more datapoints than the evaluation periods for such alarms.
+            # A metric published once a period now and then falls a period behind (a monitor's clock is no datapoint
+            # of CloudWatch's), which must not read as N-1 breaching out of N.
+            earlier = indexes[max(0, position - 2 * alarm.evaluation_periods + 1): position + 1]
+            present = [(i, values[i]) for i in earlier if values[i] is not None][-alarm.evaluation_periods:]
+            window = present or window
         new_state, breaching = _window_state(alarm, window, compare, threshold, state)
         evaluated_at = (index + 1) * period_s
         if new_state != state:
@@ -361,6 +397,31 @@ def publish(transitions: Iterable[Transition], topic_arns: dict[str, str], sns_c
         sns_client.publish(TopicArn=arn, Subject=subject[:100], Message=json.dumps(transition.message))
         published += 1
     return published
+
+
+def sns_round_trip(transitions: Iterable[Transition]) -> list[dict]:
+    """Publishes the transitions' messages to a notifications and a paging topic of an SNS played by moto, each with an
+    SQS queue subscribed, and returns the messages read back from the queues: what on-call would receive."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        topics, queues = {}, []
+        for name in ("notifications", "paging"):
+            topics[name] = sns.create_topic(Name=name)["TopicArn"]
+            queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=topics[name], Protocol="sqs", Endpoint=arn)
+            queues.append(queue)
+        publish(transitions, topics, sns)
+        messages = []
+        for queue in queues:
+            while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+                messages += [json.loads(json.loads(message["Body"])["Message"]) for message in batch]
+                sqs.delete_message_batch(QueueUrl=queue, Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]} for index, message in enumerate(batch)])
+    return messages
 
 
 def _lines(path: Path) -> Iterator[str]:

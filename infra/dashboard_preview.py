@@ -8,9 +8,10 @@ Widgets are laid out on CloudWatch's 24-column grid (one column and one grid row
 Metric widgets are computed like CloudWatch would: each metric's statistic per period (the same aggregation
 as the alarm replay), metric math of + - * / and FILL over ids, and SEARCH expressions matching every emitted series
 with the search's namespace, dimension names and MetricName. Metrics in AWS namespaces are drawn from the EMF the
-local stack's stand-ins write for them (API Gateway and Lambda: local_stack/cloudwatch.py); those with no local data
-say so instead of drawing a line. Alarm widgets show the states the
-alarm replay reaches, with each alarm's state history over the capture. Log widgets run their Logs Insights query
+local stack's stand-ins write for them (API Gateway, Lambda, RDS, the load balancer and the web ACL:
+local_stack/cloudwatch.py's users), and Application Signals' from the doors' own (the SLOs' attainment and burn rates,
+computed as the alarm replay computes them); those with no local data say so instead of drawing a line. Alarm widgets
+show the states the alarm replay reaches, with each alarm's state history over the capture. Log widgets run their Logs Insights query
 over the captured JSON lines (infra/logs_insights.py) and show its rows as a table. Placeholders get the values a
 stack called student-records has (infra/render.py's stack_values: ApiName, the functions' names, the parameters'
 defaults), the metrics namespace (which must match the EMF) and alarm ARNs (named after the alarms in alarms/); any
@@ -18,21 +19,19 @@ other gets a sample value, and a dimension value set at deploy time that way mat
 
 `--time-scale 60` compresses time as the alarm replay does (each one-minute period lasts one second of the
 log), so a short capture fills a dashboard's hours; time labels show the dashboard's (expanded) time, UTC.
-`--capture SECONDS` first runs the local stack itself (embedded PostgreSQL, both doors) under a bounded
-mixed load on loopback, with client errors and a database stop in the middle, and renders what it printed.
+`--capture SECONDS` first runs the local stack itself (embedded PostgreSQL, both doors, the AWS stand-ins) under users
+on loopback, through the fault library's faults (local_stack/faults.py, capture_emf below), and renders what it
+printed.
 """
 
 import argparse
 import json
 import math
+import random
 import re
 import sys
 import textwrap
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from matplotlib.patches import Rectangle
 from observability.settings import METRICS_NAMESPACE
 
 from .alarm_replay import (
-    ALARM, INSUFFICIENT_DATA, OK, SeriesKey, aggregate, datapoints_from_emf, replay,
+    ALARM, INSUFFICIENT_DATA, OK, REGION, SeriesKey, aggregate, datapoints_from_emf, replay, with_application_signals,
 )
 from . import logs_insights, metric_math
 from .alarms import AlarmCatalog, load_alarms
@@ -297,7 +296,8 @@ def resolve_dashboard(text: str, catalog: AlarmCatalog, namespace: str) -> Resol
     (${AWS::StackName}-<name>), and with_sample_values' values for the others."""
     names = placeholders(text)
     known = {name: value for name, value in stack_values().items() if name in names}
-    values = sample_values(names) | known | {"MetricsNamespace": namespace, "AWS::StackName": DEFAULT_STACK_NAME}
+    values = sample_values(names) | known | {"MetricsNamespace": namespace, "AWS::StackName": DEFAULT_STACK_NAME,
+                                             "AWS::Region": REGION}
     alarm_names = {}
     for alarm in (*catalog.alarms, catalog.composite):
         arn_placeholder = f"{alarm.logical_id}.Arn"
@@ -305,7 +305,7 @@ def resolve_dashboard(text: str, catalog: AlarmCatalog, namespace: str) -> Resol
             arn = f"arn:aws:cloudwatch:{SAMPLE_REGION}:{SAMPLE_ACCOUNT}:alarm:{DEFAULT_STACK_NAME}-{alarm.name}"
             values[arn_placeholder] = arn
             alarm_names[arn] = alarm.name
-    fixed = {namespace, SAMPLE_REGION, SAMPLE_ACCOUNT, DEFAULT_STACK_NAME, *alarm_names, *known.values()}
+    fixed = {namespace, REGION, SAMPLE_REGION, SAMPLE_ACCOUNT, DEFAULT_STACK_NAME, *alarm_names, *known.values()}
     return ResolvedDashboard(json.loads(substitute(text, values)),
                              frozenset(value for value in values.values() if value not in fixed), alarm_names)
 
@@ -737,7 +737,7 @@ def _compact(value: float) -> str:
 
 def render_all(lines: list[str], out_dir: Path, *, time_scale: float = 1.0, namespace: str = METRICS_NAMESPACE,
                source: str = "EMF", paths: Iterable[Path] | None = None) -> list[DashboardPreview]:
-    series = datapoints_from_emf(lines)
+    series = with_application_signals(datapoints_from_emf(lines), namespace, time_scale)
     times = [timestamp for points in series.values() for timestamp, _ in points]
     clock = Clock(min(times, default=0.0), max(times, default=0.0), time_scale)
     catalog = load_alarms()
@@ -751,83 +751,57 @@ def render_all(lines: list[str], out_dir: Path, *, time_scale: float = 1.0, name
 
 
 def capture_emf(seconds: float, time_scale: float, log: Callable[[str], None]) -> list[str]:
-    """Runs the local stack under bounded load on loopback for `seconds`, PostgreSQL stopped for the middle
-    sixth, and returns what both doors printed (their EMF among the log lines)."""
+    """Runs the local stack (local_stack/scratch_stack.py, with the AWS stand-ins) for `seconds` under users on both
+    doors (creates, reads, changes, deletes, and a share of 4xx) and the readiness schedule, through a sequence of real
+    faults (local_stack/faults.py: the ones `make alarms-proof` proves the alarms with, shorter), so that every panel
+    has something to draw: crashed Lambda environments, a surge past the function's concurrency, a held lock, a
+    flood past the web ACL's rate limit, the Flask door's processes killed, and PostgreSQL down for the middle sixth.
+    Returns what the stack printed (EMF among the log lines). The function runs with 4 environments at most (a stack
+    deployed with ApiReservedConcurrency=4), so that a surge of a few clients is throttled."""
     # The app's packages only here: rendering needs none of them.
+    from local_stack import faults
+    from local_stack.functions import FailingMigration, SigningKeysOutage
     from local_stack.scratch_stack import scratch_stack
 
     minute_s = 60 / time_scale
     # Several flushes per (compressed) minute, as on a busy host.
-    env = {"METRICS_FLUSH_INTERVAL_S": str(max(minute_s / 4, 0.25))}
-    with scratch_stack(env, log, prefix="dashboard-preview-") as stack:
+    env = {"METRICS_FLUSH_INTERVAL_S": str(max(minute_s / 4, 0.25)), "LAMBDA_CONCURRENCY": "4"}
+    with scratch_stack(env, log, prefix="dashboard-preview-", time_scale=time_scale) as stack:
         tokens = {role: stack.token(role) for role in ("registrar", "admin")}
-        urls = list(stack.door_urls.values())
-        stop = threading.Event()
-        threads = [threading.Thread(target=_load, args=(url, tokens, stop, worker), daemon=True)
-                   for url in urls for worker in range(2)]
-        # The readiness schedule of the template (once a minute), in compressed time.
-        threads += [threading.Thread(target=_probe_readiness, args=(url, stop, minute_s), daemon=True) for url in urls]
-        for thread in threads:
-            thread.start()
-        log(f"load on both doors for {seconds:g} s; PostgreSQL stops for the middle sixth")
-        time.sleep(seconds * 5 / 12)
-        stack.take_database_down(seconds / 6)
-        time.sleep(seconds * 5 / 12)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
-        return stack.stop_doors()
-
-
-def _send(method: str, url: str, token: str | None, body: dict | None = None) -> tuple[int, bytes]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                     method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
-
-
-def _load(base_url: str, tokens: dict[str, str], stop: threading.Event, worker: int) -> None:
-    """Creates, reads, changes and deletes students, with a share of 4xx (unknown ids, malformed ids, duplicate
-    emails, no token) so that every app panel has something to draw."""
-    registrar, admin = tokens["registrar"], tokens["admin"]
-    created: list[int] = []
-    rounds = 0
-    while not stop.is_set():
-        rounds += 1
-        email = f"preview-{worker}-{rounds}-{uuid.uuid4().hex[:8]}@example.org"
-        status, body = _send("POST", f"{base_url}/students", registrar,
-                             {"first_name": "Preview", "last_name": f"W{worker}", "email": email})
-        if status == 201:
-            created.append(json.loads(body)["id"])
-        calls: list[tuple[str, str, str | None, dict | None]] = [
-            ("GET", "/students?limit=20", registrar, None), ("GET", "/students/count", registrar, None)]
-        if created:
-            calls.append(("GET", f"/students/{created[-1]}", registrar, None))
-        if created and rounds % 3 == 0:
-            calls.append(("PATCH", f"/students/{created[-1]}", registrar, {"status": "graduated"}))
-        if len(created) > 2 and rounds % 4 == 0:
-            calls.append(("DELETE", f"/students/{created.pop(0)}", registrar, None))
-        if rounds % 5 == 0:
-            calls += [("GET", "/students/999999999", registrar, None),
-                      ("GET", "/students/not-a-number", registrar, None),
-                      ("POST", "/students", registrar, {"first_name": "Preview", "last_name": "Twice", "email": email})]
-        if created and rounds % 6 == 0:
-            calls.append(("GET", f"/students/{created[-1]}/audit", admin, None))
-        if rounds % 7 == 0:
-            calls.append(("GET", "/students/count", None, None))  # no token: 401
-        for method, path, token, payload in calls:
-            _send(method, f"{base_url}{path}", token, payload)
-
-
-def _probe_readiness(base_url: str, stop: threading.Event, every_s: float) -> None:
-    while not stop.wait(every_s):
-        _send("GET", f"{base_url}/health/ready", None)
+        # People, not a benchmark: a think time between requests, so that none of them trips the web ACL's rate limit
+        # (a client that retries a refusal at once would stay blocked); the flood is the one that does.
+        users = faults.Load(stack.door_urls, faults.Mix(tokens, busy=True), workers=6, pause_s=0.2,
+                            think=random.Random("dashboard-preview"))
+        # The other functions, as AWS runs them: the migrations at each deployment, the signing keys on schedule.
+        deployment, signing_keys = FailingMigration(stack), SigningKeysOutage(stack)
+        step = seconds / 12
+        # Past the web ACL's limit (1,500 requests in 5 minutes of alarm time: 5 a second) by 40 %, for longer than
+        # the rule's window, so that its address is blocked whatever rate loopback allows.
+        flood = faults.Flood(stack, per_second=7 * time_scale)
+        # Each fault with how long it lasts, then as long again of calm; PostgreSQL's outage in the middle.
+        before = [(faults.LambdaCrashes(stack, every_s=0.5), step / 2), (faults.Surge(stack, clients=8), step / 2)]
+        after = [(faults.HeldLock(stack), step / 2), (flood, step), (faults.FlaskDoorDown(stack), step / 2)]
+        log(f"users on both doors for {seconds:g} s, through {', '.join(f.name for f, _ in before + after)}, and"
+            " PostgreSQL down for the middle sixth")
+        try:
+            with users, faults.readiness_schedule(stack, time_scale):
+                time.sleep(step)  # the capture's own schedule: calm first
+                for fault, lasting in before:
+                    with fault:
+                        time.sleep(lasting)
+                    time.sleep(step / 2)
+                with faults.DatabaseDown(stack):
+                    time.sleep(2 * step)
+                time.sleep(step)
+                for fault, lasting in after:
+                    with fault:
+                        time.sleep(lasting)
+                    time.sleep(step / 2)
+                time.sleep(max(seconds - 10 * step, 0))
+        finally:
+            deployment.close()
+            signing_keys.close()
+        return stack.stop()
 
 
 def _log(message: str) -> None:

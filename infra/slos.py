@@ -23,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVES_FILE = REPO_ROOT / "slos" / "objectives.yaml"
 BURN_RATE_NAMESPACE = "AWS/ApplicationSignals"
 BURN_RATE_METRIC = "BurnRate"
+ATTAINMENT_METRIC = "AttainmentRate"
 SLO_NAME_PREFIX = "${AWS::StackName}-"
 INDICATORS = {"availability", "latency"}
 FRONT_DOORS = {"lambda", "flask"}
@@ -131,12 +132,7 @@ def burn_rate_series(objectives: Objectives, series: dict, namespace: str, *, pe
     derived = {}
     first, last = int(start // period_s), int(end // period_s)
     for objective in objectives.objectives:
-        totals = _points(series, namespace, "Requests", objective.front_door)
-        if objective.indicator == "availability":
-            bad = _points(series, namespace, "ServerErrors", objective.front_door)
-        else:
-            latencies = _points(series, namespace, "RequestLatency", objective.front_door)
-            bad = [(t, 1.0) for t, value in latencies if value > objective.threshold_ms]
+        totals, bad = _requests_and_bad(objective, series, namespace)
         for window_minutes in objectives.burn_rate_windows_minutes:
             window_s = window_minutes * 60 / time_scale
             values = []
@@ -150,6 +146,37 @@ def burn_rate_series(objectives: Objectives, series: dict, namespace: str, *, pe
                 {("SloName", objective.slo_name), ("BurnRateWindowMinutes", str(window_minutes))}))
             derived[key] = values
     return derived
+
+
+def attainment_series(objectives: Objectives, series: dict, namespace: str, *, period_s: float, start: float,
+                      end: float, time_scale: float = 1.0) -> dict:
+    """The AttainmentRate series Application Signals publishes for each SLO (by SloName): the percentage of good
+    requests over the SLO's rolling interval (window_days, compressed by `time_scale`), one value per period with a
+    request in the interval."""
+    derived = {}
+    first, last = int(start // period_s), int(end // period_s)
+    interval_s = objectives.window_days * 86_400 / time_scale
+    for objective in objectives.objectives:
+        totals, bad = _requests_and_bad(objective, series, namespace)
+        values = []
+        for index in range(first, last + 1):
+            until = (index + 1) * period_s
+            requests = _sum_between(totals, until - interval_s, until)
+            if requests > 0:
+                good = requests - _sum_between(bad, until - interval_s, until)
+                values.append((until - period_s / 2, 100 * good / requests))
+        derived[(BURN_RATE_NAMESPACE, ATTAINMENT_METRIC, frozenset({("SloName", objective.slo_name)}))] = values
+    return derived
+
+
+def _requests_and_bad(objective: Objective, series: dict, namespace: str
+                      ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """The objective's requests, and its bad ones (answered 5xx; or slower than its threshold), as datapoints."""
+    totals = _points(series, namespace, "Requests", objective.front_door)
+    if objective.indicator == "availability":
+        return totals, _points(series, namespace, "ServerErrors", objective.front_door)
+    latencies = _points(series, namespace, "RequestLatency", objective.front_door)
+    return totals, [(t, 1.0) for t, value in latencies if value > objective.threshold_ms]
 
 
 def _query(query_id: str, metric_name: str, statistic: str, front_door: str) -> dict[str, Any]:

@@ -1,40 +1,46 @@
-"""A throwaway local stack for runs under load (`make drill`, the dashboard preview's capture): an embedded
-PostgreSQL in a scratch folder, migrated, and both doors serving on loopback with their stdout (logs and
-EMF) in files; the database can be taken down for a while and brought back."""
+"""A throwaway local stack for runs under load (`make drill`, the dashboard preview's capture, `make alarms-proof`, the
+end-to-end test against a stack): an embedded PostgreSQL in a scratch folder, migrated, and both doors serving on
+loopback with their stdout (logs and EMF) in files.
+
+Given a time scale, the AWS services around the doors stand in too, their intervals compressed by it as the alarm
+replay compresses alarm periods: the Flask door behind the load balancer and web ACL stand-in
+(local_stack/load_balancer.py, which clients then call), and the RDS monitor publishing the database's AWS/RDS
+metrics (local_stack/rds_monitor.py). The Lambda door always publishes AWS/ApiGateway and AWS/Lambda. Faults are
+local_stack/faults.py's."""
 
 import shutil
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from student_records.data import migrations
 
+from .cloudwatch import AwsMetrics, LineStream
 from .dev_auth import auth_environment, issue_token
 from .embedded_postgres import EmbeddedPostgres
+from .ports import free_port
+from .rds_monitor import RDS_PERIOD_S, Instance, RdsMonitor
 from .run import REPO_ROOT, start_flask_door, start_lambda_door
 
 READY_DEADLINE_S = 60
+STARTERS = {"flask": start_flask_door, "lambda": start_lambda_door}
 
 
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_serving(url: str) -> None:
+def wait_until_serving(url: str, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + READY_DEADLINE_S
     while True:
         try:
             with urllib.request.urlopen(url + "/health", timeout=2):
                 return
         except OSError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{' '.join(map(str, process.args))} exited with {process.returncode}") from None
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not start within {READY_DEADLINE_S} s") from None
             time.sleep(0.1)  # polling the health route: the door answers once it serves
@@ -43,39 +49,67 @@ def wait_until_serving(url: str) -> None:
 @dataclass
 class ScratchStack:
     database_url: str
-    door_urls: dict[str, str]  # "flask" and "lambda"
-    stdout_files: dict[str, Path]
-    _server: EmbeddedPostgres
-    _processes: list[subprocess.Popen]
-    _key_dir: Path
+    server: EmbeddedPostgres
+    door_urls: dict[str, str]  # what clients call: "flask" (the load balancer, when it stands in) and "lambda"
+    door_ports: dict[str, int]  # where each door itself listens
+    stdout_files: dict[str, Path]  # every process's output, the RDS monitor's included
+    scratch: Path
+    time_scale: float | None
+    _env: dict[str, str]
+    _log: Callable[[str], None]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)  # flask, lambda, load-balancer
+    _monitor: RdsMonitor | None = None
 
-    def token(self, role: str) -> str:
-        return issue_token(role, key_dir=self._key_dir)
+    @property
+    def key_dir(self) -> Path:
+        return self.scratch / "auth"
 
-    def take_database_down(self, seconds: float) -> float:
-        """Stops PostgreSQL for `seconds`, starts it again; returns when it was back (time.monotonic())."""
-        self._server.stop()
-        time.sleep(seconds)  # the outage itself
-        self._server.start()
-        return time.monotonic()
+    def token(self, role: str, ttl_s: int = 3600) -> str:
+        return issue_token(role, key_dir=self.key_dir, ttl_s=ttl_s)
 
-    def stop_doors(self) -> list[str]:
-        """Stops both doors (the Flask door flushes its last EMF on the way out); returns what they printed."""
-        for process in self._processes:
-            process.terminate()
-        for process in self._processes:
-            process.wait(timeout=30)
+    def lines(self) -> list[str]:
+        """Everything printed so far, process by process."""
         return [line for path in self.stdout_files.values() for line in path.read_text(errors="replace").splitlines()]
+
+    def start_door(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Starts the door `name` on its port, with the stack's environment and `env` over it (a deploy of other
+        settings), its output appended to its file; returns once it serves."""
+        stdout = self.stdout_files[name].open("a")
+        self.processes[name] = STARTERS[name](self.door_ports[name], {**self._env, **(env or {})}, stdout)
+        stdout.close()  # the child holds its own copy
+        wait_until_serving(f"http://127.0.0.1:{self.door_ports[name]}", self.processes[name])
+
+    def stop_door(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.terminate()
+        process.wait(timeout=30)
+
+    def stop(self) -> list[str]:
+        """Stops the doors (the Flask door flushes its last EMF on the way out), the load balancer and the RDS
+        monitor; returns what they printed."""
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            process.wait(timeout=30)
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
+        return self.lines()
+
+    # The name the end-to-end test against a stack knows it by.
+    stop_doors = stop
 
 
 @contextmanager
-def scratch_stack(env: dict[str, str], log: Callable[[str], None], prefix: str) -> Iterator[ScratchStack]:
+def scratch_stack(env: dict[str, str], log: Callable[[str], None], prefix: str, *, time_scale: float | None = None,
+                  allocated_storage_gib: float | None = None) -> Iterator[ScratchStack]:
     """`env` is added to the doors' environment (which already names the database, the development signing
-    key, a UDP port nobody reads for X-Ray, one gunicorn worker and no effective rate limit)."""
+    key, a UDP port nobody reads for X-Ray, one gunicorn worker and no effective rate limit). With `time_scale`, the
+    load balancer and the RDS monitor stand in (the monitor's instance given `allocated_storage_gib` when set)."""
     (REPO_ROOT / ".data").mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=REPO_ROOT / ".data"))
     server = EmbeddedPostgres(scratch / "postgres", log=log)
-    processes: list[subprocess.Popen] = []
+    stack: ScratchStack | None = None
     try:
         server.start()
         server.ensure_database("student_records")
@@ -84,23 +118,51 @@ def scratch_stack(env: dict[str, str], log: Callable[[str], None], prefix: str) 
         door_env = {
             "DATABASE_URL": database_url,
             **auth_environment(scratch / "auth"),
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{free_port(protocol='udp')}",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # The sampling rules applied locally, as `make run` does: no daemon here to poll for AWS's.
+            "XRAY_SAMPLING": "rules",
             "GUNICORN_WORKERS": "1",
             "RATE_LIMIT": "100000 per second",
             "PYTHONUNBUFFERED": "1",
+            # Behind the load balancer, the client is the address it adds to X-Forwarded-For, as on EC2.
+            **({"TRUSTED_PROXY_HOPS": "1"} if time_scale else {}),
             **env,
         }
-        urls, outputs = {}, {}
-        for name, start in (("flask", start_flask_door), ("lambda", start_lambda_door)):
-            port, outputs[name] = free_port(), scratch / f"{name}.log"
-            processes.append(start(port, door_env, outputs[name].open("w")))
-            urls[name] = f"http://127.0.0.1:{port}"
-        for url in urls.values():
-            wait_until_serving(url)
-        yield ScratchStack(database_url, urls, outputs, server, processes, scratch / "auth")
+        ports = {name: free_port() for name in STARTERS}
+        stack = ScratchStack(database_url, server, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
+                             ports, {name: scratch / f"{name}.log" for name in STARTERS}, scratch, time_scale,
+                             door_env, log)
+        for name in STARTERS:
+            stack.start_door(name)
+        if time_scale:
+            _start_aws_stand_ins(stack, time_scale, allocated_storage_gib)
+        yield stack
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
+        if stack is not None:
+            for process in stack.processes.values():
+                if process.poll() is None:
+                    process.kill()
+            if stack._monitor is not None:
+                stack._monitor.stop()
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _start_aws_stand_ins(stack: ScratchStack, time_scale: float, allocated_storage_gib: float | None) -> None:
+    output = stack.scratch / "load-balancer.log"
+    stack.stdout_files["load-balancer"] = output
+    port = free_port()
+    with output.open("w") as stdout:
+        stack.processes["load-balancer"] = subprocess.Popen(
+            [sys.executable, "-m", "local_stack.load_balancer", "--port", str(port), "--target",
+             f"127.0.0.1:{stack.door_ports['flask']}", "--time-scale", f"{time_scale:g}"],
+            cwd=REPO_ROOT, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.door_urls["flask"] = f"http://127.0.0.1:{port}"
+    wait_until_serving(stack.door_urls["flask"], stack.processes["load-balancer"])
+    monitor_output = stack.scratch / "rds-monitor.log"
+    stack.stdout_files["rds-monitor"] = monitor_output
+    instance = Instance.from_template(allocated_storage_gib=allocated_storage_gib)
+    stack._monitor = RdsMonitor(stack.database_url, instance, AwsMetrics(LineStream(monitor_output.open("a"))),
+                                log=stack._log)
+    stack._monitor.start(RDS_PERIOD_S / time_scale)

@@ -49,6 +49,7 @@ SLOW_FILES = {
     "infra/test_dashboard_preview.py",
     "local_stack/test_run_end_to_end.py",
     "reliability/test_outage_drill.py",
+    "reliability/test_alarms_proof.py",
     "deployed/test_e2e_suite.py",
     "deployed/test_e2e_against_a_stack.py",
 }

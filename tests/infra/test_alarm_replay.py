@@ -213,3 +213,33 @@ def test_lambda_alarms_replay_from_the_local_runtimes_metrics(catalog):
     assert _transitions(result, "api-function-throttles")[0] == (INSUFFICIENT_DATA, OK, 60)
     # And the functions the log has no datapoint of stay OK (their missing data is not breaching)
     assert _transitions(result, "migrations-function-errors") == [(INSUFFICIENT_DATA, OK, 60)]
+
+
+def test_rds_alarms_replay_from_the_monitors_metrics_and_a_late_datapoint_is_not_a_recovery(catalog):
+    # Given the RDS monitor's connections: 94 from minute 3 to 9, one of those minutes without a datapoint (the
+    # monitor's clock fell behind a period), 6 otherwise
+    timeline = AwsTimeline(T0)
+    for minute in range(14):
+        if minute != 6:
+            timeline.database(minute, DatabaseConnections=94 if 3 <= minute <= 9 else 6)
+    # When replayed
+    result = replay(catalog, timeline.lines)
+    # Then the instance's alarm (its ${Database} the monitor's DBInstanceIdentifier) fires after five datapoints above
+    # 80, the missing one not considered (TreatMissingData: missing), and clears at the first one under
+    assert _transitions(result, "db-connections-high") == [
+        (INSUFFICIENT_DATA, OK, 60), (OK, ALARM, 9 * 60), (ALARM, OK, 11 * 60)]
+
+
+def test_load_balancer_alarms_replay_from_the_stand_ins_metrics(catalog):
+    # Given the target group's hosts each minute: its one target unhealthy in minutes 2 to 5
+    timeline = AwsTimeline(T0)
+    for minute in range(9):
+        unhealthy = 2 <= minute <= 5
+        timeline.hosts(minute, healthy=0 if unhealthy else 1, unhealthy=1 if unhealthy else 0)
+    # When replayed
+    result = replay(catalog, timeline.lines)
+    # Then "no healthy targets" (3 of 3) and "unhealthy targets" (3 of 5) fire, under the stand-in's names for the
+    # balancer and its target group, and clear once the target is healthy again
+    assert _transitions(result, "flask-lb-no-healthy-targets") == [
+        (INSUFFICIENT_DATA, OK, 60), (OK, ALARM, 5 * 60), (ALARM, OK, 7 * 60)]
+    assert (OK, ALARM, 5 * 60) in _transitions(result, "flask-lb-unhealthy-targets")

@@ -18,8 +18,8 @@ from infra.dashboard_preview import (
     markdown_lines, render_all,
 )
 from observability.catalog import (
-    CLIENT_ERRORS, COLD_STARTS, DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS,
-    STUDENTS_CREATED, STUDENTS_TOTAL, Dimension,
+    CLIENT_ERRORS, COLD_STARTS, DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, ENROLLMENTS_CREATED, ENROLLMENTS_DROPPED,
+    GRADES_RECORDED, READINESS_FAILURES, REQUESTS, SERVER_ERRORS, STUDENTS_CREATED, STUDENTS_TOTAL, Dimension,
 )
 from observability.context import current_request
 from observability.emf import MetricsRecorder
@@ -180,10 +180,12 @@ def test_deploy_time_dimension_values_match_the_local_ones(previews):
 
 
 def test_aws_metric_panels_carry_the_no_local_data_note(previews):
-    # Given the widgets whose metrics are all in AWS namespaces
+    # Given the widgets whose metrics are all in AWS namespaces the timeline has nothing of (Application Signals' are
+    # computed from the doors' own)
     body = _body("service-overview")
     aws_only = [widget["properties"]["title"] for widget in body["widgets"] if widget["type"] == "metric" and all(
-        isinstance(row[0], str) and row[0].startswith("AWS/") for row in widget["properties"]["metrics"])]
+        isinstance(row[0], str) and row[0].startswith("AWS/") and row[0] != "AWS/ApplicationSignals"
+        for row in widget["properties"]["metrics"])]
     assert "RDS CPU (%)" in aws_only
     # Then each is drawn with its title and the note, and no line
     for title in aws_only:
@@ -344,3 +346,71 @@ def test_command_needs_logs_or_a_capture(capsys):
     with pytest.raises(SystemExit):
         main([])
     assert "give EMF log files, or --capture SECONDS" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def previews_with_every_stand_in(tmp_path_factory: pytest.TempPathFactory) -> dict[str, DashboardPreview]:
+    """The same timeline, with every AWS namespace the local stack's stand-ins write: API Gateway and Lambda (a
+    throttle in minute 4), the load balancer (two healthy targets, one unhealthy in the connection errors' minutes)
+    and the web ACL (a block in minute 7), and the RDS monitor, each minute."""
+    timeline = AwsTimeline(T0)
+    for minute in range(MINUTES):
+        timeline.requests(minute, 10)
+        timeline.invocations(minute, 10)
+        failing = minute in CONNECTION_ERROR_MINUTES
+        timeline.balanced_requests(minute, 20, response_s=0.05)
+        timeline.hosts(minute, healthy=1 if failing else 2, unhealthy=1 if failing else 0)
+        timeline.database(minute, CPUUtilization=20.0 + minute, DatabaseConnections=6, FreeableMemory=8e8,
+                          FreeStorageSpace=2e10, ReadLatency=0.0001, WriteLatency=0.002)
+    timeline.throttles(4, 1)
+    timeline.blocked(7, 3)
+    out = tmp_path_factory.mktemp("previews-with-every-stand-in")
+    return {preview.name: preview
+            for preview in render_all(_emf_lines() + _enrollment_lines() + timeline.lines, out,
+                                      source="a test timeline")}
+
+
+def _enrollment_lines() -> list[str]:
+    """An enrollment, a drop and a grade in minute 5, as the domain records them."""
+    written: list[str] = []
+    recorder = MetricsRecorder("StudentRecords", written.append)
+    for spec in (ENROLLMENTS_CREATED, ENROLLMENTS_DROPPED, GRADES_RECORDED):
+        recorder.put(spec, 1)
+    recorder.flush()
+    documents = [json.loads(line) for line in written]
+    for document in documents:
+        document["_aws"]["Timestamp"] = (T0 + 5 * 60 + 10) * 1000
+    return [json.dumps(document) for document in documents]
+
+
+def test_no_metric_panel_is_left_without_local_data(previews_with_every_stand_in):
+    # Given every stand-in's metrics beside the doors' own
+    for preview in previews_with_every_stand_in.values():
+        for panel in preview.panels:
+            # Then every metric panel is drawn from them: none is left saying its AWS metrics have no local data
+            assert panel.kind != "no-local-data", (preview.name, panel.title, panel.notes)
+
+
+def test_load_balancer_web_acl_and_rds_panels_draw_the_stand_ins_metrics(previews_with_every_stand_in):
+    overview = previews_with_every_stand_in["service-overview"]
+    # Then the balancer's requests per minute, its targets' health, the ACL's blocks and the database's CPU are drawn
+    assert _panel(overview, "Load balancer: requests and 5xx (per minute)").lines["requests"] == [
+        (_minute(minute), 20.0) for minute in range(MINUTES)]
+    targets = _panel(overview, "Load balancer: targets (readiness)")
+    assert dict(targets.lines["unhealthy"])[_minute(9)] == 1.0 and dict(targets.lines["healthy"])[_minute(9)] == 1.0
+    assert _panel(overview, "Web ACL: blocked by rule (per minute)").lines["rate-limit-per-ip"] == [(_minute(7), 3.0)]
+    assert _panel(overview, "RDS CPU (%)").lines["CPUUtilization"][3] == (_minute(3), 23.0)
+    # And the managed rule groups, which nothing local stands in for, say so
+    assert f"aws-common: {AWS_NO_DATA}" in _panel(overview, "Web ACL: blocked by rule (per minute)").notes
+
+
+def test_slo_panels_are_computed_from_the_doors_requests_as_application_signals_would(previews_with_every_stand_in):
+    overview = previews_with_every_stand_in["service-overview"]
+    # Given 5 of the Flask door's 20 requests a minute answered 5xx in the last three minutes (15 of 240 in all)
+    burn = dict(_panel(overview, "Burn rate over the last hour (1 = on budget)").lines["availability-flask"])
+    # Then the hour's burn rate at the last minute is that error rate over the 0.1 % budget, and 0 before the errors
+    assert burn[_minute(MINUTES - 1)] == pytest.approx(15 / 240 / 0.001)
+    assert burn[_minute(8)] == 0.0
+    # And the Lambda door, which served everything, kept its attainment at 100 %
+    attainment = _panel(overview, "SLO attainment, 28 days (%)")
+    assert {value for _, value in attainment.lines["availability-lambda"]} == {100.0}

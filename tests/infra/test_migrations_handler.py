@@ -1,4 +1,5 @@
-"""The migrations custom resource always answers CloudFormation, with a reason, whatever happens."""
+"""The migrations custom resource always answers CloudFormation, with a reason, whatever happens; a failure answered
+fails the invocation too, so that Lambda counts it in Errors (the migrations-function-errors alarm)."""
 
 import time
 from collections.abc import Iterator
@@ -82,8 +83,9 @@ def test_a_failure_is_answered_with_its_reason(response_url, monkeypatch):
     # Given a database that refuses connections
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
     # When CloudFormation creates the resource
-    custom_resource.handler(event("Create", response_url.url), FakeContext())
-    # Then it hears FAILED, with the error in the reason
+    with pytest.raises(custom_resource.MigrationsFailed, match="OperationalError"):
+        custom_resource.handler(event("Create", response_url.url), FakeContext())
+    # Then it heard FAILED before the invocation failed, with the error in the reason
     [answer] = response_url.answers
     assert answer["Status"] == "FAILED"
     assert answer["Reason"].startswith("migrations failed: OperationalError: connection failed")
@@ -92,7 +94,8 @@ def test_a_failure_is_answered_with_its_reason(response_url, monkeypatch):
 def test_missing_configuration_is_answered_too(response_url, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("DB_HOST", raising=False)
-    custom_resource.handler(event("Create", response_url.url), FakeContext())
+    with pytest.raises(custom_resource.MigrationsFailed):
+        custom_resource.handler(event("Create", response_url.url), FakeContext())
     [answer] = response_url.answers
     assert answer["Status"] == "FAILED" and "ConfigurationError" in answer["Reason"]
 
@@ -104,7 +107,8 @@ def test_migrations_still_running_near_the_timeout_are_answered_failed(response_
     context = FakeContext(remaining_ms=custom_resource.ANSWER_MARGIN_MS + 200)
     # When CloudFormation creates the resource
     started = time.monotonic()
-    custom_resource.handler(event("Create", response_url.url), context)
+    with pytest.raises(custom_resource.MigrationsFailed, match="still running"):
+        custom_resource.handler(event("Create", response_url.url), context)
     # Then the answer goes out before the timeout would have struck, as a failure that says why
     assert time.monotonic() - started < 2
     [answer] = response_url.answers
@@ -117,6 +121,7 @@ def test_a_long_reason_is_cut_to_fit_the_answer(response_url, monkeypatch):
 
     monkeypatch.setattr(custom_resource, "migrate", fail)
     monkeypatch.setenv("DATABASE_URL", "postgresql://localhost/none")
-    custom_resource.handler(event("Create", response_url.url), FakeContext())
+    with pytest.raises(custom_resource.MigrationsFailed):
+        custom_resource.handler(event("Create", response_url.url), FakeContext())
     [answer] = response_url.answers
     assert len(answer["Reason"]) == cloudformation.MAX_REASON_CHARS

@@ -289,6 +289,14 @@ def test_the_migrations_resource_waits_for_what_it_needs_to_answer(transformed_t
     assert egress_resource == {"VpcEndpoints": "SecretsManagerEndpoint", "NatGateway": "PrivateDefaultRoute"}[egress]
 
 
+def test_a_failed_migration_is_counted_once_and_never_run_again_by_lambda(default_stack):
+    # Given the asynchronous-invocation settings the stack gives its functions
+    configs = default_stack.of_type("AWS::Lambda::EventInvokeConfig").values()
+    # Then the migrations function's failed invocation (answered FAILED, counted in Errors) is not retried
+    [config] = [c["Properties"] for c in configs if c["Properties"]["FunctionName"] == {"Ref": "MigrationsFunction"}]
+    assert config["MaximumRetryAttempts"] == 0
+
+
 def test_the_api_gateway_account_setting_waits_for_its_role_to_propagate(default_stack):
     assert default_stack.resources["ApiGatewayAccount"]["DependsOn"] == "Database"
 
