@@ -11,8 +11,8 @@ import random
 import time
 from pathlib import Path
 
-from bench.common import median, percentile
 from application.settings import Settings
+from bench.common import median, percentile
 from student_records.access import Caller, Role
 from student_records.data.database import Database, Query
 from student_records.students.repository import StudentRepository

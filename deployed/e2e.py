@@ -33,7 +33,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -186,7 +186,7 @@ def run_suite(args: argparse.Namespace) -> int:
         doors.append(Door(FLASK, args.flask_url or outputs["FlaskUrl"], log, progress))
     pool_users = PoolUsers(stack.cognito, outputs, run_id) if stack else None
     users_for_the_run = pool_users or DevelopmentUsers(run_id, Path(os.environ.get("AUTH_KEY_DIR", DEFAULT_KEY_DIR)))
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         _run_scenarios(report, run_id, doors, users_for_the_run)
     finally:

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from observability.catalog import REQUESTS, Dimension
 
@@ -45,7 +45,7 @@ class Waiter:
 
 
 def _window_end() -> datetime:
-    return datetime.now(timezone.utc) + WINDOW_MARGIN
+    return datetime.now(UTC) + WINDOW_MARGIN
 
 
 def requests_metric(cloudwatch, namespace: str, front_door: str, expected: int, started: datetime,

@@ -26,7 +26,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from observability.settings import METRICS_NAMESPACE
@@ -199,7 +199,7 @@ def _evaluate(alarm: AlarmSpec, series, stack: Stack, start, end, time_scale):
         new_state, breaching = _window_state(alarm, window, compare, threshold, state)
         evaluated_at = (index + 1) * period_s
         if new_state != state:
-            at = datetime.fromtimestamp(evaluated_at, timezone.utc)
+            at = datetime.fromtimestamp(evaluated_at, UTC)
             reason = _reason(alarm, window, breaching, new_state, words, threshold, period_s)
             transitions.append(Transition(alarm.name, state, new_state, at, reason,
                                           _message(alarm, state, new_state, at, reason, threshold, stack)))
@@ -224,7 +224,7 @@ def _window_state(alarm, window, compare, threshold, current):
 
 def _reason(alarm, window, breaching, new_state, words, threshold, period_s) -> str:
     shown = ", ".join(
-        f"{value:g} ({datetime.fromtimestamp(i * period_s, timezone.utc):%d/%m/%y %H:%M:%S})"
+        f"{value:g} ({datetime.fromtimestamp(i * period_s, UTC):%d/%m/%y %H:%M:%S})"
         for i, value in reversed(window) if value is not None
     )
     if new_state == INSUFFICIENT_DATA:
@@ -314,7 +314,7 @@ def _composite_transitions(catalog: AlarmCatalog, timelines: dict[str, list[tupl
         else:
             new_state = state
         if new_state != state:
-            at = datetime.fromtimestamp(moment, timezone.utc)
+            at = datetime.fromtimestamp(moment, UTC)
             rule = " OR ".join(f"ALARM({name})" for name in children)
             reason = (f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarming[0]} transitioned to ALARM"
                       if alarming else "All the child alarms are OK")

@@ -36,7 +36,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +50,27 @@ from matplotlib.patches import Rectangle
 
 from observability.settings import METRICS_NAMESPACE
 
-from .alarm_replay import (
-    ALARM, INSUFFICIENT_DATA, OK, SeriesKey, aggregate, datapoints_from_emf, replay,
-)
 from . import logs_insights, metric_math
+from .alarm_replay import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    SeriesKey,
+    aggregate,
+    datapoints_from_emf,
+    replay,
+)
 from .alarms import AlarmCatalog, load_alarms
 from .dashboards import (
-    GRID_COLUMNS, SAMPLE_ACCOUNT, SAMPLE_REGION, resolve_shorthand, dashboard_files, load_dashboard, placeholders,
-    sample_values, substitute,
+    GRID_COLUMNS,
+    SAMPLE_ACCOUNT,
+    SAMPLE_REGION,
+    dashboard_files,
+    load_dashboard,
+    placeholders,
+    resolve_shorthand,
+    sample_values,
+    substitute,
 )
 from .render import DEFAULT_STACK_NAME, stack_values
 
@@ -129,7 +142,7 @@ class Clock:
         return self.start + (timestamp - self.start) * self.time_scale
 
     def shown(self, timestamp: float) -> datetime:
-        return datetime.fromtimestamp(self.expand(timestamp), timezone.utc)
+        return datetime.fromtimestamp(self.expand(timestamp), UTC)
 
 
 # ---- the data behind a metric widget --------------------------------------------------------------------------
@@ -664,13 +677,13 @@ def markdown_lines(markdown: str, width: int) -> list[tuple[str, bool]]:
 
 
 def _points(series: Series) -> list[tuple[datetime, float]]:
-    return [(datetime.fromtimestamp(start, timezone.utc), value) for start, value in series.values.items()]
+    return [(datetime.fromtimestamp(start, UTC), value) for start, value in series.values.items()]
 
 
 def _style_time_axes(axes: Axes, width_px: float, whole_numbers: bool) -> None:
     locator = mdates.AutoDateLocator(minticks=3, maxticks=max(5, int(width_px // 90)))
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=timezone.utc, show_offset=False))
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC, show_offset=False))
     axes.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4, integer=whole_numbers))
     axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: _compact(value)))
     axes.tick_params(labelsize=8, colors=FAINT, length=0, pad=4)

@@ -41,7 +41,7 @@ import sys
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ class SavedQuery(BaseModel):
         used, declared = set(_PARAMETER.findall(self.query)), {parameter.name for parameter in self.parameters}
         if used != declared:
             raise ValueError(f"the query uses parameters {sorted(used)}, the file declares {sorted(declared)}")
-        parse(substitute(self.query, {name: "x" for name in declared}))
+        parse(substitute(self.query, dict.fromkeys(declared, "x")))
         return self
 
     @property
@@ -196,7 +196,7 @@ def _line_time(document: dict[str, Any]) -> datetime | None:
     ]
     for value, formats in candidates:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, timezone.utc)  # epoch milliseconds (WAF, EMF)
+            return datetime.fromtimestamp(value / 1000, UTC)  # epoch milliseconds (WAF, EMF)
         if isinstance(value, str):
             for text_format in formats:
                 try:
@@ -207,7 +207,7 @@ def _line_time(document: dict[str, Any]) -> datetime | None:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
                 continue
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
@@ -510,7 +510,7 @@ def _value(node: Any, row: Record) -> Any:
         timestamp = row.get("@timestamp")
         if timestamp is None:
             return None
-        return datetime.fromtimestamp(math.floor(timestamp.timestamp() / node.seconds) * node.seconds, timezone.utc)
+        return datetime.fromtimestamp(math.floor(timestamp.timestamp() / node.seconds) * node.seconds, UTC)
     if isinstance(node, Call | Comparison | Like | In | Not | Junction):
         return 1 if _truth(node, row) else 0
     raise QueryError(f"{node} cannot be used as a value")
@@ -639,7 +639,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, dict | list):

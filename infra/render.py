@@ -17,12 +17,11 @@ from typing import Any
 
 import yaml
 
+from observability.sampling import load_rules
 from rest_contract import problems
 from rest_contract.identity import REALM
 from rest_contract.operations import OPERATIONS
 from student_records.data import migrations
-
-from observability.sampling import load_rules
 
 from . import alarms, dashboards, logs_insights, postgres_parameters, slos, xray
 

@@ -24,7 +24,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -66,7 +66,7 @@ _API_DIMENSION_SETS = (("ApiName", "Stage"), ("ApiName", "Stage", "Resource", "M
 # One "container" per process: Lambda runs one invocation at a time per execution environment, and Powertools
 # keeps per-invocation state in globals (Logger keys, the resolver's current_event).
 _INVOCATION_LOCK = threading.Lock()
-_CONTAINER_STARTED = datetime.now(timezone.utc)
+_CONTAINER_STARTED = datetime.now(UTC)
 _LOG_STREAM_NAME = f"{_CONTAINER_STARTED:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 
@@ -87,7 +87,7 @@ def build_rest_event(
     single_headers, multi_headers = _single_and_multi_value_maps(headers)
     single_query, multi_query = _single_and_multi_value_maps(query)
     encoded_body, is_base64_encoded = _encode_body(body, _last_header_value(headers, "Content-Type"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "resource": resource,
         "path": path,

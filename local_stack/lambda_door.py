@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable
 
 from application.settings import ProcessSettings, read_section
+from infra.render import API_FUNCTION, function_spec, stack_values
 from observability import ObservabilitySettings
 from observability.sampling import local_sampler
-from infra.render import API_FUNCTION, function_spec, stack_values
 from rest_contract.operations import OPERATIONS
 from student_records.settings import ConfigurationError
 

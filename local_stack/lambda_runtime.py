@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ class ExecutionEnvironment:
 
     def __init__(self, spec: FunctionSpec, stream: LineStream, platform: PlatformLog) -> None:
         self.spec = spec
-        today, instance = f"{datetime.now(timezone.utc):%Y/%m/%d}", uuid.uuid4().hex
+        today, instance = f"{datetime.now(UTC):%Y/%m/%d}", uuid.uuid4().hex
         self.log_stream_name = f"{today}/[$LATEST]{instance}"
         self.instance_id = f"{today}/{spec.name}[$LATEST]{instance}"
         self._stream = stream
@@ -395,7 +395,7 @@ class PlatformLog:
 
     def _write(self, event_type: str, record: dict) -> None:
         if self._enabled:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             self._stream.write_line(json.dumps({"time": f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z",
                                                 "type": event_type, "record": record}))
 

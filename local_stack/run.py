@@ -18,10 +18,10 @@ from student_records.data import migrations
 from student_records.settings import ConfigurationError
 
 from . import seed
+from .cloudwatch import LineStream
 from .dev_auth import DEFAULT_KEY_DIR, auth_environment
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres
 from .gateway import gateway_listener
-from .cloudwatch import LineStream
 from .ports import Port, PortInUse, held_by_others
 from .rds_monitor import RdsMonitor, monitor_local_server
 from .trace_viewer import TraceViewer, viewer_listener

@@ -16,14 +16,8 @@ from student_records.students.models import Student, StudentCreate, StudentStatu
 # The demo data is audited like any other write, under this name.
 SEED_CALLER = Caller(subject="local-demo-seed", role=Role.ADMIN, correlation_id="demo-seed")
 
-FIRST_NAMES = (
-    "Amara Bruno Chen Dalia Emeka Farah Gustavo Hana Idris Jonas Keiko Lucia Mateo Nadia Omar Priya Quentin "
-    "Rosa Samir Tamsin Umar Vera Wen Ximena Yusuf Zofia"
-).split()
-LAST_NAMES = (
-    "Abebe Bianchi Castillo Dubois Eriksen Fischer Garcia Haddad Ivanova Jensen Kowalski Lindqvist Moreau "
-    "Nakamura Okafor Petrov Quispe Rossi Schmidt Tanaka"
-).split()
+FIRST_NAMES = ["Amara", "Bruno", "Chen", "Dalia", "Emeka", "Farah", "Gustavo", "Hana", "Idris", "Jonas", "Keiko", "Lucia", "Mateo", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Samir", "Tamsin", "Umar", "Vera", "Wen", "Ximena", "Yusuf", "Zofia"]
+LAST_NAMES = ["Abebe", "Bianchi", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ivanova", "Jensen", "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor", "Petrov", "Quispe", "Rossi", "Schmidt", "Tanaka"]
 _STATUS_WEIGHTS = ((StudentStatus.ACTIVE, 80), (StudentStatus.INACTIVE, 8), (StudentStatus.GRADUATED, 9),
                    (StudentStatus.WITHDRAWN, 3))
 

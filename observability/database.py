@@ -5,7 +5,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .catalog import (
-    DB_CONNECTION_ERRORS, DB_FAST_REFUSALS, DB_POOL_WAIT, DB_QUERY_ERRORS, DB_QUERY_LATENCY, Dimension,
+    DB_CONNECTION_ERRORS,
+    DB_FAST_REFUSALS,
+    DB_POOL_WAIT,
+    DB_QUERY_ERRORS,
+    DB_QUERY_LATENCY,
+    Dimension,
 )
 from .runtime import installed
 from .sql_errors import caused_by_client

@@ -14,7 +14,7 @@ from .logs import formatter, withhold_exception_text
 class JsonLinesLogger(glogging.Logger):
     """gunicorn's logger (`logger_class`), its error log formatted by the service's JSON formatter."""
 
-    def setup(self, cfg) -> None:  # noqa: ANN001 (gunicorn's Config)
+    def setup(self, cfg) -> None:
         super().setup(cfg)
         for handler in self.error_log.handlers:
             handler.setFormatter(formatter)

@@ -91,7 +91,7 @@ class Trace:
     """The request's entity: fields set at its start, annotations and statements added while it runs, sent to
     `daemon` when it ends. An unsampled trace keeps only its id (log lines carry it) and sends nothing."""
 
-    __slots__ = ("trace_id", "sampled", "document", "_daemon", "_statements", "_statement_bytes", "_token")
+    __slots__ = ("_daemon", "_statement_bytes", "_statements", "_token", "document", "sampled", "trace_id")
 
     def __init__(self, trace_id: str, document: dict | None, daemon: XRayDaemon | None) -> None:
         self.trace_id = trace_id

@@ -5,7 +5,6 @@ import math
 from dataclasses import dataclass
 
 from observability import exception_fields, logger
-
 from student_records.errors import (
     AccessDenied,
     AlreadyTaken,

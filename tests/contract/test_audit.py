@@ -1,6 +1,5 @@
 """Every read and write of a student record is in the audit trail, written with the access itself."""
 
-import jwt
 
 from tests.doors import Call, token_for
 

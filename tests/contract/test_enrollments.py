@@ -2,6 +2,7 @@
 (Flask door); the audit trail of each."""
 
 
+from tests.concurrency import run_concurrently
 from tests.contract.academic_records import (
     as_role,
     drop,
@@ -11,7 +12,6 @@ from tests.contract.academic_records import (
     new_student,
     record_grade,
 )
-from tests.concurrency import run_concurrently
 from tests.doors import Call, FlaskDoor
 
 PROBLEM = "application/problem+json"

@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from local_stack.dev_auth import AUDIENCE, ISSUER
 from rest_contract.identity import AuthUnavailable, Unauthenticated
 from rest_contract.token_verifier import KEYS_MAX_AGE_S, MIN_READ_INTERVAL_S, Authenticator, S3Object, SigningKeys
-from tests.doors import Call
-
 from tests.conftest import AWS_TEST_REGION as REGION
 from tests.conftest import SIGNING_KEYS_BUCKET as BUCKET
 from tests.conftest import SIGNING_KEYS_OBJECT as OBJECT_KEY
+from tests.doors import Call
+
 OBJECT_URI = f"s3://{BUCKET}/{OBJECT_KEY}"
 
 

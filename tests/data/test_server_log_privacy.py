@@ -296,7 +296,7 @@ def _constraint_refusals(probe: Probe) -> list[Refusal]:
         # grade_scale
         insert("grade primary key", "grade_scale", grade="A"),
         insert("grade format", "grade_scale", grade="a"),
-        insert("grade points range", "grade_scale", points=Decimal("9")),
+        insert("grade points range", "grade_scale", points=Decimal(9)),
         statement("grade in use", "DELETE FROM grade_scale WHERE grade = %s", "A"),
         # enrollments
         insert("enrollment primary key", "enrollments", identity=True, id=ids["enrollment"]),

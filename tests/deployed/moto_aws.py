@@ -6,7 +6,7 @@ CloudWatch would, and X-Ray filter expressions moto does not evaluate."""
 import gzip
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -61,7 +61,7 @@ def ingest_emf(lines: list[str]) -> None:
     for (namespace, name, dimensions), points in datapoints_from_emf(lines).items():
         for timestamp, value in points:
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{
-                "MetricName": name, "Value": value, "Timestamp": datetime.fromtimestamp(timestamp, timezone.utc),
+                "MetricName": name, "Value": value, "Timestamp": datetime.fromtimestamp(timestamp, UTC),
                 "Dimensions": [{"Name": key, "Value": dimension} for key, dimension in sorted(dimensions)]}])
 
 

@@ -33,7 +33,7 @@ class SignalCarrier(threading.Thread):
     def __init__(self, stdout_files: dict[str, Path], xray_socket: socket.socket) -> None:
         super().__init__(daemon=True)
         self._files = {door: path.open() for door, path in stdout_files.items()}
-        self._unfinished = {door: "" for door in stdout_files}  # a line being written when last read
+        self._unfinished = dict.fromkeys(stdout_files, "")  # a line being written when last read
         self._xray_socket = xray_socket
         self._logs, self._xray = boto3.client("logs"), boto3.client("xray")
         self._stopping = threading.Event()

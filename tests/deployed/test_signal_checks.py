@@ -7,7 +7,7 @@ evaluates instead. The query texts are asserted here; their evaluation by AWS is
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -25,7 +25,7 @@ LOG_GROUP = "/student-records-e2e/flask/app"
 
 @pytest.fixture
 def started() -> datetime:
-    return datetime.now(timezone.utc) - timedelta(seconds=5)
+    return datetime.now(UTC) - timedelta(seconds=5)
 
 
 @pytest.fixture

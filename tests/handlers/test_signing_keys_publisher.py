@@ -9,10 +9,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handlers import signing_keys
-from tests.handlers.loopback import LoopbackHttp
-
 from tests.conftest import SIGNING_KEYS_BUCKET as BUCKET
 from tests.conftest import SIGNING_KEYS_OBJECT as OBJECT_KEY
+from tests.handlers.loopback import LoopbackHttp
+
 POOL_PATH = "/eu-west-1_AbC"
 JWKS_PATH = f"{POOL_PATH}/.well-known/jwks.json"
 OBJECT_URI = f"s3://{BUCKET}/{OBJECT_KEY}"

@@ -40,7 +40,7 @@ def _aimed_at(event: dict, method: str, template: str, **headers: str) -> dict:
     path = re.sub(r"\{\w+\}", "1", template)
     names = re.findall(r"\{(\w+)\}", template)
     aimed.update(httpMethod=method, path=path, resource=template,
-                 pathParameters={name: "1" for name in names} or None)
+                 pathParameters=dict.fromkeys(names, "1") or None)
     aimed["requestContext"].update(httpMethod=method, path=path, resourcePath=template)
     return _with_headers(aimed, **headers)
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from student_records.students import importer
 from student_records.access import Caller, Role
-from student_records.students.repository import StudentRepository
+from student_records.students import importer
 from student_records.students.importer import import_students
+from student_records.students.repository import StudentRepository
 
 REGISTRAR = Caller(subject="import:test", role=Role.REGISTRAR, correlation_id="import-test")
 API_CALLER = Caller(subject="api:registrar", role=Role.REGISTRAR, correlation_id="api-test")

@@ -9,7 +9,12 @@ from moto import mock_aws
 from infra.alarm_replay import ALARM, INSUFFICIENT_DATA, OK, aggregate, main, publish, replay
 from infra.alarms import load_alarms
 from observability.catalog import (
-    DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS, Dimension,
+    DB_CONNECTION_ERRORS,
+    DB_QUERY_LATENCY,
+    READINESS_FAILURES,
+    REQUESTS,
+    SERVER_ERRORS,
+    Dimension,
 )
 from observability.emf import MetricsRecorder
 from tests.infra.aws_timeline import NAMES, AwsTimeline

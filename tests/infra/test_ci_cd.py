@@ -11,8 +11,9 @@ import fnmatch
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -20,7 +21,6 @@ import yaml
 from botocore import xform_name
 
 from infra.render import load_template
-
 from tests.infra.stack_view import StackView
 from tests.infra.test_cloudformation import SampleResolver
 from tests.infra.tools import REGION, REPO_ROOT, run_tool, tool

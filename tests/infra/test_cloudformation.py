@@ -11,10 +11,8 @@ from moto import mock_aws
 from moto.cloudwatch.responses import CloudWatchResponse
 
 from infra import dashboards
-
 from tests.infra.stack_view import ACCOUNT, STACK, SampleResolver
 from tests.infra.tools import REGION, TEMPLATE, run_tool, tool
-
 
 
 def test_cfn_lint_passes_informational_rules_included():

@@ -5,7 +5,7 @@ import contextlib
 import io
 import json
 import struct
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,18 +14,35 @@ import pytest
 from infra import dashboards
 from infra.alarm_replay import ALARM, INSUFFICIENT_DATA, OK
 from infra.dashboard_preview import (
-    AWS_NO_DATA, COLUMN_PX, HEADER_PX, MARGIN_PX, ROW_PX, DashboardPreview, Panel, legend_layout, main,
-    markdown_lines, render_all,
+    AWS_NO_DATA,
+    COLUMN_PX,
+    HEADER_PX,
+    MARGIN_PX,
+    ROW_PX,
+    DashboardPreview,
+    Panel,
+    legend_layout,
+    main,
+    markdown_lines,
+    render_all,
 )
 from observability.catalog import (
-    CLIENT_ERRORS, COLD_STARTS, DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS,
-    STUDENTS_CREATED, STUDENTS_TOTAL, Dimension,
+    CLIENT_ERRORS,
+    COLD_STARTS,
+    DB_CONNECTION_ERRORS,
+    DB_QUERY_LATENCY,
+    READINESS_FAILURES,
+    REQUESTS,
+    SERVER_ERRORS,
+    STUDENTS_CREATED,
+    STUDENTS_TOTAL,
+    Dimension,
 )
 from observability.context import current_request
 from observability.emf import MetricsRecorder
 from rest_contract.problems import problem_for_exception
-from tests.infra.aws_timeline import AwsTimeline
 from student_records.errors import DatabaseUnavailable
+from tests.infra.aws_timeline import AwsTimeline
 
 T0 = 1_795_000_020  # a minute boundary (seconds)
 MINUTES = 12
@@ -90,11 +107,11 @@ def _error_lines() -> list[str]:
 
 def _logged_time(seconds: float) -> str:
     """As Powertools writes `timestamp`: 2026-11-18 12:34:56,789+0000."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3] + "+0000"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3] + "+0000"
 
 
 def _minute(minute: int) -> datetime:
-    return datetime.fromtimestamp(T0 + minute * 60, timezone.utc)
+    return datetime.fromtimestamp(T0 + minute * 60, UTC)
 
 
 def _body(name: str) -> dict:
@@ -280,7 +297,7 @@ def test_a_log_widgets_times_are_on_the_dashboards_compressed_clock(tmp_path):
     # Then each error's time is where the metric panels draw that moment
     start = T0 + 10
     assert [row[0] for row in log.rows] == [
-        datetime.fromtimestamp(start + (T0 + minute * 60 + 30 - start) * 60, timezone.utc).strftime(
+        datetime.fromtimestamp(start + (T0 + minute * 60 + 30 - start) * 60, UTC).strftime(
             "%Y-%m-%d %H:%M:%S.000") for minute in reversed(ERROR_MINUTES)]
 
 

@@ -2,14 +2,14 @@
 documents, and a clear refusal of anything else."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from infra import logs_insights
 from infra.logs_insights import QueryError, SavedQuery, load_saved_queries, main, read_lines, run
 
-T0 = datetime(2026, 12, 7, 10, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC)
 
 
 def _powertools_time(moment: datetime) -> str:

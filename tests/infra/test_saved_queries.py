@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -190,7 +190,7 @@ def capture(isolated_database, auth_keys) -> Capture:
 
 # ---- the lines only AWS writes, as AWS documents them --------------------------------------------------------------
 
-AWS_TIME = datetime(2026, 12, 7, 9, 58, 0, tzinfo=timezone.utc)
+AWS_TIME = datetime(2026, 12, 7, 9, 58, 0, tzinfo=UTC)
 CLIENT_IP, OTHER_IP = "198.51.100.7", "203.0.113.9"
 
 

@@ -21,7 +21,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from infra.render import gateway_response
 from local_stack import gateway as gateway_module
 from local_stack.gateway import (
-    InProcessFunction, LambdaContext, LocalGateway, build_rest_event, invoke, lambda_response_to_http,
+    InProcessFunction,
+    LambdaContext,
+    LocalGateway,
+    build_rest_event,
+    invoke,
+    lambda_response_to_http,
 )
 
 # Made by `sam local generate-event apigateway aws-proxy`; see the README there.

@@ -5,8 +5,17 @@ import json
 import pytest
 
 from observability.catalog import (
-    CATALOG, CLIENT_ERRORS, DB_QUERY_LATENCY, MetricSpec, REQUEST_LATENCY, REQUESTS, SERVER_ERRORS,
-    STUDENTS_CREATED, Aggregation, Dimension, Unit,
+    CATALOG,
+    CLIENT_ERRORS,
+    DB_QUERY_LATENCY,
+    REQUEST_LATENCY,
+    REQUESTS,
+    SERVER_ERRORS,
+    STUDENTS_CREATED,
+    Aggregation,
+    Dimension,
+    MetricSpec,
+    Unit,
 )
 from observability.emf import MetricsRecorder, UnknownMetric, agent_sink, stdout_sink
 from observability.runtime import Observability

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from student_records.students import repository as student_queries
 from student_records.data import health, migrations
+from student_records.students import repository as student_queries
 from tests.observability.emf_spec import assert_valid_emf
-from tests.observability.stack import REPO_ROOT, DoorProcess, UdpCollector
+from tests.observability.stack import DoorProcess, UdpCollector
 
 QUERY_NAMES = {
     value.name

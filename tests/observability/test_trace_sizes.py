@@ -16,8 +16,8 @@ from observability.requests import set_route
 from observability.tracing import TRUNCATED_SQL_MARK, database_subsegment
 from observability.xray_daemon import MAX_DATAGRAM_BYTES
 from student_records.students import repository as students
-from tests.observability.stack import UdpCollector
 from tests.apps import observing
+from tests.observability.stack import UdpCollector
 
 DATABASE_URL = "postgresql://db.example.internal:5432/student_records"
 DATABASE_NODE = "student_records@db.example.internal"

@@ -16,10 +16,10 @@ from observability.flask_door import instrument_flask
 from observability.requests import set_route
 from observability.settings import SERVICE_NAME
 from observability.tracing import database_subsegment
+from tests.apps import observing
 from tests.observability import fake_imds
 from tests.observability.fake_imds import FakeImds
 from tests.observability.stack import DoorProcess, UdpCollector, free_port
-from tests.apps import observing
 
 DAEMON_HEADER = b'{"format":"json","version":1}'
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from observability.lambda_door import instrument_api_handler
 from observability.context import current_trace_id
+from observability.lambda_door import instrument_api_handler
 from observability.tracing import database_subsegment
 from tests.observability.stack import DoorProcess, UdpCollector
 
