@@ -71,7 +71,7 @@ def run_module(module: str, args: list[str], env: dict[str, str], stdout_path: P
 def working_tree() -> dict:
     """What was measured: the commit, and the files changed on top of it (the bench measures the work tree)."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout
 
     return {"commit": git("rev-parse", "--short", "HEAD").strip(),
             "modified": [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]}

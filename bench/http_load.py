@@ -179,7 +179,7 @@ def run_wrk(door: Door, workload: Workload, shape: LoadShape, duration_s: int, s
     meter.start()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env},
-                               timeout=duration_s + 60)
+                               timeout=duration_s + 60, check=False)
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = meter.seconds()
     cpu_seconds["wrk"] = (children_after.ru_utime + children_after.ru_stime
@@ -245,7 +245,7 @@ def summarize(runs: list[dict], plan: list[Workload]) -> dict:
             ("uninstrumented_over_baseline", UNINSTRUMENTED, BASELINE),
             ("instrumented_over_baseline", INSTRUMENTED, BASELINE),
         ):
-            per_round = [top["rps"] / bottom["rps"] for top, bottom in zip(by_door[numerator], by_door[denominator])]
+            per_round = [top["rps"] / bottom["rps"] for top, bottom in zip(by_door[numerator], by_door[denominator], strict=False)]
             entry[ratio_name] = {"median": round(median(per_round), 3), "min": round(min(per_round), 3),
                                  "max": round(max(per_round), 3)}
         summary[workload.name] = entry

@@ -84,7 +84,7 @@ def main() -> None:
     measured = measure({"bare": bare_handler, "instrumented": instrumented_handler}, events, args.blocks,
                        args.block_size)
     samples, block_medians = measured["samples"], measured["block_medians"]
-    ratios = [top / bottom for top, bottom in zip(block_medians["instrumented"], block_medians["bare"])]
+    ratios = [top / bottom for top, bottom in zip(block_medians["instrumented"], block_medians["bare"], strict=False)]
     result = {
         name: {"p50_us": round(median(values), 1), "p99_us": round(percentile(values, 0.99), 1),
                "cpu_p50_us": round(median(measured["cpu_samples"][name]), 1), "invocations": len(values)}

@@ -188,7 +188,7 @@ def markdown(results: dict, keys: dict) -> str:
         "| GET by id p50 ms (with audit row) | without audit row | `count(*)` ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for size, db in results["database"].items():
+    for db in results["database"].values():
         lines.append(
             f"| {db['rows']:,} | {db['count']['p50_ms']:.3f} / {db['count']['p99_ms']:.3f} | "
             f"{db['first_page']['p50_ms']:.2f} | {db['deep_page']['p50_ms']:.2f} | "

@@ -213,10 +213,7 @@ def _window_state(alarm, window, compare, threshold, current):
     present = [(i, v) for i, v in window if v is not None]
     breaching = [(i, v) for i, v in present if compare(v, threshold)]
     missing = len(window) - len(present)
-    if treat == "breaching":
-        count = len(breaching) + missing
-    else:
-        count = len(breaching)
+    count = len(breaching) + missing if treat == "breaching" else len(breaching)
     if not present and treat in ("missing", "ignore"):
         return (INSUFFICIENT_DATA if treat == "missing" or current == INSUFFICIENT_DATA else current), breaching
     return (ALARM if count >= alarm.datapoints_to_alarm else OK), breaching

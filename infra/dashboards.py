@@ -125,7 +125,7 @@ def validate_dashboard(body: Any) -> list[str]:
     problems = [f"unknown top-level key {key!r}" for key in sorted(set(body) - TOP_LEVEL_KEYS)]
     widgets = body.get("widgets")
     if not isinstance(widgets, list):
-        return problems + ["'widgets' must be an array"]
+        return [*problems, "'widgets' must be an array"]
     if len(widgets) > MAX_WIDGETS:
         problems.append(f"{len(widgets)} widgets, more than CloudWatch's {MAX_WIDGETS}")
     placed = []
@@ -174,9 +174,9 @@ def _widget_problems(widget: dict[str, Any]) -> list[str]:
     widget_type = widget.get("type")
     properties = widget.get("properties")
     if widget_type not in WIDGET_TYPES:
-        return problems + [f"type must be one of {sorted(WIDGET_TYPES)}, got {widget_type!r}"]
+        return [*problems, f"type must be one of {sorted(WIDGET_TYPES)}, got {widget_type!r}"]
     if not isinstance(properties, dict):
-        return problems + ["'properties' must be an object"]
+        return [*problems, "'properties' must be an object"]
     checks = {"metric": _metric_widget_problems, "text": _text_widget_problems,
               "log": _log_widget_problems, "alarm": _alarm_widget_problems}
     return problems + checks[widget_type](properties)

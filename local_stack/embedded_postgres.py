@@ -317,7 +317,7 @@ class EmbeddedPostgres:
                 env={**os.environ, "XDG_RUNTIME_DIR": str(self._runtime_dir)},
                 timeout=PG_CTL_WAIT_SECONDS + 30,
                 start_new_session=new_session,
-                **privileges,
+                **privileges, check=False,
             )
         except subprocess.TimeoutExpired as error:
             raise EmbeddedPostgresError(f"{failure}: {tool} did not finish within {error.timeout} s") from error
@@ -343,7 +343,7 @@ def _server_account() -> _Account | None:
         result = subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_ACCOUNT],
             capture_output=True,
-            text=True,
+            text=True, check=False,
         )
         try:
             # Looked up again even on failure: a concurrent process may have created it first.

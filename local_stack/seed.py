@@ -25,7 +25,7 @@ _STATUS_WEIGHTS = ((StudentStatus.ACTIVE, 80), (StudentStatus.INACTIVE, 8), (Stu
 def demo_students(count: int, seed: int = 2026) -> list[StudentCreate]:
     """The same `count` students every time: names, emails and dates come from a seeded generator."""
     rng = random.Random(seed)
-    statuses, weights = zip(*_STATUS_WEIGHTS)
+    statuses, weights = zip(*_STATUS_WEIGHTS, strict=False)
     pairs = itertools.islice(itertools.cycle(itertools.product(FIRST_NAMES, LAST_NAMES)), count)
     students = []
     for number, (first, last) in enumerate(pairs, start=1):

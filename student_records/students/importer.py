@@ -145,7 +145,7 @@ def _new_students(imports: ImportRepository, batch: StagedBatch) -> tuple[Staged
     held = imports.held_student_numbers([number for number in batch.student_numbers if number])
     if not held:
         return batch, []
-    held_lines = [line for line, number in zip(batch.lines, batch.student_numbers) if number in held]
+    held_lines = [line for line, number in zip(batch.lines, batch.student_numbers, strict=False) if number in held]
     return batch.keeping([i for i, number in enumerate(batch.student_numbers) if number not in held]), held_lines
 
 
@@ -224,8 +224,8 @@ class _StagedRows:
             return None
         # An empty cell of an optional column is a value not given; of a required column, an empty value.
         cells = (
-            dict(zip(self._columns, record)) if "" not in record
-            else {name: cell for name, cell in zip(self._columns, record) if cell or name in REQUIRED_COLUMNS}
+            dict(zip(self._columns, record, strict=False)) if "" not in record
+            else {name: cell for name, cell in zip(self._columns, record, strict=False) if cell or name in REQUIRED_COLUMNS}
         )
         try:
             student = StudentCreate.model_validate_strings(cells)
@@ -269,7 +269,7 @@ class _Lines:
 
 def _sorted_batch(staged: list[tuple[str, int, str | None, str]]) -> StagedBatch:
     staged.sort()  # by email key, unique within the file
-    return StagedBatch(*map(list, zip(*staged))) if staged else StagedBatch([], [], [], [])
+    return StagedBatch(*map(list, zip(*staged, strict=False))) if staged else StagedBatch([], [], [], [])
 
 
 _Item = TypeVar("_Item")

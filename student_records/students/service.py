@@ -152,5 +152,5 @@ def _directory(student: Student) -> StudentDirectoryEntry:
 def _replayed(recorded: tuple[str, RecordedAnswer], request_hash: str) -> RecordedAnswer:
     recorded_hash, answer = recorded
     if recorded_hash != request_hash:
-        raise IdempotencyKeyReused()
+        raise IdempotencyKeyReused
     return answer

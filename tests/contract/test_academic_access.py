@@ -10,9 +10,9 @@ from tests.doors import Call
 TEACHER = "teacher-of-the-offering"
 ROLES = ["anonymous", "admin", "registrar", "teacher", "other_teacher", "own", "other"]
 # Every route answers 401 without a token; per route, what each other role gets:
-_MANAGERS_ONLY = dict(admin=200, registrar=200, teacher=403, other_teacher=403, own=403, other=403)
+_MANAGERS_ONLY = {"admin": 200, "registrar": 200, "teacher": 403, "other_teacher": 403, "own": 403, "other": 403}
 _MANAGERS_CREATE = {role: 201 if status == 200 else status for role, status in _MANAGERS_ONLY.items()}
-_EVERYONE = dict(admin=200, registrar=200, teacher=200, other_teacher=200, own=200, other=200)
+_EVERYONE = {"admin": 200, "registrar": 200, "teacher": 200, "other_teacher": 200, "own": 200, "other": 200}
 
 MATRIX = {  # (method, path template, body name) -> status by role
     ("POST", "/courses", "course"): _MANAGERS_CREATE,
@@ -52,8 +52,8 @@ def _records(db) -> dict[str, int]:
                           " VALUES (%s, %s, %s, 10, 1) RETURNING id", (course, term, TEACHER)).fetchone()[0]
     enrollment = db.execute("INSERT INTO enrollments (offering_id, student_id) VALUES (%s, %s) RETURNING id",
                             (offering, own)).fetchone()[0]
-    return dict(student=own, spare_student=spare, course=course, spare_course=spare_course, term=term,
-                offering=offering, enrollment=enrollment)
+    return {"student": own, "spare_student": spare, "course": course, "spare_course": spare_course, "term": term,
+                "offering": offering, "enrollment": enrollment}
 
 
 def _body(name: str | None, records: dict[str, int]) -> dict | None:

@@ -12,15 +12,15 @@ DIRECTORY_FIELDS = {"id", "student_number", "first_name", "last_name", "status"}
 
 # role -> expected status, per route; "own"/"other" are a student token for that record or another one.
 MATRIX = {
-    ("GET", "/health"): dict(anonymous=200, admin=200, registrar=200, teacher=200, own=200, other=200),
-    ("GET", "/health/ready"): dict(anonymous=200, admin=200, registrar=200, teacher=200, own=200, other=200),
-    ("GET", "/students/count"): dict(anonymous=401, admin=200, registrar=200, teacher=200, own=403, other=403),
-    ("GET", "/students"): dict(anonymous=401, admin=200, registrar=200, teacher=200, own=403, other=403),
-    ("POST", "/students"): dict(anonymous=401, admin=201, registrar=201, teacher=403, own=403, other=403),
-    ("GET", "/students/{id}"): dict(anonymous=401, admin=200, registrar=200, teacher=200, own=200, other=404),
-    ("PATCH", "/students/{id}"): dict(anonymous=401, admin=200, registrar=200, teacher=403, own=403, other=403),
-    ("DELETE", "/students/{id}"): dict(anonymous=401, admin=204, registrar=204, teacher=403, own=403, other=403),
-    ("GET", "/students/{id}/audit"): dict(anonymous=401, admin=200, registrar=403, teacher=403, own=403, other=403),
+    ("GET", "/health"): {"anonymous": 200, "admin": 200, "registrar": 200, "teacher": 200, "own": 200, "other": 200},
+    ("GET", "/health/ready"): {"anonymous": 200, "admin": 200, "registrar": 200, "teacher": 200, "own": 200, "other": 200},
+    ("GET", "/students/count"): {"anonymous": 401, "admin": 200, "registrar": 200, "teacher": 200, "own": 403, "other": 403},
+    ("GET", "/students"): {"anonymous": 401, "admin": 200, "registrar": 200, "teacher": 200, "own": 403, "other": 403},
+    ("POST", "/students"): {"anonymous": 401, "admin": 201, "registrar": 201, "teacher": 403, "own": 403, "other": 403},
+    ("GET", "/students/{id}"): {"anonymous": 401, "admin": 200, "registrar": 200, "teacher": 200, "own": 200, "other": 404},
+    ("PATCH", "/students/{id}"): {"anonymous": 401, "admin": 200, "registrar": 200, "teacher": 403, "own": 403, "other": 403},
+    ("DELETE", "/students/{id}"): {"anonymous": 401, "admin": 204, "registrar": 204, "teacher": 403, "own": 403, "other": 403},
+    ("GET", "/students/{id}/audit"): {"anonymous": 401, "admin": 200, "registrar": 403, "teacher": 403, "own": 403, "other": 403},
 }
 ROLES = ["anonymous", "admin", "registrar", "teacher", "own", "other"]
 

@@ -147,7 +147,7 @@ def test_forged_key_ids_read_the_object_at_most_once_a_minute(s3, verifier):
             verifier.authenticator.identify(f"Bearer {attacker.token(kid=uuid.uuid4().hex)}")
     # Then the object was read once a minute, no more
     assert len(verifier.reads) == 4
-    assert all(later - earlier >= MIN_READ_INTERVAL_S for earlier, later in zip(verifier.reads, verifier.reads[1:]))
+    assert all(later - earlier >= MIN_READ_INTERVAL_S for earlier, later in zip(verifier.reads, verifier.reads[1:], strict=False))
     # And genuine tokens were never refused
     assert verifier.subject(genuine.token("ada")) == "ada"
 

@@ -27,7 +27,7 @@ def rejecting_client(application):
     rejections = {rejection.__name__: rejection for rejection in [*SERVER_REJECTIONS, exceptions.ImATeapot]}
 
     def reject(name: str):
-        raise rejections[name]()
+        raise rejections[name]
 
     app.add_url_rule("/rejected/<name>", view_func=reject)
     return app.test_client()

@@ -307,7 +307,7 @@ def as_list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-@pytest.mark.parametrize("ids, prefix", [({}, "repo:octo-org/octo-repo"),
+@pytest.mark.parametrize(("ids", "prefix"), [({}, "repo:octo-org/octo-repo"),
                                          (REPOSITORY_IDS, "repo:octo-org@123456/octo-repo@789012")])
 def test_the_deploy_role_trusts_only_this_repositorys_main_and_its_two_environments(ids, prefix):
     # Given the bootstrap for octo-org/octo-repo, with the name-only or the immutable subject

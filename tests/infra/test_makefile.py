@@ -24,7 +24,7 @@ MAKE = shutil.which("make")
 def make(*arguments: str, **env: str) -> subprocess.CompletedProcess:
     """`make` in the repository; STAMP= keeps it from (re)installing the virtual environment first."""
     return subprocess.run([MAKE, "--no-print-directory", "STAMP=", *arguments], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **env})
+                          text=True, timeout=120, env={**os.environ, **env}, check=False)
 
 
 def phony_targets() -> set[str]:

@@ -20,7 +20,7 @@ def spectral_findings(document: Path) -> list[dict]:
     result = subprocess.run(
         [str(SPECTRAL), "lint", str(document), "--ruleset", str(REPO_ROOT / ".spectral.yaml"), "--format", "json",
          "--fail-severity", "hint", "--quiet"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     findings = json.loads(result.stdout or "[]")
     assert result.returncode == (1 if findings else 0), result.stderr

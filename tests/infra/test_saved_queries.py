@@ -227,7 +227,7 @@ def access_lines(capture) -> list[tuple[str, str, int, str]]:
     and a 401 its Cognito authorizer answered, which never reached the door."""
     lines = [(request.correlation_id, request.route, request.status, CLIENT_IP)
              for request in capture.sent if request.door == "lambda"]
-    return lines + [("authorizer-refused-1", "/students", 401, OTHER_IP)]
+    return [*lines, ("authorizer-refused-1", "/students", 401, OTHER_IP)]
 
 
 @pytest.fixture(scope="module")
@@ -386,7 +386,7 @@ def test_every_saved_query_returns_rows_on_the_capture(capture_in_aws):
 def _make(*arguments: str) -> subprocess.CompletedProcess:
     """`make` in the repository; STAMP= keeps it from (re)installing the virtual environment first."""
     return subprocess.run([shutil.which("make"), "--no-print-directory", "STAMP=", *arguments], cwd=QUERIES_DIR.parent,
-                          capture_output=True, text=True, timeout=120, env=os.environ)
+                          capture_output=True, text=True, timeout=120, env=os.environ, check=False)
 
 
 def test_make_logs_query_prints_a_header_and_a_line_per_row(capture, tmp_path):

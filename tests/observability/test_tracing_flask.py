@@ -161,7 +161,7 @@ def test_a_sampled_request_is_one_datagram_with_one_subsegment_per_statement(cli
     statements = segment["subsegments"]
     assert [s["name"] for s in statements] == [DATABASE_NODE, DATABASE_NODE]
     assert [s["annotations"] for s in statements] == [{"query_name": "students.get"}, {"query_name": "students.audit"}]
-    for statement, sql in zip(statements, [GET_SQL, AUDIT_SQL]):
+    for statement, sql in zip(statements, [GET_SQL, AUDIT_SQL], strict=False):
         assert statement["parent_id"] == segment["id"] and statement["trace_id"] == trace_id
         assert statement["namespace"] == "remote" and not statement["in_progress"]
         assert statement["sql"] == {"sanitized_query": sql, "database_type": "PostgreSQL", "url": DATABASE_URL,

@@ -38,7 +38,7 @@ def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_in
     handler = _handler(seen)
     roots = [f"1-5759e988-bd862e3fe1be46a99427279{n}" for n in range(3)]
     replies = []
-    for root, sampled in zip(roots, "101"):
+    for root, sampled in zip(roots, "101", strict=False):
         monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent={FUNCTION_SEGMENT};Sampled={sampled}")
         replies.append(handler({"httpMethod": "GET"}, _Context()))
     documents = daemon.wait_for(lambda received: {d["trace_id"] for d in received} >= {roots[0], roots[2]})
@@ -57,7 +57,7 @@ def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_in
     # the invocation's trace id (the one its log lines carry)
     assert third["trace_id"] == roots[2]
     assert [reply["headers"]["X-Amzn-Trace-Id"] for reply in replies] == [
-        f"Root={root};Sampled={sampled}" for root, sampled in zip(roots, "101")]
+        f"Root={root};Sampled={sampled}" for root, sampled in zip(roots, "101", strict=False)]
     assert seen == roots
 
 
