@@ -40,7 +40,7 @@ def smoke_check(event: dict[str, Any], context: object) -> None:
     )
 
 
-def check_version(lambda_client, version: str, smoke_event: str) -> tuple[bool, str]:
+def check_version(lambda_client: Any, version: str, smoke_event: str) -> tuple[bool, str]:
     """(passed, why) for one invocation of the version with the smoke event."""
     response = lambda_client.invoke(FunctionName=version, InvocationType="RequestResponse",
                                     Payload=smoke_event.encode())

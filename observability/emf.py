@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -151,7 +152,7 @@ class MetricsRecorder:
             group = self._groups_by_key.setdefault(key, group)  # a racing thread's group wins if it came first
         return group
 
-    def _documents(self, timestamp: int, group: _Group, metrics: dict[MetricSpec, list[float]]) -> Iterator[dict]:
+    def _documents(self, timestamp: int, group: _Group, metrics: dict[MetricSpec, list[float]]) -> Iterator[dict[str, Any]]:
         values = [
             (spec, [sum(recorded)] if spec.aggregation is Aggregation.SUM else recorded)
             for spec, recorded in metrics.items()

@@ -42,9 +42,9 @@ def write_request_line(correlation_id: str, fields: dict[str, object]) -> None:
     }
     line = {}
     for key, value in formatter.get_current_keys().items():
-        value = rendered.get(key, value)
-        if value is not None:  # Powertools leaves out keys without a value (e.g. sampling_rate)
-            line[key] = value
+        shown = rendered.get(key, value)
+        if shown is not None:  # Powertools leaves out keys without a value (e.g. sampling_rate)
+            line[key] = shown
     line["correlation_id"] = correlation_id
     line.update(fields)
     trace_id = current_trace_id()  # the one the formatter puts on every line of the request

@@ -9,6 +9,7 @@ rules with the X-Ray SDK's local sampler, so a health probe is not traced on a l
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
 
@@ -39,7 +40,7 @@ class SamplingRules:
     default_reservoir_size: int
     default_fixed_rate: float
 
-    def local_document(self) -> dict:
+    def local_document(self) -> dict[str, Any]:
         """The rules in the X-Ray SDK's local format (version 2), evaluated in order as X-Ray evaluates them by
         priority: https://docs.aws.amazon.com/xray/latest/devguide/xray-sdk-python-configuration.html#xray-sdk-python-configuration-sampling"""
         return {

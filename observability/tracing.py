@@ -30,6 +30,8 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -53,7 +55,7 @@ _TRUNCATED_SQL_MARK_BYTES = TRUNCATED_SQL_MARK.encode()
 _ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]+")
 _INVALID_NAME_CHARACTERS = str.maketrans("", "", "?;*()!$~^<>")  # what the SDK strips from entity names
 _SUBSEGMENTS_FIELD_BYTES = len(b',"subsegments":[]')
-_WORKING_DIRECTORY = os.getcwd()
+_WORKING_DIRECTORY = str(Path.cwd())
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,7 @@ class Trace:
 
     __slots__ = ("_daemon", "_statement_bytes", "_statements", "_token", "document", "sampled", "trace_id")
 
-    def __init__(self, trace_id: str, document: dict | None, daemon: XRayDaemon | None) -> None:
+    def __init__(self, trace_id: str, document: dict[str, Any] | None, daemon: XRayDaemon | None) -> None:
         self.trace_id = trace_id
         self.sampled = document is not None
         self.document = document
@@ -106,7 +108,7 @@ class Trace:
         if self.document is not None:
             self.document.setdefault("annotations", {}).update(_indexable(annotations))
 
-    def add_statement(self, statement: dict) -> None:
+    def add_statement(self, statement: dict[str, Any]) -> None:
         """A finished statement's subsegment: kept for the request's document, the oldest sent on their own once
         the kept ones pass STATEMENT_BYTES_PER_DOCUMENT (which also bounds what a long request holds)."""
         encoded = _encoded_statement(statement)
@@ -146,7 +148,7 @@ class Trace:
         if self._daemon is not None:
             self._daemon.send_encoded(statement)
 
-    def _fitted(self, document: dict, statements: list[bytes]) -> bytes:
+    def _fitted(self, document: dict[str, Any], statements: list[bytes]) -> bytes:
         """The document with as many statements as fit beside its own fields; the others sent on their own."""
         del document["subsegments"]
         alone = orjson.dumps(document, default=str)
@@ -232,7 +234,7 @@ def database_subsegment(query_name: str, sql: str, url: str, user: str) -> Itera
         trace.add_statement(statement)
 
 
-def exception_cause(error: BaseException) -> dict:
+def exception_cause(error: BaseException) -> dict[str, Any]:
     """What a trace may say about an exception and those that caused it: driver errors can quote row values, so
     each one's type, its SQLSTATE and where it was raised, never its message."""
     chain = []
@@ -258,7 +260,7 @@ def exception_cause(error: BaseException) -> dict:
     return {"working_directory": _WORKING_DIRECTORY, "exceptions": exceptions}
 
 
-def _stack(error: BaseException) -> list[dict]:
+def _stack(error: BaseException) -> list[dict[str, Any]]:
     frames = traceback.extract_tb(error.__traceback__, limit=MAX_STACK_FRAMES)
     return [{"path": _relative_path(frame.filename), "line": frame.lineno, "label": frame.name} for frame in frames]
 
@@ -298,7 +300,7 @@ def _sql_metadata(sql: str, url: str, user: str) -> dict[str, str]:
     return {"sanitized_query": sql, "database_type": DATABASE_TYPE, "url": url, "user": user, "driver_version": _DRIVER}
 
 
-def _encoded_statement(statement: dict) -> bytes:
+def _encoded_statement(statement: dict[str, Any]) -> bytes:
     """The statement as an independent subsegment document, its SQL text cut short when the whole would not fit in
     one datagram: a statement is never dropped for its size."""
     encoded = orjson.dumps(statement, default=str)

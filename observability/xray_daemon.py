@@ -3,6 +3,7 @@ datagram within the size the daemon reads; a document lost on the way out is cou
 
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -47,7 +48,7 @@ class XRayDaemon:
         self._recorder = recorder
         self._report = LossWarning()
 
-    def send(self, document: dict) -> None:
+    def send(self, document: dict[str, Any]) -> None:
         """One document, serialized here."""
         try:
             encoded = orjson.dumps(document, default=str)

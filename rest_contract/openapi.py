@@ -7,6 +7,7 @@ a test fails when the two differ.
 import json
 import sys
 from http import HTTPStatus
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -78,7 +79,7 @@ def _models() -> list[type[BaseModel]]:
     return sorted(found, key=lambda model: model.__name__)
 
 
-def _parameters(operation: Operation) -> list[dict]:
+def _parameters(operation: Operation) -> list[dict[str, Any]]:
     parameters = [
         {"name": name, "in": "path", "required": True,
          "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
@@ -101,7 +102,7 @@ def _parameters(operation: Operation) -> list[dict]:
     return parameters
 
 
-def _inline(prop: dict, schema: dict) -> dict:
+def _inline(prop: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     """A query parameter's schema, self-contained: $defs resolved in place, and no null alternative
     (a query string can leave a parameter out, but cannot send null)."""
     text = json.dumps(prop)
@@ -120,8 +121,8 @@ def _path_names(path: str) -> list[str]:
     return [segment[1:-1] for segment in path.split("/") if segment.startswith("{")]
 
 
-def _responses(operation: Operation) -> dict:
-    success: dict = {"description": HTTPStatus(operation.success_status).phrase}
+def _responses(operation: Operation) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": HTTPStatus(operation.success_status).phrase}
     refs = [{"$ref": REF.format(model=model.__name__)} for model in operation.response_models]
     if refs:
         success["content"] = {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
@@ -136,14 +137,14 @@ def _responses(operation: Operation) -> dict:
     return dict(sorted(responses.items()))
 
 
-def build_openapi() -> dict:
+def build_openapi() -> dict[str, Any]:
     _, schemas = models_json_schema([(model, "serialization") for model in _models()], ref_template=REF)
     components = {**schemas["$defs"], "Problem": _PROBLEM_SCHEMA}
     for model in (op.body_model for op in OPERATIONS if op.body_model is not None):
         # Request bodies are validated in input mode (e.g. defaults may be left out).
         components[model.__name__] = model.model_json_schema(ref_template=REF, mode="validation")
         components.update(components[model.__name__].pop("$defs", {}))
-    paths: dict[str, dict] = {}
+    paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
         entry = {
             "operationId": operation.operation_id,

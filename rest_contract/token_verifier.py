@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -28,7 +29,7 @@ class SigningKeys:
     not held (a rotated key), but at most once a minute, so that a flood of forged key ids is not a flood of
     reads. A failed read keeps the keys already held; with none ever read, AuthUnavailable."""
 
-    def __init__(self, read: Callable[[], dict], *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, read: Callable[[], dict[str, Any]], *, clock: Callable[[], float] = time.monotonic) -> None:
         self._read = read
         self._clock = clock
         self._lock = threading.Lock()
@@ -61,8 +62,7 @@ class SigningKeys:
             keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(self._read()).keys if key.key_id}
             if not keys:
                 raise ValueError("no key of the JWKS has a key id")
-        # Whatever failed (the network, S3, the document), the keys held stay good until replaced.
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever failed (network, S3, document), the keys held stay good
             self._failure = type(error).__name__
             logger.warning("signing keys could not be read; the keys held are kept", extra=exception_fields(error))
             return
@@ -71,7 +71,7 @@ class SigningKeys:
 
 
 def jwks_reader(*, jwks_file: Path | None = None, jwks_url: str | None = None,
-                region: str | None = None) -> Callable[[], dict]:
+                region: str | None = None) -> Callable[[], dict[str, Any]]:
     """How to read the JWKS document in a file, or at an https:// or s3:// URL (`region`: the bucket's)."""
     if jwks_file is not None:
         return lambda: json.loads(jwks_file.read_text())
@@ -90,7 +90,7 @@ class S3Object:
         self._region = region
         self._client = None
 
-    def read_json(self) -> dict:
+    def read_json(self) -> dict[str, Any]:
         if self._client is None:
             # Imported at the first read, not at import: boto3 costs a Lambda cold start ~200 ms.
             import boto3
@@ -138,7 +138,7 @@ class Authenticator:
             self._verified[token] = (identity, float(claims["exp"]))
         return identity
 
-    def _verified_claims(self, token: str) -> dict:
+    def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
             key = self._signing_key(token)
             claims = jwt.decode(
@@ -172,7 +172,7 @@ class Authenticator:
         return key.key
 
 
-def _student_id(claims: dict) -> int | None:
+def _student_id(claims: dict[str, Any]) -> int | None:
     raw = claims.get(STUDENT_ID_CLAIM)
     try:
         return int(raw) if raw is not None else None

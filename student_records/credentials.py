@@ -7,7 +7,7 @@ before its 15 minutes run out.
 """
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class PasswordSource(Protocol):
@@ -33,7 +33,7 @@ class SecretsManagerPassword:
 
     def __init__(self, secret_arn: str) -> None:
         self._secret_arn = secret_arn
-        self._secret: dict | None = None
+        self._secret: dict[str, Any] | None = None
 
     def username(self) -> str:
         return self._read()["username"]
@@ -45,7 +45,7 @@ class SecretsManagerPassword:
         self._secret = None
         self._read(force_fetch=True)
 
-    def _read(self, force_fetch: bool = False) -> dict:
+    def _read(self, force_fetch: bool = False) -> dict[str, Any]:
         if self._secret is None or force_fetch:
             from aws_lambda_powertools.utilities.parameters import get_secret
 

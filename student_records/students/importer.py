@@ -299,7 +299,7 @@ def _read_ahead(items: Iterator[_Item]) -> Iterator[Iterator[_Item]]:
                 hand_over(item)
                 if stopped.is_set():
                     return
-        except BaseException as error:  # any: the consumer raises it, and the transaction rolls back
+        except BaseException as error:  # noqa: BLE001 - any: the consumer raises it, and the transaction rolls back
             hand_over(error)
             return
         hand_over(_END)
