@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -62,7 +62,7 @@ def _writer(sink: Sink) -> Callable[[list[str]], None]:
     """A flush's documents in one call where the sink takes them so (stdout), else one call each (the agent)."""
     write_many = getattr(sink, "write_many", None)
     if write_many is not None:
-        return write_many
+        return cast(Callable[[list[str]], None], write_many)
 
     def one_by_one(documents: list[str]) -> None:
         for document in documents:
@@ -169,7 +169,7 @@ class MetricsRecorder:
                 }
                 if self._log_group:
                     metadata["LogGroupName"] = self._log_group
-                document = {"_aws": metadata, **group.dimensions}
+                document: dict[str, Any] = {"_aws": metadata, **group.dimensions}
                 for spec, chunk in present:
                     document[spec.name] = chunk[0] if len(chunk) == 1 else chunk
                 yield document

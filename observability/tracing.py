@@ -27,7 +27,7 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +104,7 @@ class Trace:
         self._statement_bytes = 0
         self._token = current_trace.set(self)
 
-    def annotate(self, annotations: dict[str, object]) -> None:
+    def annotate(self, annotations: Mapping[str, object]) -> None:
         if self.document is not None:
             self.document.setdefault("annotations", {}).update(_indexable(annotations))
 
@@ -153,7 +153,7 @@ class Trace:
         del document["subsegments"]
         alone = orjson.dumps(document, default=str)
         room = MAX_DOCUMENT_BYTES - len(alone) - _SUBSEGMENTS_FIELD_BYTES
-        embedded = []
+        embedded: list[bytes] = []
         for statement in statements:
             cost = len(statement) + (1 if embedded else 0)
             if cost <= room:
@@ -237,7 +237,7 @@ def database_subsegment(query_name: str, sql: str, url: str, user: str) -> Itera
 def exception_cause(error: BaseException) -> dict[str, Any]:
     """What a trace may say about an exception and those that caused it: driver errors can quote row values, so
     each one's type, its SQLSTATE and where it was raised, never its message."""
-    chain = []
+    chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and len(chain) < MAX_CHAINED_EXCEPTIONS:
         chain.append(current)
@@ -246,7 +246,7 @@ def exception_cause(error: BaseException) -> dict[str, Any]:
     exceptions = []
     for position, exception in enumerate(chain):
         own_sqlstate = getattr(exception, "sqlstate", None)
-        described = {
+        described: dict[str, Any] = {
             "id": ids[position],
             "type": type(exception).__name__,
             "message": f"SQLSTATE {own_sqlstate}" if own_sqlstate else "see the logs by correlation id",

@@ -7,7 +7,7 @@ before its 15 minutes run out.
 """
 
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 
 class PasswordSource(Protocol):
@@ -36,10 +36,10 @@ class SecretsManagerPassword:
         self._secret: dict[str, Any] | None = None
 
     def username(self) -> str:
-        return self._read()["username"]
+        return cast(str, self._read()["username"])
 
     def password(self) -> str | None:
-        return self._read()["password"]
+        return cast(str | None, self._read()["password"])
 
     def refresh(self) -> None:
         self._secret = None
@@ -49,7 +49,8 @@ class SecretsManagerPassword:
         if self._secret is None or force_fetch:
             from aws_lambda_powertools.utilities.parameters import get_secret
 
-            secret = get_secret(self._secret_arn, transform="json", force_fetch=force_fetch, max_age=86_400)
+            # object: Powertools types a JSON transform's result as a dict, but a secret holding a JSON list parses to one
+            secret: object = get_secret(self._secret_arn, transform="json", force_fetch=force_fetch, max_age=86_400)
             if not isinstance(secret, dict) or not {"username", "password"} <= secret.keys():
                 raise ValueError(f"secret {self._secret_arn} has no username and password fields")
             self._secret = secret

@@ -14,7 +14,7 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .errors import InvalidCursor
 from .models import Page, PageQuery
@@ -31,7 +31,7 @@ class _Keyed(Protocol):
 
 
 Row = TypeVar("Row", bound=_Keyed)
-PageOf = TypeVar("PageOf", bound=Page)
+PageOf = TypeVar("PageOf", bound=Page[Any])
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ connection gets. The composition root (application/settings.py) reads it from th
 it directly (`DatabaseSettings(url=...)`)."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -76,7 +76,7 @@ class DatabaseSettings(BaseModel):
         password comes from. In AWS the secret is read here, once: its username completes the connection string."""
         source: PasswordSource
         if self.url is not None:
-            parts = conninfo_to_dict(self.url.get_secret_value())
+            parts: dict[str, Any] = conninfo_to_dict(self.url.get_secret_value())
             source = StaticPassword(_text(parts.pop("password", None)))
         elif self.host:
             parts = {"host": self.host, "port": str(self.port), "dbname": self.name, "user": self.user or "postgres"}
