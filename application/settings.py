@@ -19,7 +19,7 @@ whole of what reading the environment takes.
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -86,7 +86,8 @@ class Settings(BaseModel):
         sections, problems = {}, []
         for name, field in cls.model_fields.items():
             try:
-                sections[name] = read_section(field.annotation, environ)
+                # Each field of Settings is a section: a BaseModel class (the annotation of a field is typed as a TypeForm)
+                sections[name] = read_section(cast(type[BaseModel], field.annotation), environ)
             except ConfigurationError as error:
                 problems.append(str(error))
         if problems:
@@ -94,7 +95,10 @@ class Settings(BaseModel):
         return cls(**sections)
 
 
-def read_section(section: Any, environ: Mapping[str, str]) -> Any:
+_Section = TypeVar("_Section", bound=BaseModel)
+
+
+def read_section(section: type[_Section], environ: Mapping[str, str]) -> _Section:
     """A section of settings from the variables its fields name (their aliases; an empty variable is unset); one line
     naming each variable refused."""
     try:

@@ -153,7 +153,7 @@ class Trace:
         del document["subsegments"]
         alone = orjson.dumps(document, default=str)
         room = MAX_DOCUMENT_BYTES - len(alone) - _SUBSEGMENTS_FIELD_BYTES
-        embedded: list[bytes] = []
+        embedded: list[orjson.Fragment] = []
         for statement in statements:
             cost = len(statement) + (1 if embedded else 0)
             if cost <= room:

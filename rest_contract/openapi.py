@@ -108,7 +108,7 @@ def _inline(prop: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps(prop)
     for name, definition in schema.get("$defs", {}).items():
         text = text.replace(json.dumps({"$ref": f"#/$defs/{name}"}), json.dumps(definition))
-    resolved = json.loads(text)
+    resolved: dict[str, Any] = json.loads(text)
     alternatives = [option for option in resolved.pop("anyOf", []) if option != {"type": "null"}]
     if len(alternatives) == 1:
         resolved.update(alternatives[0])

@@ -88,7 +88,7 @@ class S3Object:
     def __init__(self, uri: str, region: str | None) -> None:
         self.bucket, _, self.key = uri.removeprefix("s3://").partition("/")
         self._region = region
-        self._client = None
+        self._client: Any = None  # boto3's S3 client, untyped
 
     def read_json(self) -> dict[str, Any]:
         if self._client is None:
@@ -99,7 +99,8 @@ class S3Object:
             config = Config(connect_timeout=FETCH_TIMEOUT_S, read_timeout=FETCH_TIMEOUT_S,
                             retries={"total_max_attempts": 2})
             self._client = boto3.client("s3", region_name=self._region, config=config)
-        return json.loads(self._client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read())
+        document: dict[str, Any] = json.loads(self._client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read())
+        return document
 
 
 class Authenticator:
@@ -162,7 +163,7 @@ class Authenticator:
             raise Unauthenticated("the token has no subject", token_given=True)
         return claims
 
-    def _signing_key(self, token: str):
+    def _signing_key(self, token: str) -> Any:  # what PyJWT verifies with (a key object of `cryptography`)
         kid = jwt.get_unverified_header(token).get("kid")
         if not isinstance(kid, str):
             raise Unauthenticated("the token names no signing key", token_given=True)

@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -165,7 +165,7 @@ def _csv_chunks(line: str, *columns: Sequence[str]) -> Iterator[str]:
         yield "".join(map(line.format, *(column[start:start + _CHUNK_ROWS] for column in columns)))
 
 
-def _picked(indexes: list[int], *columns: Sequence[str | None]) -> list[list]:
+def _picked(indexes: list[int], *columns: Sequence[str | None]) -> list[list[Any]]:
     return [[column[index] for index in indexes] for column in columns]
 
 

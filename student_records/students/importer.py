@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -282,7 +282,7 @@ def _read_ahead(items: Iterator[_Item]) -> Iterator[Iterator[_Item]]:
     """`items`, produced by a thread of their own one item ahead of the consumer: the next batch is read and
     validated while the database loads this one (the driver waits for the server without holding the GIL).
     An exception of the producer is raised in the consumer; leaving the block stops the producer."""
-    handoff: queue.Queue = queue.Queue(maxsize=1)
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
     stopped = threading.Event()
 
     def hand_over(item: object) -> None:
