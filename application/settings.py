@@ -83,7 +83,8 @@ class Settings(BaseModel):
         """The settings `environ` (the process's environment by default) gives; ConfigurationError naming every
         variable whose value is refused (never the value: it may be a secret)."""
         environ = os.environ if environ is None else environ
-        sections, problems = {}, []
+        sections: dict[str, Any] = {}  # each a section of its own class, passed to Settings by name
+        problems = []
         for name, field in cls.model_fields.items():
             try:
                 # Each field of Settings is a section: a BaseModel class (the annotation of a field is typed as a TypeForm)
