@@ -186,7 +186,7 @@ def annotate(**annotations: str) -> None:
         trace.annotate(annotations)
 
 
-def _indexable(annotations: Mapping[str, object]) -> dict[str, object]:
+def _indexable(annotations: Mapping[str, object]) -> Mapping[str, object]:
     """The annotations X-Ray can index: keys of letters, digits and underscores (others are left out, with a
     warning once per key, as the SDK does), values strings, numbers or booleans."""
     if all(_annotation_key_allowed(key) for key in annotations):

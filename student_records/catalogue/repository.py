@@ -6,7 +6,7 @@ from typing import Any
 from psycopg import sql
 
 from ..data.database import Query
-from ..data.integrity import integrity_errors_translated
+from ..data.integrity import Refusals, integrity_errors_translated
 from ..data.prefix_search import like_prefix
 from ..data.repository import Repository
 from ..data.sql import column_list, update_query
@@ -97,7 +97,7 @@ class TermRepository(Repository):
 OFFERING_COLUMNS = ("id", "course_id", "term_id", "teacher_sub", "capacity", "enrolled_count", "created_at",
                     "updated_at", "version")
 OFFERING_UPDATABLE = ("teacher_sub", "capacity")
-OFFERING_REFUSALS = {
+OFFERING_REFUSALS: Refusals = {
     "course_offerings_course_term_key": partial(AlreadyTaken, "term_id", "the course is already offered in this term"),
     "course_offerings_course_fk": partial(UnknownReference, "course_id", "no such course"),
     "course_offerings_term_fk": partial(UnknownReference, "term_id", "no such term"),

@@ -115,7 +115,8 @@ class ImportRepository:
     def today(self) -> date:
         """The transaction's date: what a row without an enrolment date gets, as the API's insert does."""
         (row,) = self._session.fetch_all(TODAY)
-        return row["today"]
+        today: date = row["today"]
+        return today
 
     def insert(self, batch: StagedBatch, caller: Caller) -> int:
         """Inserts the batch's students (none of them present, checked just before), each with its audit row;
@@ -165,7 +166,7 @@ def _csv_chunks(line: str, *columns: Sequence[str]) -> Iterator[str]:
         yield "".join(map(line.format, *(column[start:start + _CHUNK_ROWS] for column in columns)))
 
 
-def _picked(indexes: list[int], *columns: Sequence[str | None]) -> list[list[Any]]:
+def _picked(indexes: Sequence[int], *columns: Sequence[Any]) -> list[list[Any]]:
     return [[column[index] for index in indexes] for column in columns]
 
 
