@@ -87,7 +87,7 @@ class Settings(BaseModel):
         problems = []
         for name, field in cls.model_fields.items():
             try:
-                # Each field of Settings is a section: a BaseModel class (the annotation of a field is typed as a TypeForm)
+                # Each field of Settings is a section, a BaseModel class (a field's annotation is typed as a TypeForm)
                 sections[name] = read_section(cast(type[BaseModel], field.annotation), environ)
             except ConfigurationError as error:
                 problems.append(str(error))

@@ -12,8 +12,8 @@ from rest_contract.api import Api
 from rest_contract.errors import MalformedRequest
 from rest_contract.http import ApiRequest, ApiResponse, RequestBody
 from rest_contract.operations import OPERATIONS
-from rest_contract.routing import Operation
 from rest_contract.problems import problem_for_exception, problem_for_rejection
+from rest_contract.routing import Operation
 
 from .rate_limit import install_rate_limit
 

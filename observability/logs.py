@@ -53,7 +53,7 @@ formatter = _TraceAwareFormatter(utc=True)
 logger = Logger(
     service=SERVICE_NAME,
     level="INFO",
-    stream=_CurrentStdout(),  # type: ignore[arg-type]
+    stream=_CurrentStdout(),  # type: ignore[arg-type]  # typed IO[str]; a logging stream needs write and flush
     logger_formatter=formatter,
 )
 

@@ -37,7 +37,7 @@ def write_request_line(correlation_id: str, fields: dict[str, object]) -> None:
         "level": "INFO",
         "location": "write_request_line",
         "message": "request",
-        "timestamp": formatter.formatTime(_Instant(time.time())),  # type: ignore[arg-type]
+        "timestamp": formatter.formatTime(_Instant(time.time())),  # type: ignore[arg-type]  # reads .created, .msecs
         "name": _service_logger.name,
     }
     line = {}

@@ -42,11 +42,11 @@ class CourseCreate(Input):
 class CoursePatch(Patch):
     """A partial update: only the fields present are changed."""
 
-    code: CourseCode = None  # type: ignore[assignment]
-    title: CourseTitle = None  # type: ignore[assignment]
-    credits: Credits = None  # type: ignore[assignment]
-    department: Department = None  # type: ignore[assignment]
-    version: Version = None  # type: ignore[assignment]
+    code: CourseCode = None  # type: ignore[assignment]  # absent, never null (Patch)
+    title: CourseTitle = None  # type: ignore[assignment]  # absent, never null (Patch)
+    credits: Credits = None  # type: ignore[assignment]  # absent, never null (Patch)
+    department: Department = None  # type: ignore[assignment]  # absent, never null (Patch)
+    version: Version = None  # type: ignore[assignment]  # absent, never null (Patch)
 
 
 class ListCoursesQuery(PageQuery):
@@ -122,9 +122,9 @@ class OfferingCreate(Input):
 class OfferingPatch(Patch):
     """A new teacher or capacity; a capacity below the seats already taken is a 409."""
 
-    teacher_sub: TeacherSub = None  # type: ignore[assignment]
-    capacity: Capacity = None  # type: ignore[assignment]
-    version: Version = None  # type: ignore[assignment]
+    teacher_sub: TeacherSub = None  # type: ignore[assignment]  # absent, never null (Patch)
+    capacity: Capacity = None  # type: ignore[assignment]  # absent, never null (Patch)
+    version: Version = None  # type: ignore[assignment]  # absent, never null (Patch)
 
 
 class ListOfferingsQuery(PageQuery):

@@ -79,7 +79,8 @@ class Reachability:
         while not self._closed.wait(self.interval_s):
             try:
                 self._probe()
-            except Exception:  # noqa: BLE001 - the attempt reported itself; any failure means "not yet"
+            # Any failure means "not yet": the attempt reported itself (BLE001, B112)
+            except Exception:  # noqa: BLE001  # nosec B112
                 continue
             try:
                 self._on_back()

@@ -83,13 +83,13 @@ class StudentCreate(Input):
 class StudentPatch(Patch):
     """A partial update: only the fields present are changed; date_of_birth may be set to null."""
 
-    first_name: PersonName = None  # type: ignore[assignment]
-    last_name: PersonName = None  # type: ignore[assignment]
-    email: Email = None  # type: ignore[assignment]
+    first_name: PersonName = None  # type: ignore[assignment]  # absent, never null (Patch)
+    last_name: PersonName = None  # type: ignore[assignment]  # absent, never null (Patch)
+    email: Email = None  # type: ignore[assignment]  # absent, never null (Patch)
     date_of_birth: BirthDate | None = None
-    status: StudentStatus = None  # type: ignore[assignment]
-    enrolled_on: EnrollmentDate = None  # type: ignore[assignment]
-    version: Version = None  # type: ignore[assignment]
+    status: StudentStatus = None  # type: ignore[assignment]  # absent, never null (Patch)
+    enrolled_on: EnrollmentDate = None  # type: ignore[assignment]  # absent, never null (Patch)
+    version: Version = None  # type: ignore[assignment]  # absent, never null (Patch)
 
 
 class ListStudentsQuery(PageQuery):
