@@ -55,10 +55,10 @@ def _ladder_rows(ladders: dict, kind: str) -> list[str]:
     traces, request_log = full - cpu["no traces"], full - cpu["no request log"]
     rows += [
         "",
-        f"In CPU: signals cost {full - off:,.0f} µs per request ({(full - off) / full:.0%} of the instrumented "
+        (f"In CPU: signals cost {full - off:,.0f} µs per request ({(full - off) / full:.0%} of the instrumented "
         f"request): traces {traces:,.0f} µs, the request log line {request_log:,.0f} µs, metrics and the rest "
         f"{full - off - traces - request_log:,.0f} µs. Without signals the project costs {off - reference:,.0f} µs "
-        f"more than the {reference_name} ({off / reference:.2f}×).",
+        f"more than the {reference_name} ({off / reference:.2f}×)."),
     ]
     return rows
 
@@ -105,10 +105,10 @@ def markdown(results: dict) -> str:
     lines = [
         "# Profile of the gaps",
         "",
-        f"Run {results['finished_at']}, {results['rows']:,} students; `python -m bench.profile`. Every number is µs "
+        (f"Run {results['finished_at']}, {results['rows']:,} students; `python -m bench.profile`. Every number is µs "
         "per GET /students/{random id} unless said otherwise. CPU is the serving thread's own (time.thread_time): "
         "unlike wall time it leaves out waiting for PostgreSQL, whose commit latency swings with the disk. The "
-        "reading of these numbers, and the fixes, are in bench/README.md.",
+        "reading of these numbers, and the fixes, are in bench/README.md."),
         "",
         "## 1. In-process ladders (one request at a time, no network)",
         "",
@@ -131,14 +131,14 @@ def markdown(results: dict) -> str:
         *(f"| {name.removesuffix('_us').replace('_', ' ')} | {value:,.1f} |" for name, value in components.items()
           if name != "flask_door_cpu_us"),
         "",
-        f"The audit row costs a read {components['get_with_audit_us'] - components['get_without_audit_us']:,.0f} µs "
+        (f"The audit row costs a read {components['get_with_audit_us'] - components['get_without_audit_us']:,.0f} µs "
         f"(an INSERT and a WAL flush at commit); the pool's check costs each checkout "
         f"{components['pool_checkout_with_check_us'] - components['pool_checkout_without_check_us']:,.0f} µs (a round "
         "trip); parsing the connection string twice per statement (DatabaseSettings.trace_url and .user) "
-        f"{components['conninfo_parsing_per_statement_us']:,.0f} µs, signals on or off.",
+        f"{components['conninfo_parsing_per_statement_us']:,.0f} µs, signals on or off."),
         "",
-        "The Flask door (OBSERVABILITY=off) with parts switched off at run time: CPU µs per request, "
-        "blocks interleaved.",
+        ("The Flask door (OBSERVABILITY=off) with parts switched off at run time: CPU µs per request, "
+        "blocks interleaved."),
         "",
         "| door | CPU µs / request | saved |",
         "|---|---:|---:|",

@@ -60,8 +60,8 @@ def targets(results: dict, keys: dict) -> list[tuple[str, str, bool | None]]:
         rows.append(("… the sam build artifact on python3.12 as Lambda runs it (its bytecode, read-only)",
                      f"{as_lambda:.0f} ms", as_lambda <= 150))
     first = results["lambda"]["cold_start_ms"]
-    rows.append(("… and the first invocation after it, instrumented vs bare (not a target: what lazy imports "
-                 "move out of the import is paid here)",
+    rows.append((("… and the first invocation after it, instrumented vs bare (not a target: what lazy imports "
+                 "move out of the import is paid here)"),
                  f"{first['instrumented']['total_ms']:.0f} vs {first['bare']['total_ms']:.0f} ms", None))
     for size, key in (("1M", "count_p50_ms_1m"), ("10M", "count_p50_ms_10m")):
         value = keys[key]
@@ -73,8 +73,8 @@ def targets(results: dict, keys: dict) -> list[tuple[str, str, bool | None]]:
     http_deep = http["list_deep"][INSTRUMENTED]["p50_ms"] / http["list_first"][INSTRUMENTED]["p50_ms"]
     rows.append(("… over HTTP (instrumented door, wrk p50)", f"{http_deep:.2f}×", http_deep <= 2.0))
     imported = keys["import_rows_per_s"]
-    rows.append((f"Bulk create ≥ 100k rows/s through the import path ({results['bulk_import']['rows']:,} generated "
-                 "students)", f"{imported:,.0f} rows/s", imported >= 100_000))
+    rows.append(((f"Bulk create ≥ 100k rows/s through the import path ({results['bulk_import']['rows']:,} generated "
+                 "students)"), f"{imported:,.0f} rows/s", imported >= 100_000))
     return rows
 
 
@@ -94,11 +94,11 @@ def markdown(results: dict, keys: dict) -> str:
            if results["code"]["modified"] else "")
         + ". Reproduce: `make bench` (or `.venv/bin/python -m bench`); method in `bench/README.md`.",
         "",
-        f"wrk: {settings['wrk_threads']} thread, {settings['wrk_connections']} connections, "
+        (f"wrk: {settings['wrk_threads']} thread, {settings['wrk_connections']} connections, "
         f"{settings['wrk_duration_s']} s per run, {settings['repeats']} interleaved rounds per workload (rotating "
         f"order), medians shown; ratios are taken round by round, then the median. gunicorn: "
         f"{settings['gunicorn_workers']} workers × {settings['gunicorn_threads']} threads, pool of "
-        f"{settings['db_pool_size']} per worker, for all three servers.",
+        f"{settings['db_pool_size']} per worker, for all three servers."),
         "",
         "## Targets",
         "",
@@ -110,8 +110,8 @@ def markdown(results: dict, keys: dict) -> str:
         "",
         "Doors: " + "; ".join(f"**{name}**: {DOOR_LABELS[name]}" for name in DOORS) + ".",
         "",
-        "| workload | baseline req/s | p50 / p99 ms | uninstrumented req/s | p50 / p99 ms | instrumented req/s "
-        "| p50 / p99 ms | uninstr. / baseline | instr. / uninstr. |",
+        ("| workload | baseline req/s | p50 / p99 ms | uninstrumented req/s | p50 / p99 ms | instrumented req/s "
+        "| p50 / p99 ms | uninstr. / baseline | instr. / uninstr. |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for entry in http.values():
@@ -124,8 +124,8 @@ def markdown(results: dict, keys: dict) -> str:
         lines.append(f"| {entry['label']} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "CPU µs per request under that load, read from /proc for each process tree: the door's gunicorn workers / "
-        "PostgreSQL (all backends) / wrk. With 2 cores shared by all three, their sum sets the throughput.",
+        ("CPU µs per request under that load, read from /proc for each process tree: the door's gunicorn workers / "
+        "PostgreSQL (all backends) / wrk. With 2 cores shared by all three, their sum sets the throughput."),
         "",
         "| workload | baseline | uninstrumented | instrumented |",
         "|---|---:|---:|---:|",
@@ -137,9 +137,9 @@ def markdown(results: dict, keys: dict) -> str:
     signals = results["http"]["signals"]
     lines += [
         "",
-        f"Signals written during the HTTP runs (proof each door ran as labelled): JSON lines on stdout — "
+        (f"Signals written during the HTTP runs (proof each door ran as labelled): JSON lines on stdout — "
         f"baseline {signals[BASELINE]:,}, uninstrumented {signals[UNINSTRUMENTED]:,}, "
-        f"instrumented {signals[INSTRUMENTED]:,}; X-Ray datagrams received {signals['xray_datagrams']:,}.",
+        f"instrumented {signals[INSTRUMENTED]:,}; X-Ray datagrams received {signals['xray_datagrams']:,}."),
         "",
         "## Lambda door",
         "",
@@ -156,18 +156,18 @@ def markdown(results: dict, keys: dict) -> str:
               ("bare", "bare APIGatewayRestResolver (`bench/bare_lambda.py`)"),
               ("instrumented", "`handlers.api.lambda_handler` (logs + EMF + X-Ray)"))),
         "",
-        "Cold start in fresh processes (median of 5; Lambda environment, bytecode cached): import, then the first "
-        "GET /students/{id} (first connection, first token verification, first model builds):",
+        ("Cold start in fresh processes (median of 5; Lambda environment, bytecode cached): import, then the first "
+        "GET /students/{id} (first connection, first token verification, first model builds):"),
         "",
         "| handler | import ms | first invocation ms | total ms |",
         "|---|---:|---:|---:|",
         *(f"| {name} | {first[name]['import_ms']:.0f} | {first[name]['first_invocation_ms']:.0f} | "
           f"{first[name]['total_ms']:.0f} |" for name in ("bare", "instrumented")),
         "",
-        f"Warm ratio instrumented / bare: {warm['instrumented_over_bare']['median']:.2f}× "
+        (f"Warm ratio instrumented / bare: {warm['instrumented_over_bare']['median']:.2f}× "
         f"(blocks {warm['instrumented_over_bare']['min']:.2f}–{warm['instrumented_over_bare']['max']:.2f}); "
         f"{warm['bare']['invocations']:,} invocations each, GET /students/{{random id}}; X-Ray datagrams received "
-        f"{results['lambda']['xray_datagrams']:,}.",
+        f"{results['lambda']['xray_datagrams']:,}."),
         "",
     ]
     if sam.get("unzipped_bytes") is None:
@@ -184,8 +184,8 @@ def markdown(results: dict, keys: dict) -> str:
         "",
         "## Database (through the data layer, OBSERVABILITY=off)",
         "",
-        "| table size | count p50 / p99 ms | first page p50 ms | deep page p50 ms | deep / first "
-        "| GET by id p50 ms (with audit row) | without audit row | `count(*)` ms |",
+        ("| table size | count p50 / p99 ms | first page p50 ms | deep page p50 ms | deep / first "
+        "| GET by id p50 ms (with audit row) | without audit row | `count(*)` ms |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for db in results["database"].values():
@@ -197,10 +197,10 @@ def markdown(results: dict, keys: dict) -> str:
     imported = results["bulk_import"]
     lines += [
         "",
-        f"Bulk create: {imported['rows']:,} generated students imported into the freshly migrated table by "
+        (f"Bulk create: {imported['rows']:,} generated students imported into the freshly migrated table by "
         f"`student-records-import` (each row validated by the API's model, one transaction, an audit row each; "
         f"every index, check and trigger active) in {imported['seconds']:.1f} s: "
-        f"**{imported['rows_per_s']:,} rows/s**.",
+        f"**{imported['rows_per_s']:,} rows/s**."),
     ]
     if "bulk_create_10m_extension" in results:
         extension = results["bulk_create_10m_extension"]
@@ -209,8 +209,8 @@ def markdown(results: dict, keys: dict) -> str:
     postgres = results["postgres"]
     lines += [
         "",
-        f"PostgreSQL {postgres['server_version']}: shared_buffers {postgres['shared_buffers']}, synchronous_commit "
-        f"{postgres['synchronous_commit']}, fsync {postgres['fsync']} (the embedded server's defaults).",
+        (f"PostgreSQL {postgres['server_version']}: shared_buffers {postgres['shared_buffers']}, synchronous_commit "
+        f"{postgres['synchronous_commit']}, fsync {postgres['fsync']} (the embedded server's defaults)."),
         "",
         f"Load average (1 min) before the run: {results['load_average_before']:.2f}"
         + (" — other processes were busy; treat absolute numbers with care." if results["load_average_before"] > 0.5

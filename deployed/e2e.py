@@ -119,7 +119,7 @@ class Report:
                 detail = step()
         except (ScenarioFailed, DeployedError) as failure:
             return self._fail(name, str(failure))
-        except Exception as error:  # a reply of an unexpected shape, or a bug here: the run goes on
+        except Exception as error:  # noqa: BLE001 - a reply of an unexpected shape, or a bug here: the run goes on
             traceback.print_exc(file=sys.stderr)
             return self._fail(name, f"{type(error).__name__}: {error}")
         self.passed += 1

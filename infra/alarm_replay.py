@@ -53,8 +53,8 @@ SeriesKey = tuple[str, str, frozenset[tuple[str, str]]]
 def datapoints_from_emf(lines: Iterable[str]) -> dict[SeriesKey, list[tuple[float, float]]]:
     """(namespace, metric, dimensions) -> [(timestamp in seconds, value)], one series per EMF dimension set."""
     series: dict[SeriesKey, list[tuple[float, float]]] = defaultdict(list)
-    for line in lines:
-        line = line.strip()
+    for raw_line in lines:
+        line = raw_line.strip()
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         try:

@@ -601,8 +601,8 @@ def _draw_state_strip(canvas: Canvas, history: AlarmHistory, clock: Clock, strip
     moments = [clock.start] + [max(at, clock.start) for at, _ in history.changes] + [clock.end]
     states = [INSUFFICIENT_DATA] + [state for _, state in history.changes]
     span = clock.end - clock.start
-    for state, begin, end in zip(states, moments, moments[1:], strict=False):
-        begin, end = min(begin, clock.end), min(end, clock.end)
+    for state, changed_at, next_change_at in zip(states, moments, moments[1:], strict=False):
+        begin, end = min(changed_at, clock.end), min(next_change_at, clock.end)
         if end > begin:
             canvas.rectangle(Box(strip.left + strip.width * (begin - clock.start) / span, strip.top,
                                  strip.width * (end - begin) / span, strip.height), STATE_COLORS[state])

@@ -273,7 +273,7 @@ def _metrics_array_problems(metrics: Any) -> list[str]:
             continue
         options: dict[str, Any] = {}
         if isinstance(line[-1], dict):
-            options, line = line[-1], line[:-1]
+            options, line = line[-1], line[:-1]  # noqa: PLW2901 - the line without its options object
         if any(isinstance(part, dict) for part in line):
             problems.append(f"{where}: the options object must come last")
             continue

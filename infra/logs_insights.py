@@ -200,7 +200,7 @@ def _line_time(document: dict[str, Any]) -> datetime | None:
         if isinstance(value, str):
             for text_format in formats:
                 try:
-                    return datetime.strptime(value, text_format)
+                    return datetime.strptime(value, text_format)  # noqa: DTZ007 - each format ends in %z
                 except ValueError:
                     pass
             try:

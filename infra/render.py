@@ -309,8 +309,8 @@ GATEWAY_RESPONSES = {
     # https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html,
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
     "INTEGRATION_FAILURE": (problems.SERVICE_UNAVAILABLE,
-                            "the API's function could not take the request now (Lambda refused to invoke it); retry"
-                            " later", {"Retry-After": "1"}),
+                            ("the API's function could not take the request now (Lambda refused to invoke it); retry"
+                            " later"), {"Retry-After": "1"}),
 }
 WAF_RATE_LIMITED_DETAIL = "this client sent too many requests; retry later"
 

@@ -206,7 +206,7 @@ class EmbeddedPostgres:
     @contextlib.contextmanager
     def _exclusive_lock(self) -> Iterator[None]:
         """Serialise start() across processes sharing the data directory (e.g. parallel test runs)."""
-        with open(self._runtime_dir / "start.lock", "a") as lock_file:
+        with (self._runtime_dir / "start.lock").open("a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             yield  # closing the file releases the lock
 
@@ -391,7 +391,7 @@ def _write_if_different(path: Path, text: str) -> bool:
     account = _server_account()
     if account is not None:
         os.chown(staging, account.uid, account.gid)
-    os.replace(staging, path)
+    staging.replace(path)
     return True
 
 

@@ -326,7 +326,7 @@ class InProcessFunction:
         try:
             return Invocation(Outcome.SUCCESS, invoke(self.handler, event, function_name=self.name,
                                                       trace_id=trace_header))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any error of the function is its invocation's, as in Lambda
             self.log(traceback.format_exc())
             return Invocation(Outcome.ERROR, {"errorMessage": str(error), "errorType": type(error).__name__})
 
@@ -612,7 +612,7 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             resource, _ = _match_route(urlsplit(self.path).path, gateway.route_templates)
         gateway.metrics.request(resource, self.command, status, (monotonic() - received) * 1000, integration_ms)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy  # noqa: N815 - http.server's names
 
     def _discard_body(self, content_length: int) -> None:
         remaining = content_length

@@ -248,9 +248,9 @@ class ExecutionEnvironment:
         partial = b""
         while chunk := os.read(output, 1 << 16):
             *lines, partial = (partial + chunk).split(b"\n")
-            for line in lines:
-                marked = line.endswith(_DRAIN_MARKER)
-                line = line.removesuffix(_DRAIN_MARKER)
+            for marked_line in lines:
+                marked = marked_line.endswith(_DRAIN_MARKER)
+                line = marked_line.removesuffix(_DRAIN_MARKER)
                 if line:
                     self._stream.write_line(line.decode("utf-8", "replace"))
                 if marked:

@@ -252,7 +252,7 @@ def _disk_used(data_dir: Path) -> int:
     for directory, _, files in os.walk(data_dir):
         for name in files:
             try:
-                status = os.lstat(os.path.join(directory, name))
+                status = (Path(directory) / name).lstat()
             except FileNotFoundError:  # a temporary file or WAL segment removed since the listing
                 continue
             used += getattr(status, "st_blocks", 0) * 512 or status.st_size

@@ -337,7 +337,7 @@ class TraceViewer:
                 continue
             try:
                 self._handle(data)
-            except Exception as error:  # one malformed trace must not end the viewer for the rest of the run
+            except Exception as error:  # noqa: BLE001 - one malformed trace must not end the viewer for the rest of the run
                 print(f"trace viewer: skipped a datagram: {error!r}", file=sys.stderr)
 
     def _handle(self, data: bytes) -> None:

@@ -40,7 +40,7 @@ def _docker_answers() -> bool:
 
         docker.from_env(timeout=2).ping()
         return True
-    except Exception:  # no engine, no socket, no permission: all mean "not here"
+    except Exception:  # noqa: BLE001 - no engine, no socket, no permission: all mean "not here"
         return False
 
 

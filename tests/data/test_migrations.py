@@ -69,7 +69,7 @@ def test_concurrent_migrators_apply_each_file_once(empty_database):
     def run():
         try:
             results.append(migrations.migrate(empty_database))
-        except Exception as error:  # collected and asserted below
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(4)]

@@ -23,7 +23,8 @@ from psycopg import sql
 APPLICATION = "log-privacy-test"
 DATE_OF_BIRTH = date(1937, 3, 29)  # in the probe rows; not a date any log line carries otherwise
 NOW = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
-# "<time> [<pid>] <SQLSTATE> <user>@<database>/<application> ERROR:  <message>" (log_line_prefix, local-only)
+# A server line, as log_line_prefix (local-only) writes it: "<time> [<pid>] <SQLSTATE> <user>@<database>/<application>
+# ERROR:  <message>"
 ERROR_LINE = re.compile(rf"\] (?P<sqlstate>[0-9A-Z]{{5}}) \S+@\S+/{APPLICATION} ERROR: (?P<message>.*)$")
 # Constraint names a function raises itself (RAISE ... USING CONSTRAINT = '...'), e.g. the reserved-number guard.
 RAISED_CONSTRAINT = re.compile(r"CONSTRAINT\s*=\s*'([a-z0-9_]+)'", re.IGNORECASE)

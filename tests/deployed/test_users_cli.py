@@ -123,7 +123,7 @@ def test_without_a_role_the_roles_are_listed(capsys):
 
 
 def _expect_one_line_error(capsys, argv: list[str], message: str) -> None:
-    status, out, err = _run(capsys, *argv)
+    status, _out, err = _run(capsys, *argv)
     assert status == 1
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("error: ") and message in err, err

@@ -288,7 +288,7 @@ class TestMediaTypes:
                                           *[("Content-Type", value) for value in order]],
                                  route_templates=ROUTE_TEMPLATES)
         # When the Lambda door handles it
-        status, headers, body = lambda_response_to_http(
+        status, _headers, body = lambda_response_to_http(
             invoke(create_handler(application=application), event, function_name="student-records-api"))
         # Then neither value is picked: the request is refused as ambiguous, and nothing is written
         assert status == 400, body

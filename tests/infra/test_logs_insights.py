@@ -281,7 +281,7 @@ def test_a_query_definition_names_a_conditional_log_group_only_where_it_exists()
         {"Fn::If": ["DeployFlaskDoor", {"Ref": "FlaskAppLogGroup"}, {"Ref": "AWS::NoValue"}]}]
     assert definition["Properties"]["Parameters"] == [{"Name": "door", "Description": "a door", "DefaultValue": "flask"}]
     # And a group the template does not declare is refused, naming the query
-    with pytest.raises(QueryError, match="queries/both-doors.yaml reads FlaskAppLogGroup"):
+    with pytest.raises(QueryError, match=r"queries/both-doors\.yaml reads FlaskAppLogGroup"):
         logs_insights.query_definitions({query.name: query}, {"ApiFunctionLogGroup": resources["ApiFunctionLogGroup"]})
 
 

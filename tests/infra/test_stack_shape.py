@@ -364,7 +364,7 @@ def test_the_smoke_check_runs_before_traffic_shifts_and_sends_the_readiness_prob
     assert variables["NEW_VERSION"]["Ref"].startswith("ApiFunctionVersion")
     # CodeDeploy's role may invoke only hooks named so
     assert function["Properties"]["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")
-    [group] = default_stack.of_type("AWS::CodeDeploy::DeploymentGroup").values()
+    [_group] = default_stack.of_type("AWS::CodeDeploy::DeploymentGroup").values()
     hooks = default_stack.resources["ApiFunctionAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
     assert hooks["BeforeAllowTrafficHook"] == {"Ref": "DeploymentSmokeCheckFunction"}
 

@@ -36,7 +36,7 @@ class UdpCollector:
                 data = self._socket.recv(65536)
             except OSError:
                 return
-            header, _, body = data.partition(b"\n")
+            _header, _, body = data.partition(b"\n")
             with self._changed:
                 self.raw.append(data)
                 self.documents.append(json.loads(body))
