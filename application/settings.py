@@ -178,8 +178,8 @@ class ProcessSettings(BaseModel):
     auth_key_dir: Path = Field(Path(".data/auth"), validation_alias="AUTH_KEY_DIR")
     """`make run` and `make token`: the development signing key and its JWKS"""
     rds_monitor: bool = Field(True, validation_alias="RDS_MONITOR")
-    """`make run` and `make drill`: AWS/RDS metrics of the local PostgreSQL as EMF on stdout (`local_stack/rds_monitor.py`);
-    `false` turns the monitor off"""
+    """`make run` and `make drill`: AWS/RDS metrics of the local PostgreSQL as EMF on stdout
+    (`local_stack/rds_monitor.py`); `false` turns the monitor off"""
     rds_monitor_period_s: float = Field(60, gt=0, validation_alias="RDS_MONITOR_PERIOD_S")
     """`make run`: seconds per AWS/RDS datapoint (RDS's is a minute; the drill compresses it with the alarm time)"""
     traces_file: Path | None = Field(None, validation_alias="TRACES_FILE")

@@ -249,10 +249,12 @@ def report(results: dict) -> str:
     lines = [
         "# The cost of a database outage",
         "",
-        (f"Before: {results['before']['revision']} (no fail-fast). After: the work tree on {results['after']['revision']}"
+        (f"Before: {results['before']['revision']} (no fail-fast). After: the work tree on "
+         f"{results['after']['revision']}"
         f" ({len(results['after']['modified'])} files changed). {results['machine']}, load average"
         f" {results['load_average_before']} at the start. Each door: "
-        f"{results['clients']} clients, {results['duration_s']:g} s with the database up, {results['duration_s']:g} s"
+        f"{results['clients']} clients, {results['duration_s']:g} s with the database up, "
+        f"{results['duration_s']:g} s"
         " from the instant it stopped (`-m immediate`)."),
         "",
         ("| door | | up: req/s | up: p99 ms | outage: req/s | outage: p50 ms | outage: p99 ms | outage: max ms |"

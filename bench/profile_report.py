@@ -105,7 +105,8 @@ def markdown(results: dict) -> str:
     lines = [
         "# Profile of the gaps",
         "",
-        (f"Run {results['finished_at']}, {results['rows']:,} students; `python -m bench.profile`. Every number is µs "
+        (f"Run {results['finished_at']}, {results['rows']:,} students; `python -m bench.profile`. "
+         "Every number is µs "
         "per GET /students/{random id} unless said otherwise. CPU is the serving thread's own (time.thread_time): "
         "unlike wall time it leaves out waiting for PostgreSQL, whose commit latency swings with the disk. The "
         "reading of these numbers, and the fixes, are in bench/README.md."),
@@ -131,9 +132,11 @@ def markdown(results: dict) -> str:
         *(f"| {name.removesuffix('_us').replace('_', ' ')} | {value:,.1f} |" for name, value in components.items()
           if name != "flask_door_cpu_us"),
         "",
-        (f"The audit row costs a read {components['get_with_audit_us'] - components['get_without_audit_us']:,.0f} µs "
+        ("The audit row costs a read "
+         f"{components['get_with_audit_us'] - components['get_without_audit_us']:,.0f} µs "
         f"(an INSERT and a WAL flush at commit); the pool's check costs each checkout "
-        f"{components['pool_checkout_with_check_us'] - components['pool_checkout_without_check_us']:,.0f} µs (a round "
+        f"{components['pool_checkout_with_check_us'] - components['pool_checkout_without_check_us']:,.0f} µs "
+        "(a round "
         "trip); parsing the connection string twice per statement (DatabaseSettings.trace_url and .user) "
         f"{components['conninfo_parsing_per_statement_us']:,.0f} µs, signals on or off."),
         "",

@@ -151,7 +151,8 @@ def markdown(results: dict, keys: dict) -> str:
     lines += [
         "| handler | warm p50 µs | warm p99 µs | warm CPU p50 µs | cold import ms (`-X importtime`, venv) |",
         "|---|---:|---:|---:|---:|",
-        *(f"| {label} | {warm[name]['p50_us']:,.0f} | {warm[name]['p99_us']:,.0f} | {warm[name]['cpu_p50_us']:,.0f} | "
+        *(f"| {label} | {warm[name]['p50_us']:,.0f} | {warm[name]['p99_us']:,.0f} | "
+          f"{warm[name]['cpu_p50_us']:,.0f} | "
           f"{cold[name]:.0f} |" for name, label in (
               ("bare", "bare APIGatewayRestResolver (`bench/bare_lambda.py`)"),
               ("instrumented", "`handlers.api.lambda_handler` (logs + EMF + X-Ray)"))),

@@ -8,8 +8,8 @@ Each rule is deployed twice, once per door, matching what each door's traces say
   name, POWERTOOLS_SERVICE_NAME), ServiceType `AWS::EC2::Instance` (its segments' origin), ResourceARN `*` (the SDK
   sends none), only when the stack deploys that door.
 X-Ray names are unique in an account and Region and 32 characters at most, so each starts with the first 8
-characters of the stack's id (the StackIdPrefix substitution): two stacks in one account never clash. The group holds the traces in which a door
-answered with a fault or an error, with X-Ray Insights on.
+characters of the stack's id (the StackIdPrefix substitution): two stacks in one account never clash. The group holds
+the traces in which a door answered with a fault or an error, with X-Ray Insights on.
 """
 
 import copy

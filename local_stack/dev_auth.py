@@ -80,8 +80,8 @@ def roles_help(problem: str) -> str:
     return "\n".join([
         f"{problem}; ROLE is one of:",
         *(f"  ROLE={role.value:<{width}}  {ROLE_DUTIES[role]}" for role in Role),
-        ("SUBJECT=<user id> is who the token is for (a fresh user by default); SUBJECT=demo-teacher-grace teaches the"
-        " demo data's CS offerings."),
+        ("SUBJECT=<user id> is who the token is for (a fresh user by default); SUBJECT=demo-teacher-grace"
+        " teaches the demo data's CS offerings."),
         USAGE,
     ])
 

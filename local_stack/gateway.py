@@ -635,4 +635,4 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Silence the per-request access log (and idle-timeout notices) that BaseHTTPRequestHandler writes to stderr."""
+        """Silence the per-request access log (and idle-timeout notices) BaseHTTPRequestHandler writes to stderr."""

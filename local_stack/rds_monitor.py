@@ -28,7 +28,7 @@ for them: a missing timing is not a 0.
 The server must run on this machine (its processes are read with psutil): `make run`'s embedded server, or one a
 DATABASE_URL names on loopback. When it does not answer, the period publishes nothing, as an instance that is down
 does not report.
-"""
+"""  # noqa: E501 - the table above is Markdown, one row a line
 
 from __future__ import annotations
 

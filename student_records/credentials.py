@@ -49,7 +49,7 @@ class SecretsManagerPassword:
         if self._secret is None or force_fetch:
             from aws_lambda_powertools.utilities.parameters import get_secret
 
-            # object: Powertools types a JSON transform's result as a dict, yet a secret holding a JSON list gives a list
+            # object: Powertools types a JSON transform's result as a dict; a secret holding a JSON list gives a list
             secret: object = get_secret(self._secret_arn, transform="json", force_fetch=force_fetch, max_age=86_400)
             if not isinstance(secret, dict) or not {"username", "password"} <= secret.keys():
                 raise ValueError(f"secret {self._secret_arn} has no username and password fields")
