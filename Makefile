@@ -59,12 +59,12 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/python -m local_stack.run
 
-## test: the gates, then the whole suite against a real PostgreSQL server (and the infrastructure checks, with the tools)
+## test: the whole suite against a real PostgreSQL server (and the infrastructure checks, with the tools), after the gates
 test: $(STAMP) gates tools
 	$(BIN)/python -m pytest
 
-## test-fast: the gates, then the unit and contract tiers only (no sam build, checkov, drill or end-to-end run; tiers:
-## tests/tiers.py)
+## test-fast: the unit and contract tiers only (no sam build, checkov, drill or end-to-end run; tiers: tests/tiers.py),
+## after the gates
 test-fast: $(STAMP) gates
 	$(BIN)/python -m pytest -m "unit or contract"
 

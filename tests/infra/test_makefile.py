@@ -149,3 +149,32 @@ def test_ci_runs_exactly_make_test():
     lines = [line for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
              if line.strip() and not line.startswith("#")]
     assert lines[-1] == "make test"
+
+
+def test_make_test_and_test_fast_run_every_gate_before_any_test():
+    for target in ("test", "test-fast"):
+        # When make shows what the target would run (PYTHON312 given, so that `tools` need not find one)
+        planned = make("-n", target, PYTHON312="/usr/bin/true")
+        assert planned.returncode == 0, planned.stderr
+        commands = planned.stdout
+        # Then ruff's check and format check, mypy, bandit and the duplicates count all come before pytest
+        gates = ["ruff check", "ruff format --check", "bin/mypy", "bin/bandit", "duplicates --min-lines 4"]
+        positions = [commands.find(gate) for gate in gates]
+        assert -1 not in positions, [gate for gate, at in zip(gates, positions, strict=True) if at == -1]
+        assert max(positions) < commands.find("-m pytest")
+
+
+def test_the_duplicates_gate_fails_above_its_limit_and_says_where():
+    # Given the app packages as they are, within the limit
+    within = make("duplicates")
+    assert within.returncode == 0, within.stderr
+    counted = int(re.search(r"duplicates: (\d+) pairs", within.stdout).group(1))
+    assert counted <= int(re.search(r"^DUPLICATES_MAX := (\d+)$", MAKEFILE, re.MULTILINE).group(1))
+    if counted == 0:
+        return
+    # When the limit is one below the count
+    over = make("duplicates", f"DUPLICATES_MAX={counted - 1}")
+    # Then it fails, listing the pairs per package
+    assert over.returncode != 0
+    assert f"{counted} is more than {counted - 1}" in over.stderr
+    assert re.search(r"^student_records/: \d+ pairs of places", over.stderr, re.MULTILINE)
