@@ -4,10 +4,10 @@ import json
 
 from openapi_spec_validator import validate
 
+from deployed.contract_check import OPENAPI_PATH
 from flask_backend import create_app
 from rest_contract.openapi import render
 from rest_contract.operations import OPERATIONS
-from tests.doors import OPENAPI_PATH
 
 
 def test_committed_document_is_fresh():

@@ -8,8 +8,9 @@ import json
 import pytest
 from werkzeug import exceptions
 
+from deployed.contract_check import OPENAPI_PATH
 from flask_backend import create_app
-from tests.doors import OPENAPI_PATH, Call, Reply, assert_reply_matches_openapi, token_for
+from tests.doors import Call, Reply, assert_reply_matches_openapi, token_for
 
 REGISTERED_TYPES = set(json.loads(OPENAPI_PATH.read_text())["components"]["schemas"]["Problem"]["properties"]["type"]
                        ["enum"])

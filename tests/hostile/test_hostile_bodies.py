@@ -5,10 +5,11 @@ import json
 
 import pytest
 
+from deployed.contract_check import OPENAPI_PATH
 from handlers.api import create_handler
 from local_stack.gateway import build_rest_event, invoke, lambda_response_to_http
 from rest_contract.parsing import DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES
-from tests.doors import OPENAPI_PATH, ROUTE_TEMPLATES, Call, token_for
+from tests.doors import ROUTE_TEMPLATES, Call, token_for
 from tests.hostile.refusals import assert_refused
 
 JSON_HEADERS = {"Content-Type": "application/json"}

@@ -18,10 +18,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from deployed.contract_check import OPENAPI_PATH
 from flask_backend import create_app
 from handlers.api import create_handler
 from local_stack.gateway import InProcessFunction, LocalGateway
-from tests.doors import OPENAPI_PATH, ROUTE_TEMPLATES, token_for
+from tests.doors import ROUTE_TEMPLATES, token_for
 
 CHECKS = [
     not_a_server_error,

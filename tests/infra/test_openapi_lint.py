@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from deployed.contract_check import OPENAPI_PATH
 from rest_contract.operations import OPERATIONS, TAGS
-from tests.doors import OPENAPI_PATH
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPECTRAL = REPO_ROOT / ".tools" / "spectral" / "node_modules" / ".bin" / "spectral"
