@@ -4,6 +4,7 @@ writes it into README.md, and a test fails when it is stale."""
 
 import ast
 import inspect
+import itertools
 import textwrap
 from pathlib import Path
 
@@ -44,10 +45,14 @@ def descriptions(section: type[BaseModel]) -> dict[str, str]:
     (definition,) = ast.parse(textwrap.dedent(inspect.getsource(section))).body
     found = {}
     body = definition.body if isinstance(definition, ast.ClassDef) else []
-    for statement, following in zip(body, body[1:]):
-        if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
-                and isinstance(following.value.value, str)):
+    for statement, following in itertools.pairwise(body):
+        if (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
             found[statement.target.id] = " ".join(following.value.value.split())
     return found
 

@@ -19,7 +19,7 @@ whole of what reading the environment takes.
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -83,10 +83,12 @@ class Settings(BaseModel):
         """The settings `environ` (the process's environment by default) gives; ConfigurationError naming every
         variable whose value is refused (never the value: it may be a secret)."""
         environ = os.environ if environ is None else environ
-        sections, problems = {}, []
+        sections: dict[str, Any] = {}  # each a section of its own class, passed to Settings by name
+        problems = []
         for name, field in cls.model_fields.items():
             try:
-                sections[name] = read_section(field.annotation, environ)
+                # Each field of Settings is a section, a BaseModel class (a field's annotation is typed as a TypeForm)
+                sections[name] = read_section(cast(type[BaseModel], field.annotation), environ)
             except ConfigurationError as error:
                 problems.append(str(error))
         if problems:
@@ -94,7 +96,10 @@ class Settings(BaseModel):
         return cls(**sections)
 
 
-def read_section(section: Any, environ: Mapping[str, str]) -> Any:
+_Section = TypeVar("_Section", bound=BaseModel)
+
+
+def read_section(section: type[_Section], environ: Mapping[str, str]) -> _Section:
     """A section of settings from the variables its fields name (their aliases; an empty variable is unset); one line
     naming each variable refused."""
     try:
@@ -173,8 +178,8 @@ class ProcessSettings(BaseModel):
     auth_key_dir: Path = Field(Path(".data/auth"), validation_alias="AUTH_KEY_DIR")
     """`make run` and `make token`: the development signing key and its JWKS"""
     rds_monitor: bool = Field(True, validation_alias="RDS_MONITOR")
-    """`make run` and `make drill`: AWS/RDS metrics of the local PostgreSQL as EMF on stdout (`local_stack/rds_monitor.py`);
-    `false` turns the monitor off"""
+    """`make run` and `make drill`: AWS/RDS metrics of the local PostgreSQL as EMF on stdout
+    (`local_stack/rds_monitor.py`); `false` turns the monitor off"""
     rds_monitor_period_s: float = Field(60, gt=0, validation_alias="RDS_MONITOR_PERIOD_S")
     """`make run`: seconds per AWS/RDS datapoint (RDS's is a minute; the drill compresses it with the alarm time)"""
     traces_file: Path | None = Field(None, validation_alias="TRACES_FILE")

@@ -1,6 +1,6 @@
 """`make bench`: one run, every measurement side by side, results in bench/results/latest.{json,md,png}.
 
-    python -m bench [--rows N] [--rows-10m] [--duration S] [--repeats R] [--no-sam-build] [--keep-db]
+python -m bench [--rows N] [--rows-10m] [--duration S] [--repeats R] [--no-sam-build] [--keep-db]
 """
 
 import argparse
@@ -12,15 +12,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from .common import (
-    BENCH_DIR,
-    REPO_ROOT,
-    RESULTS_DIR,
-    SCRATCH_DIR,
-    UdpSink,
-    log,
-    machine_description,
-)
+from .common import BENCH_DIR, REPO_ROOT, RESULTS_DIR, SCRATCH_DIR, UdpSink, log, machine_description
 
 REQUIREMENTS = BENCH_DIR / "requirements.txt"
 TEN_MILLION = 10_000_000
@@ -37,23 +29,36 @@ def ensure_requirements(requirements: Path = REQUIREMENTS) -> None:
         except metadata.PackageNotFoundError:
             pass
         log(f"installing {requirements.relative_to(REPO_ROOT)} into {sys.prefix}")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        "-r", str(requirements)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)],
+            check=True,
+        )
         return
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", "1000000")),
-                        help="students imported (student-records-import) before the other phases"
-                        " (default: BENCH_ROWS or 1,000,000)")
-    parser.add_argument("--rows-10m", action="store_true",
-                        help="at the end, grow the table to 10M students and measure the database again")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=int(os.environ.get("BENCH_ROWS", "1000000")),
+        help="students imported (student-records-import) before the other phases (default: BENCH_ROWS or 1,000,000)",
+    )
+    parser.add_argument(
+        "--rows-10m",
+        action="store_true",
+        help="at the end, grow the table to 10M students and measure the database again",
+    )
     # Five short rounds rather than three long ones: on this shared VM a run's throughput can halve for tens of
     # seconds, and a median of five pairs, each measured seconds apart, shrugs off two such runs.
-    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION_S", "6")),
-                        help="seconds per wrk run (default 6)")
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=int(os.environ.get("BENCH_DURATION_S", "6")),
+        help="seconds per wrk run (default 6)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds per workload (default 5)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--no-sam-build", action="store_true", help="skip sam build (its size is then null)")
@@ -64,17 +69,21 @@ def parse_args() -> argparse.Namespace:
 def run_module(module: str, args: list[str], env: dict[str, str], stdout_path: Path) -> None:
     """A phase in a fresh interpreter, its stdout (the handlers' logs) to a file, its result to a file."""
     with stdout_path.open("w") as stdout:
-        subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env={**os.environ, **env},
-                       stdout=stdout, check=True)
+        subprocess.run(
+            [sys.executable, "-m", module, *args], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=stdout, check=True
+        )
 
 
 def working_tree() -> dict:
     """What was measured: the commit, and the files changed on top of it (the bench measures the work tree)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True).stdout
 
-    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
-            "modified": [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]}
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD").strip(),
+        "modified": [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()],
+    }
 
 
 def rows_key(rows: int) -> str:
@@ -86,8 +95,12 @@ def rows_key(rows: int) -> str:
 
 def database_latencies(database_url: str, rows: int, scratch: Path) -> dict:
     out = scratch / f"db-latency-{rows}.json"
-    run_module("bench.db_latency", ["--rows", str(rows), "--out", str(out)],
-               {"DATABASE_URL": database_url, "OBSERVABILITY": "off"}, scratch / "db-latency.out")
+    run_module(
+        "bench.db_latency",
+        ["--rows", str(rows), "--out", str(out)],
+        {"DATABASE_URL": database_url, "OBSERVABILITY": "off"},
+        scratch / "db-latency.out",
+    )
     return json.loads(out.read_text())
 
 
@@ -119,10 +132,19 @@ def main() -> int:
     token = issue_token("admin", subject="bench", ttl_s=6 * 3600, key_dir=SCRATCH_DIR / "auth")
     sink = UdpSink()
     database = BenchDatabase()
-    results: dict = {"rows": args.rows, "code": working_tree(), "settings": {
-        "wrk_duration_s": args.duration, "repeats": args.repeats, "wrk_connections": args.connections,
-        "wrk_threads": 1, "gunicorn_workers": os.cpu_count(), "gunicorn_threads": 4, "db_pool_size": 4,
-    }}
+    results: dict = {
+        "rows": args.rows,
+        "code": working_tree(),
+        "settings": {
+            "wrk_duration_s": args.duration,
+            "repeats": args.repeats,
+            "wrk_connections": args.connections,
+            "wrk_threads": 1,
+            "gunicorn_workers": os.cpu_count(),
+            "gunicorn_threads": 4,
+            "db_pool_size": 4,
+        },
+    }
     doors: dict = {}
     try:
         mark = time.monotonic()
@@ -147,15 +169,28 @@ def main() -> int:
         database.checkpoint()
         doors = http_load.start_doors(common_env, sink.address, SCRATCH_DIR / "servers")
         # A deep page's cursor, signed as the doors sign theirs (they read CURSOR_SIGNING_KEY from this environment).
-        cursors = Pager(Settings.from_environ({**os.environ, **common_env}).cursors.signing_key
-                        .get_secret_value().encode())
+        cursors = Pager(
+            Settings.from_environ({**os.environ, **common_env}).cursors.signing_key.get_secret_value().encode()
+        )
         plan = http_load.workloads(args.rows, cursors.cursor(max(0, args.rows - 10_000), (None, None)))
         http_load.check_answers(doors, plan, token)
         datagrams_before = sink.datagrams
-        runs = http_load.load_all(doors, plan, shape, args.duration, args.repeats, token, args.rows,
-                                  SCRATCH_DIR / "wrk", database.postmaster_pid())
-        results["http"] = {"runs": runs, "summary": http_load.summarize(runs, plan),
-                           "signals": {name: door.json_lines_written() for name, door in doors.items()}}
+        runs = http_load.load_all(
+            doors,
+            plan,
+            shape,
+            args.duration,
+            args.repeats,
+            token,
+            args.rows,
+            SCRATCH_DIR / "wrk",
+            database.postmaster_pid(),
+        )
+        results["http"] = {
+            "runs": runs,
+            "summary": http_load.summarize(runs, plan),
+            "signals": {name: door.json_lines_written() for name, door in doors.items()},
+        }
         results["http"]["signals"]["xray_datagrams"] = sink.datagrams - datagrams_before
         for door in doors.values():
             door.stop()
@@ -165,11 +200,16 @@ def main() -> int:
         database.checkpoint()
         datagrams_before = sink.datagrams
         lambda_out = SCRATCH_DIR / "lambda.json"
-        run_module("bench.lambda_micro", ["--rows", str(args.rows), "--out", str(lambda_out)],
-                   {**auth_env, "DATABASE_URL": database.url, "BENCH_TOKEN": token,
-                    "AWS_XRAY_DAEMON_ADDRESS": sink.address}, SCRATCH_DIR / "lambda-handlers.out")
-        results["lambda"] = {"warm": json.loads(lambda_out.read_text()),
-                             "xray_datagrams": sink.datagrams - datagrams_before}
+        run_module(
+            "bench.lambda_micro",
+            ["--rows", str(args.rows), "--out", str(lambda_out)],
+            {**auth_env, "DATABASE_URL": database.url, "BENCH_TOKEN": token, "AWS_XRAY_DAEMON_ADDRESS": sink.address},
+            SCRATCH_DIR / "lambda-handlers.out",
+        )
+        results["lambda"] = {
+            "warm": json.loads(lambda_out.read_text()),
+            "xray_datagrams": sink.datagrams - datagrams_before,
+        }
         mark = phase_done("lambda_warm", mark)
 
         log("Lambda: cold import of each handler module (-X importtime, fresh processes)")
@@ -179,21 +219,29 @@ def main() -> int:
         }
         cold_start_out = SCRATCH_DIR / "cold-start.json"
         log("Lambda: import + first invocation in fresh processes (what a cold start's first client waits)")
-        run_module("bench.cold_start", ["--out", str(cold_start_out)],
-                   {**auth_env, "DATABASE_URL": database.url, "BENCH_TOKEN": token,
-                    "AWS_XRAY_DAEMON_ADDRESS": sink.address}, SCRATCH_DIR / "cold-start.out")
+        run_module(
+            "bench.cold_start",
+            ["--out", str(cold_start_out)],
+            {**auth_env, "DATABASE_URL": database.url, "BENCH_TOKEN": token, "AWS_XRAY_DAEMON_ADDRESS": sink.address},
+            SCRATCH_DIR / "cold-start.out",
+        )
         results["lambda"]["cold_start_ms"] = json.loads(cold_start_out.read_text())
         results["lambda"]["sam_build"] = (
-            {"unzipped_bytes": None, "reason": "skipped (--no-sam-build)"} if args.no_sam_build
-            else cold_import.sam_artifact())
+            {"unzipped_bytes": None, "reason": "skipped (--no-sam-build)"}
+            if args.no_sam_build
+            else cold_import.sam_artifact()
+        )
         mark = phase_done("lambda_cold", mark)
 
         if args.rows_10m and args.rows < TEN_MILLION:
             log("growing the table to 10M students")
             # The rows POST /students added stay: the table ends a little over 10M.
             more = database.load_students(TEN_MILLION)
-            results["bulk_create_10m_extension"] = {"rows": more.rows, "copy_seconds": round(more.copy_seconds, 2),
-                                                    "rows_per_s": round(more.rows_per_s)}
+            results["bulk_create_10m_extension"] = {
+                "rows": more.rows,
+                "copy_seconds": round(more.copy_seconds, 2),
+                "rows_per_s": round(more.rows_per_s),
+            }
             results["database"]["10m"] = database_latencies(database.url, database.table_rows(), SCRATCH_DIR)
             phase_done("rows_10m", mark)
     finally:

@@ -24,8 +24,9 @@ app = APIGatewayRestResolver()
 @cache
 def _pool() -> ConnectionPool:
     # On first use, as the project's handler does: the import (the cold start) opens no connection.
-    return ConnectionPool(os.environ["DATABASE_URL"], min_size=1, max_size=1,
-                          kwargs={"autocommit": True, "row_factory": dict_row})
+    return ConnectionPool(
+        os.environ["DATABASE_URL"], min_size=1, max_size=1, kwargs={"autocommit": True, "row_factory": dict_row}
+    )
 
 
 @app.get("/students/<student_id>")

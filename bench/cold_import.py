@@ -32,16 +32,28 @@ def parse_importtime(stderr: str) -> list[tuple[str, int, int]]:
     return modules
 
 
-def import_report(module: str, python: str = sys.executable, path_prefix: tuple[str, ...] = (),
-                  extra_env: dict[str, str] | None = None, no_bytecode: bool = False) -> list[tuple[str, int, int]]:
+def import_report(
+    module: str,
+    python: str = sys.executable,
+    path_prefix: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    no_bytecode: bool = False,
+) -> list[tuple[str, int, int]]:
     """One fresh interpreter importing `module` under the Lambda environment."""
     code = f"import sys; sys.path[:0] = {list(path_prefix)!r}; import {module}"
     env = {**os.environ, **lambda_runtime_environment(LAMBDA_FUNCTION_NAME), **(extra_env or {})}
     for name in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
     flags = ["-B"] if no_bytecode else []
-    completed = subprocess.run([python, *flags, "-X", "importtime", "-c", code], cwd=REPO_ROOT, env=env,
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [python, *flags, "-X", "importtime", "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"importing {module} failed:\n{completed.stderr[-3000:]}")
     return parse_importtime(completed.stderr)
@@ -50,8 +62,9 @@ def import_report(module: str, python: str = sys.executable, path_prefix: tuple[
 def import_ms(module: str, runs: int = IMPORT_RUNS, **options) -> float:
     """Median over fresh processes of the total import time (the sum of every module's own time)."""
     import_report(module, **options)  # writes the bytecode caches, unless told not to
-    return round(median([sum(self_us for _, self_us, _ in import_report(module, **options)) / 1000
-                         for _ in range(runs)]), 1)
+    return round(
+        median([sum(self_us for _, self_us, _ in import_report(module, **options)) / 1000 for _ in range(runs)]), 1
+    )
 
 
 def python312() -> Path | None:
@@ -74,10 +87,22 @@ def sam_artifact() -> dict:
     log("sam build (ApiFunction and MigrationsFunction; pip downloads the Lambda platform wheels)")
     started = time.perf_counter()
     completed = subprocess.run(
-        [str(SAM), "build", "--template-file", "template.yaml", "--build-dir", str(build_dir),
-         "--cache-dir", str(cache_dir)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+        [
+            str(SAM),
+            "build",
+            "--template-file",
+            "template.yaml",
+            "--build-dir",
+            str(build_dir),
+            "--cache-dir",
+            str(cache_dir),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "PATH": f"{interpreter.parent}:{os.environ['PATH']}", "SAM_CLI_TELEMETRY": "0"},
+        check=False,
     )
     build_seconds = time.perf_counter() - started
     if completed.returncode != 0:
@@ -124,5 +149,6 @@ def _artifact_import_ms(interpreter: Path, artifact: Path) -> dict:
     return {
         "cold_import_ms_py312_as_built": import_ms("handlers.api", extra_env=task_root, **options),
         "cold_import_ms_py312_compiling": import_ms(
-            "handlers.api", extra_env={**task_root, "PYTHONPYCACHEPREFIX": str(empty_cache)}, **options),
+            "handlers.api", extra_env={**task_root, "PYTHONPYCACHEPREFIX": str(empty_cache)}, **options
+        ),
     }

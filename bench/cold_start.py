@@ -48,15 +48,23 @@ def measure(runs: int) -> dict[str, dict[str, float]]:
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in HANDLERS}
     for run in range(runs + 1):
         for name, module in HANDLERS.items():
-            completed = subprocess.run([sys.executable, "-c", _CHILD.format(module=module)], cwd=REPO_ROOT,
-                                       env=env, capture_output=True, text=True, timeout=120)
+            completed = subprocess.run(
+                [sys.executable, "-c", _CHILD.format(module=module)],
+                cwd=REPO_ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
             if completed.returncode != 0:
                 raise RuntimeError(f"cold start of {module} failed:\n{completed.stderr[-2000:]}")
             if run:  # the first run writes the bytecode caches
                 samples[name].append(json.loads(completed.stdout.strip().splitlines()[-1]))
     return {
-        name: {key: round(median([sample[key] for sample in values]), 1)
-               for key in ("import_ms", "first_invocation_ms")}
+        name: {
+            key: round(median([sample[key] for sample in values]), 1) for key in ("import_ms", "first_invocation_ms")
+        }
         | {"total_ms": round(median([sample["import_ms"] + sample["first_invocation_ms"] for sample in values]), 1)}
         for name, values in samples.items()
     }

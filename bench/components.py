@@ -50,8 +50,9 @@ def measure(rows: int) -> dict:
     authorization = f"Bearer {os.environ['BENCH_TOKEN']}"
     authenticator = application.services.authenticator
     base_conninfo, _ = database.settings.connection()
-    unchecked_pool = ConnectionPool(base_conninfo, min_size=1, max_size=1,
-                                    kwargs={"autocommit": True, "row_factory": dict_row})
+    unchecked_pool = ConnectionPool(
+        base_conninfo, min_size=1, max_size=1, kwargs={"autocommit": True, "row_factory": dict_row}
+    )
     unchecked_pool.wait()
     rng = random.Random(3)
     row = database.fetch_one(PLAIN_GET, {"id": 1})
@@ -69,7 +70,8 @@ def measure(rows: int) -> dict:
             "jwt_verify_us": timed_us(lambda: authenticator.identify(authorization)),
             # What each statement would cost if its trace fields were not parsed once per Database.
             "conninfo_parsing_per_statement_us": timed_us(
-                lambda: (trace_url(base_conninfo), conninfo_to_dict(base_conninfo).get("user"))),
+                lambda: (trace_url(base_conninfo), conninfo_to_dict(base_conninfo).get("user"))
+            ),
             "pool_checkout_with_check_us": timed_us(pool_checkout_checked),
             "pool_checkout_without_check_us": timed_us(pool_checkout_unchecked),
             "get_with_audit_us": timed_us(lambda: students.get(CALLER, rng.randint(1, rows)), 1000),
@@ -96,15 +98,19 @@ def flask_door_ablation(rows: int) -> dict[str, float]:
 
     pool = app.extensions["application"].database._pool
     check = pool._check
-    settings = {"as is": (True, check), "no rate limiter": (False, check), "no pool check": (True, None),
-                "neither": (False, None)}
+    settings = {
+        "as is": (True, check),
+        "no rate limiter": (False, check),
+        "no pool check": (True, None),
+        "neither": (False, None),
+    }
     for index in range(300):
         call(index)
     blocks: dict[str, list[float]] = {name: [] for name in settings}
     served = 0
     for round_number in range(ABLATION_ROUNDS):
         names = list(settings)
-        for name in names[round_number % 4:] + names[: round_number % 4]:
+        for name in names[round_number % 4 :] + names[: round_number % 4]:
             limited, pool._check = settings[name]
             limiter_on(limited)
             timings = [call(served + index) for index in range(ABLATION_BLOCK)]

@@ -14,7 +14,7 @@ def _stat_fields(pid: int) -> list[str] | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name may hold spaces and parentheses: the fields after its closing parenthesis are fixed.
-    return text[text.rindex(")") + 2:].split()
+    return text[text.rindex(")") + 2 :].split()
 
 
 def process_tree(root: int) -> list[int]:

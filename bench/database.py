@@ -20,9 +20,7 @@ DATABASE_NAME = "student_records"
 COPY_BATCH_ROWS = 100_000
 _COPY_COLUMNS = "first_name, last_name, email, date_of_birth, status, enrolled_on"
 # The demo seed's mix (80/8/9/3 %), spread evenly over every 100 ids so that any id range has it.
-_STATUSES = random.Random(2026).sample(
-    ["active"] * 80 + ["inactive"] * 8 + ["graduated"] * 9 + ["withdrawn"] * 3, 100
-)
+_STATUSES = random.Random(2026).sample(["active"] * 80 + ["inactive"] * 8 + ["graduated"] * 9 + ["withdrawn"] * 3, 100)
 _BIRTH_DATES = [
     f"{1995 + year}-{month:02d}-{day:02d}" for year in range(12) for month in range(1, 13) for day in (3, 17)
 ]
@@ -110,8 +108,9 @@ class BenchDatabase:
             connection.execute("CHECKPOINT")
 
 
-def copy_students(connection: psycopg.Connection, first_number: int, count: int,
-                  student_numbers: bool = False) -> float:
+def copy_students(
+    connection: psycopg.Connection, first_number: int, count: int, student_numbers: bool = False
+) -> float:
     """COPY `count` students numbered from `first_number`; returns the seconds the COPY took (the rows are
     made before). Without student numbers the column's default generates them, as for any insert."""
     columns = f"{_COPY_COLUMNS}, student_number" if student_numbers else _COPY_COLUMNS

@@ -9,10 +9,11 @@ import json
 import os
 import random
 import time
+from functools import partial
 from pathlib import Path
 
-from bench.common import median, percentile
 from application.settings import Settings
+from bench.common import median, percentile
 from student_records.access import Caller, Role
 from student_records.data.database import Database, Query
 from student_records.students.repository import StudentRepository
@@ -46,16 +47,29 @@ def measure(rows: int) -> dict:
     first_page, deep_page = [], []
     for _ in range(PAGE_CALLS):
         for after_id, samples in ((0, first_page), (deep_after, deep_page)):
-            samples.append(_timed_ms(lambda: students.page(
-                BENCH_CALLER, after_id=after_id, limit=51, status=None, prefix=None, search_emails=True)))
+            samples.append(
+                _timed_ms(
+                    partial(
+                        students.page,
+                        BENCH_CALLER,
+                        after_id=after_id,
+                        limit=51,
+                        status=None,
+                        prefix=None,
+                        search_emails=True,
+                    )
+                )
+            )
     rng = random.Random(7)
     audited_get, plain_get = [], []
     for _ in range(GET_CALLS):
         student_id = rng.randint(1, rows)
-        audited_get.append(_timed_ms(lambda: students.get(BENCH_CALLER, student_id)))
-        plain_get.append(_timed_ms(lambda: database.fetch_one(PLAIN_GET, {"id": student_id})))
-    full_scan = [_timed_ms(lambda: database.fetch_one(Query("bench.count_star", "SELECT count(*) FROM students")))
-                 for _ in range(5)]
+        audited_get.append(_timed_ms(partial(students.get, BENCH_CALLER, student_id)))
+        plain_get.append(_timed_ms(partial(database.fetch_one, PLAIN_GET, {"id": student_id})))
+    full_scan = [
+        _timed_ms(lambda: database.fetch_one(Query("bench.count_star", "SELECT count(*) FROM students")))
+        for _ in range(5)
+    ]
     return {
         "rows": students.count(),
         "count": _summary(count),

@@ -44,8 +44,12 @@ def workloads(rows: int, deep_cursor: str) -> list[Workload]:
     return [
         Workload("get_by_id", "GET /students/{id} (random id)", "get_student.lua", f"/students/{rows // 2}"),
         Workload("list_first", "GET /students?limit=50 (first page)", "static.lua", "/students?limit=50"),
-        Workload("list_deep", "GET /students?limit=50&cursor=… (deep page)", "static.lua",
-                 f"/students?limit=50&cursor={deep_cursor}"),
+        Workload(
+            "list_deep",
+            "GET /students?limit=50&cursor=… (deep page)",
+            "static.lua",
+            f"/students?limit=50&cursor={deep_cursor}",
+        ),
         Workload("count", "GET /students/count", "static.lua", "/students/count"),
         Workload("create", "POST /students (unique email)", "post_student.lua", "/students", "POST", 201),
     ]
@@ -100,8 +104,10 @@ def start_doors(common_env: dict[str, str], xray_daemon_address: str, log_dir: P
         for name, extra in (
             (BASELINE, {}),
             (UNINSTRUMENTED, {"OBSERVABILITY": "off"}),
-            (INSTRUMENTED, {"XRAY_SAMPLING": "all", "AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address,
-                            "LOG_LEVEL": "INFO"}),
+            (
+                INSTRUMENTED,
+                {"XRAY_SAMPLING": "all", "AWS_XRAY_DAEMON_ADDRESS": xray_daemon_address, "LOG_LEVEL": "INFO"},
+            ),
         ):
             port = free_port()
             output_path = log_dir / f"{name}.out"
@@ -111,8 +117,11 @@ def start_doors(common_env: dict[str, str], xray_daemon_address: str, log_dir: P
             if name == BASELINE:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG), "bench.baseline_app:app"],
-                    cwd=REPO_ROOT, env={**os.environ, **env, "HOST": LOOPBACK, "PORT": str(port)},
-                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                    cwd=REPO_ROOT,
+                    env={**os.environ, **env, "HOST": LOOPBACK, "PORT": str(port)},
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             else:
                 process = start_flask_door(port, env, stdout=output)
@@ -133,10 +142,17 @@ def check_answers(doors: dict[str, Door], plan: list[Workload], token: str) -> N
         for workload in plan:
             body = None
             if workload.method == "POST":
-                body = json.dumps({"first_name": "Check", "last_name": "Answer",
-                                   "email": f"check.{door.name}.{time.time_ns()}@bench.example.org"}).encode()
+                body = json.dumps(
+                    {
+                        "first_name": "Check",
+                        "last_name": "Answer",
+                        "email": f"check.{door.name}.{time.time_ns()}@bench.example.org",
+                    }
+                ).encode()
             request = urllib.request.Request(
-                door.base_url + workload.path, data=body, method=workload.method,
+                door.base_url + workload.path,
+                data=body,
+                method=workload.method,
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
             )
             try:
@@ -146,7 +162,8 @@ def check_answers(doors: dict[str, Door], plan: list[Workload], token: str) -> N
                 status, payload = error.code, error.read()
             if status != workload.expected_status:
                 raise RuntimeError(
-                    f"{door.name} answered {workload.method} {workload.path} with {status}: {payload[:500]!r}")
+                    f"{door.name} answered {workload.method} {workload.path} with {status}: {payload[:500]!r}"
+                )
 
 
 def ensure_wrk() -> str:
@@ -167,23 +184,41 @@ class LoadShape:
     threads: int
 
 
-def run_wrk(door: Door, workload: Workload, shape: LoadShape, duration_s: int, script_dir: Path,
-            env: dict[str, str], postgres_pid: int) -> dict:
+def run_wrk(
+    door: Door,
+    workload: Workload,
+    shape: LoadShape,
+    duration_s: int,
+    script_dir: Path,
+    env: dict[str, str],
+    postgres_pid: int,
+) -> dict:
     """One wrk run, and the CPU that the door's processes, PostgreSQL and wrk itself spent on it."""
     script = script_dir / workload.script
     if not script.exists():
         script.write_text((LUA_DIR / workload.script).read_text() + "\n" + (LUA_DIR / "report.lua").read_text())
-    command = ["wrk", f"-t{shape.threads}", f"-c{shape.connections}", f"-d{duration_s}s", "--timeout", "5s",
-               "-s", str(script), door.base_url + workload.path]
+    command = [
+        "wrk",
+        f"-t{shape.threads}",
+        f"-c{shape.connections}",
+        f"-d{duration_s}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        door.base_url + workload.path,
+    ]
     meter = CpuMeter({"app": [door.process.pid], "postgres": [postgres_pid]})
     meter.start()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    completed = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env},
-                               timeout=duration_s + 60)
+    completed = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **env}, timeout=duration_s + 60, check=False
+    )
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_seconds = meter.seconds()
-    cpu_seconds["wrk"] = (children_after.ru_utime + children_after.ru_stime
-                          - children_before.ru_utime - children_before.ru_stime)
+    cpu_seconds["wrk"] = (
+        children_after.ru_utime + children_after.ru_stime - children_before.ru_utime - children_before.ru_stime
+    )
     result_line = next((line for line in completed.stdout.splitlines() if line.startswith("BENCH_RESULT ")), None)
     if completed.returncode != 0 or result_line is None:
         raise RuntimeError(f"wrk failed on {door.name} {workload.name}: {completed.stdout}\n{completed.stderr}")
@@ -200,8 +235,17 @@ def run_wrk(door: Door, workload: Workload, shape: LoadShape, duration_s: int, s
     }
 
 
-def load_all(doors: dict[str, Door], plan: list[Workload], shape: LoadShape, duration_s: int, repeats: int,
-             token: str, max_id: int, script_dir: Path, postgres_pid: int) -> list[dict]:
+def load_all(
+    doors: dict[str, Door],
+    plan: list[Workload],
+    shape: LoadShape,
+    duration_s: int,
+    repeats: int,
+    token: str,
+    max_id: int,
+    script_dir: Path,
+    postgres_pid: int,
+) -> list[dict]:
     """For each workload: a warm-up of every door, then `repeats` rounds in which each door runs once. The
     order rotates between rounds (a,b,c / b,c,a / c,a,b) so no door always follows the same one."""
     script_dir.mkdir(parents=True, exist_ok=True)
@@ -211,17 +255,22 @@ def load_all(doors: dict[str, Door], plan: list[Workload], shape: LoadShape, dur
             env = {"BENCH_TOKEN": token, "BENCH_MAX_ID": str(max_id), "BENCH_RUN_ID": f"warm{name}{time.time_ns()}"}
             run_wrk(doors[name], workload, shape, WARMUP_S, script_dir, env, postgres_pid)
         for repeat in range(repeats):
-            order = DOORS[repeat % len(DOORS):] + DOORS[: repeat % len(DOORS)]
+            order = DOORS[repeat % len(DOORS) :] + DOORS[: repeat % len(DOORS)]
             for name in order:
-                env = {"BENCH_TOKEN": token, "BENCH_MAX_ID": str(max_id),
-                       "BENCH_RUN_ID": f"{name}{repeat}{time.time_ns()}"}
+                env = {
+                    "BENCH_TOKEN": token,
+                    "BENCH_MAX_ID": str(max_id),
+                    "BENCH_RUN_ID": f"{name}{repeat}{time.time_ns()}",
+                }
                 result = run_wrk(doors[name], workload, shape, duration_s, script_dir, env, postgres_pid)
                 if result["errors"] > 0.001 * result["requests"]:
                     raise RuntimeError(f"{name} {workload.name}: {result['errors']} errors of {result['requests']}")
                 runs.append({"workload": workload.name, "door": name, "repeat": repeat, **result})
-                log(f"{workload.name:<10} {name:<15} round {repeat + 1}/{repeats}: {result['rps']:>8,.0f} req/s"
+                log(
+                    f"{workload.name:<10} {name:<15} round {repeat + 1}/{repeats}: {result['rps']:>8,.0f} req/s"
                     f"  p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  CPU µs/request: app "
-                    f"{result['app_cpu_us_per_request']:,.0f}, postgres {result['postgres_cpu_us_per_request']:,.0f}")
+                    f"{result['app_cpu_us_per_request']:,.0f}, postgres {result['postgres_cpu_us_per_request']:,.0f}"
+                )
     return runs
 
 
@@ -229,24 +278,37 @@ def summarize(runs: list[dict], plan: list[Workload]) -> dict:
     """Medians per door, and each ratio taken round by round (the runs of one round are adjacent in time)."""
     summary = {}
     for workload in plan:
-        by_door = {name: sorted((run for run in runs if run["workload"] == workload.name and run["door"] == name),
-                                key=lambda run: run["repeat"]) for name in DOORS}
+        by_door = {
+            name: sorted(
+                (run for run in runs if run["workload"] == workload.name and run["door"] == name),
+                key=lambda run: run["repeat"],
+            )
+            for name in DOORS
+        }
         entry: dict = {"label": workload.label}
         for name, door_runs in by_door.items():
             entry[name] = {
                 "rps": median([run["rps"] for run in door_runs]),
                 "p50_ms": round(median([run["p50_ms"] for run in door_runs]), 3),
                 "p99_ms": round(median([run["p99_ms"] for run in door_runs]), 3),
-                **{key: median([run[key] for run in door_runs]) for key in
-                   ("app_cpu_us_per_request", "postgres_cpu_us_per_request", "wrk_cpu_us_per_request")},
+                **{
+                    key: median([run[key] for run in door_runs])
+                    for key in ("app_cpu_us_per_request", "postgres_cpu_us_per_request", "wrk_cpu_us_per_request")
+                },
             }
         for ratio_name, numerator, denominator in (
             ("instrumented_over_uninstrumented", INSTRUMENTED, UNINSTRUMENTED),
             ("uninstrumented_over_baseline", UNINSTRUMENTED, BASELINE),
             ("instrumented_over_baseline", INSTRUMENTED, BASELINE),
         ):
-            per_round = [top["rps"] / bottom["rps"] for top, bottom in zip(by_door[numerator], by_door[denominator])]
-            entry[ratio_name] = {"median": round(median(per_round), 3), "min": round(min(per_round), 3),
-                                 "max": round(max(per_round), 3)}
+            per_round = [
+                top["rps"] / bottom["rps"]
+                for top, bottom in zip(by_door[numerator], by_door[denominator], strict=False)
+            ]
+            entry[ratio_name] = {
+                "median": round(median(per_round), 3),
+                "min": round(min(per_round), 3),
+                "max": round(max(per_round), 3),
+            }
         summary[workload.name] = entry
     return summary

@@ -28,9 +28,13 @@ def flask_caller(module: str, token: str, rows: int):
 
     app = __import__(module, fromlist=["app"]).app
     rng = random.Random(5)
-    environs = [EnvironBuilder(path=f"/students/{rng.randint(1, rows)}", headers={
-        "Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "bench"}).get_environ()
-        for _ in range(1000)]
+    environs = [
+        EnvironBuilder(
+            path=f"/students/{rng.randint(1, rows)}",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "bench"},
+        ).get_environ()
+        for _ in range(1000)
+    ]
     statuses = []
 
     def start_response(status, headers, exc_info=None):
@@ -100,8 +104,16 @@ def frame_totals(root, requests: int) -> list[dict]:
 
     visit(root, frozenset())
     return sorted(
-        ({"function": function, "file": file, "line": line, "inclusive_us": inclusive / requests * 1e6,
-          "self_us": self_time / requests * 1e6} for (function, file, line), (inclusive, self_time) in totals.items()),
+        (
+            {
+                "function": function,
+                "file": file,
+                "line": line,
+                "inclusive_us": inclusive / requests * 1e6,
+                "self_us": self_time / requests * 1e6,
+            }
+            for (function, file, line), (inclusive, self_time) in totals.items()
+        ),
         key=lambda frame: -frame["inclusive_us"],
     )[:400]
 
@@ -128,8 +140,12 @@ def main() -> None:
         for line in sys.stdin:
             block = [call(served + index) for index in range(int(line))]
             served += len(block)
-            control.write(json.dumps({"wall_us": median([wall for wall, _ in block]),
-                                      "cpu_us": median([cpu for _, cpu in block])}) + "\n")
+            control.write(
+                json.dumps(
+                    {"wall_us": median([wall for wall, _ in block]), "cpu_us": median([cpu for _, cpu in block])}
+                )
+                + "\n"
+            )
             control.flush()
         if args.profile_requests:
             result = profile(lambda index: call(served + index), args.profile_requests, args.profile_text)

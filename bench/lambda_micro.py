@@ -26,8 +26,10 @@ WARMUP_INVOCATIONS = 300
 def rest_events(rows: int, token: str, count: int, route_templates: list[str]) -> list[dict]:
     rng = random.Random(11)
     headers = [("Authorization", f"Bearer {token}"), ("Accept", "application/json"), ("User-Agent", "bench")]
-    return [build_rest_event("GET", f"/students/{rng.randint(1, rows)}", headers=headers,
-                             route_templates=route_templates) for _ in range(count)]
+    return [
+        build_rest_event("GET", f"/students/{rng.randint(1, rows)}", headers=headers, route_templates=route_templates)
+        for _ in range(count)
+    ]
 
 
 def invoke_timed(handler, event: dict) -> tuple[float, float]:
@@ -36,8 +38,11 @@ def invoke_timed(handler, event: dict) -> tuple[float, float]:
     region, the same for both. CPU leaves out the wait for PostgreSQL and for a busy machine's run queue."""
     trace_id = new_trace_header(None)
     os.environ["_X_AMZN_TRACE_ID"] = trace_id
-    event = {**event, "headers": {**event["headers"], TRACE_HEADER: trace_id},
-             "multiValueHeaders": {**event["multiValueHeaders"], TRACE_HEADER: [trace_id]}}
+    event = {
+        **event,
+        "headers": {**event["headers"], TRACE_HEADER: trace_id},
+        "multiValueHeaders": {**event["multiValueHeaders"], TRACE_HEADER: [trace_id]},
+    }
     context = LambdaContext(LAMBDA_FUNCTION_NAME)
     cpu_started, started = time.thread_time_ns(), time.perf_counter_ns()
     result = handler(event, context)
@@ -58,8 +63,9 @@ def measure(handlers: dict, events: list[dict], blocks: int, block_size: int) ->
     for block in range(blocks):
         # Alternating which goes first, so neither always runs right after the other.
         for name in names if block % 2 == 0 else reversed(names):
-            timings = [invoke_timed(handlers[name], events[(block * block_size + i) % len(events)])
-                       for i in range(block_size)]
+            timings = [
+                invoke_timed(handlers[name], events[(block * block_size + i) % len(events)]) for i in range(block_size)
+            ]
             samples[name] += [wall for wall, _ in timings]
             cpu_samples[name] += [cpu for _, cpu in timings]
             block_medians[name].append(median([wall for wall, _ in timings]))
@@ -79,19 +85,31 @@ def main() -> None:
     from handlers.api import lambda_handler as instrumented_handler
     from rest_contract.operations import OPERATIONS
 
-    events = rest_events(args.rows, os.environ["BENCH_TOKEN"], args.blocks * args.block_size,
-                         [operation.path for operation in OPERATIONS])
-    measured = measure({"bare": bare_handler, "instrumented": instrumented_handler}, events, args.blocks,
-                       args.block_size)
+    events = rest_events(
+        args.rows,
+        os.environ["BENCH_TOKEN"],
+        args.blocks * args.block_size,
+        [operation.path for operation in OPERATIONS],
+    )
+    measured = measure(
+        {"bare": bare_handler, "instrumented": instrumented_handler}, events, args.blocks, args.block_size
+    )
     samples, block_medians = measured["samples"], measured["block_medians"]
-    ratios = [top / bottom for top, bottom in zip(block_medians["instrumented"], block_medians["bare"])]
+    ratios = [top / bottom for top, bottom in zip(block_medians["instrumented"], block_medians["bare"], strict=False)]
     result = {
-        name: {"p50_us": round(median(values), 1), "p99_us": round(percentile(values, 0.99), 1),
-               "cpu_p50_us": round(median(measured["cpu_samples"][name]), 1), "invocations": len(values)}
+        name: {
+            "p50_us": round(median(values), 1),
+            "p99_us": round(percentile(values, 0.99), 1),
+            "cpu_p50_us": round(median(measured["cpu_samples"][name]), 1),
+            "invocations": len(values),
+        }
         for name, values in samples.items()
     }
-    result["instrumented_over_bare"] = {"median": round(median(ratios), 3), "min": round(min(ratios), 3),
-                                        "max": round(max(ratios), 3)}
+    result["instrumented_over_bare"] = {
+        "median": round(median(ratios), 3),
+        "min": round(min(ratios), 3),
+        "max": round(max(ratios), 3),
+    }
     args.out.write_text(json.dumps(result))
 
 

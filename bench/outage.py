@@ -70,9 +70,13 @@ def measure_side(scratch: Path, duration_s: float, clients: int, refusal_budget_
         migrations.migrate(database_url)
         postgres_version = _add_students(database_url)
         env = {
-            "DATABASE_URL": database_url, **auth_environment(scratch / "auth"),
-            "AWS_XRAY_DAEMON_ADDRESS": sink.address, "AWS_EC2_METADATA_DISABLED": "true",
-            "RATE_LIMIT": "1000000 per second", "GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4",
+            "DATABASE_URL": database_url,
+            **auth_environment(scratch / "auth"),
+            "AWS_XRAY_DAEMON_ADDRESS": sink.address,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "RATE_LIMIT": "1000000 per second",
+            "GUNICORN_WORKERS": "1",
+            "GUNICORN_THREADS": "4",
         }
         token = issue_token("admin", key_dir=scratch / "auth")
         ports = {}
@@ -100,8 +104,11 @@ def _add_students(database_url: str) -> str:
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("INSERT INTO students (first_name, last_name, email) SELECT 'Bench', 'Student',"
-                           " 'bench-' || n || '@example.org' FROM generate_series(1, %s) AS n", (STUDENTS,))
+        connection.execute(
+            "INSERT INTO students (first_name, last_name, email) SELECT 'Bench', 'Student',"
+            " 'bench-' || n || '@example.org' FROM generate_series(1, %s) AS n",
+            (STUDENTS,),
+        )
         return connection.execute("SHOW server_version").fetchone()[0]
 
 
@@ -151,9 +158,15 @@ def _load(base_url: str, token: str, duration_s: float, clients: int) -> dict:
     statuses: dict[str, int] = {}
     for status, _ in samples:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
-    return {"requests": len(samples), "seconds": round(elapsed, 2), "requests_per_s": round(len(samples) / elapsed, 1),
-            "p50_ms": round(_percentile(latencies, 0.5) * 1000, 1), "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
-            "max_ms": round(latencies[-1] * 1000, 1), "statuses": statuses}
+    return {
+        "requests": len(samples),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(samples) / elapsed, 1),
+        "p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
+        "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(latencies[-1] * 1000, 1),
+        "statuses": statuses,
+    }
 
 
 def _percentile(ordered: list[float], fraction: float) -> float:
@@ -186,8 +199,12 @@ def _refused_invocations(server, token: str, budget_s: float) -> dict:
     rng = random.Random(7)
 
     def call() -> tuple[int, float]:
-        event = build_rest_event("GET", f"/students/{rng.randint(1, STUDENTS)}", route_templates=templates,
-                                 headers=[("Authorization", f"Bearer {token}")])
+        event = build_rest_event(
+            "GET",
+            f"/students/{rng.randint(1, STUDENTS)}",
+            route_templates=templates,
+            headers=[("Authorization", f"Bearer {token}")],
+        )
         started = time.perf_counter()
         status = invoke(lambda_handler, event, function_name=FUNCTION_NAME)["statusCode"]
         return status, time.perf_counter() - started
@@ -222,9 +239,21 @@ def _refused_invocations(server, token: str, budget_s: float) -> dict:
 def run_side(tree: Path, label: str, args: argparse.Namespace, scratch: Path) -> dict:
     """One side in a fresh interpreter whose code is `tree`'s; its logs and EMF go to a file."""
     out = scratch / f"{label}.json"
-    command = [sys.executable, "-m", "bench.outage", "--side", str(scratch / label), "--out", str(out),
-               "--duration", str(args.duration), "--clients", str(args.clients),
-               "--refusal-budget", str(args.refusal_budget)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.outage",
+        "--side",
+        str(scratch / label),
+        "--out",
+        str(out),
+        "--duration",
+        str(args.duration),
+        "--clients",
+        str(args.clients),
+        "--refusal-budget",
+        str(args.refusal_budget),
+    ]
     log(f"{label}: {tree}")
     with (scratch / f"{label}-stdout.log").open("w") as stdout:
         subprocess.run(command, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)}, stdout=stdout, check=True)
@@ -249,14 +278,20 @@ def report(results: dict) -> str:
     lines = [
         "# The cost of a database outage",
         "",
-        f"Before: {results['before']['revision']} (no fail-fast). After: the work tree on {results['after']['revision']}"
-        f" ({len(results['after']['modified'])} files changed). {results['machine']}, load average"
-        f" {results['load_average_before']} at the start. Each door: "
-        f"{results['clients']} clients, {results['duration_s']:g} s with the database up, {results['duration_s']:g} s"
-        " from the instant it stopped (`-m immediate`).",
+        (
+            f"Before: {results['before']['revision']} (no fail-fast). After: the work tree on "
+            f"{results['after']['revision']}"
+            f" ({len(results['after']['modified'])} files changed). {results['machine']}, load average"
+            f" {results['load_average_before']} at the start. Each door: "
+            f"{results['clients']} clients, {results['duration_s']:g} s with the database up, "
+            f"{results['duration_s']:g} s"
+            " from the instant it stopped (`-m immediate`)."
+        ),
         "",
-        "| door | | up: req/s | up: p99 ms | outage: req/s | outage: p50 ms | outage: p99 ms | outage: max ms |"
-        " outage statuses | first success after restart |",
+        (
+            "| door | | up: req/s | up: p99 ms | outage: req/s | outage: p50 ms | outage: p99 ms | outage: max ms |"
+            " outage statuses | first success after restart |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for door in ("flask", "lambda"):
@@ -266,7 +301,8 @@ def report(results: dict) -> str:
             lines.append(
                 f"| {door} | {side} | {up['requests_per_s']:,} | {up['p99_ms']:,} | {down['requests_per_s']:,} |"
                 f" {down['p50_ms']:,} | {down['p99_ms']:,} | {down['max_ms']:,} | {down['statuses']} |"
-                f" {figures['first_success_after_restart_s']} s |")
+                f" {figures['first_success_after_restart_s']} s |"
+            )
     lines += [
         "",
         "Lambda handler in this process, refused invocations (database down):",
@@ -276,20 +312,24 @@ def report(results: dict) -> str:
     ]
     for side in ("before", "after"):
         figures = results[side]["lambda_in_process"]
-        lines.append(f"| {side} | {figures['refused']} | {figures['first_ms']} | {figures['p50_ms']} |"
-                     f" {figures['p99_ms']} | {figures['billed_s_per_1000']:,} |"
-                     f" {figures['billed_s_per_1000_after_first']:,} |")
+        lines.append(
+            f"| {side} | {figures['refused']} | {figures['first_ms']} | {figures['p50_ms']} |"
+            f" {figures['p99_ms']} | {figures['billed_s_per_1000']:,} |"
+            f" {figures['billed_s_per_1000_after_first']:,} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.outage", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.outage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--baseline", default="HEAD", help="the revision before fail-fast (default HEAD)")
     parser.add_argument("--duration", type=float, default=5, help="seconds of load up and down, per door (default 5)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients per door (default 8)")
-    parser.add_argument("--refusal-budget", type=float, default=45,
-                        help="seconds of refused Lambda invocations at most (default 45)")
+    parser.add_argument(
+        "--refusal-budget", type=float, default=45, help="seconds of refused Lambda invocations at most (default 45)"
+    )
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="default: bench/results")
     parser.add_argument("--side", type=Path, help=argparse.SUPPRESS)  # one side, in its tree's interpreter
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -309,11 +349,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         before_tree, before_commit = baseline_tree(args.baseline, scratch)
         before = {"revision": before_commit, **run_side(before_tree, "before", args, scratch)}
-        after = {"revision": _git("rev-parse", "--short", "HEAD").strip(),
-                 "modified": [line[3:] for line in _git("status", "--porcelain").splitlines()],
-                 **run_side(TREE, "after", args, scratch)}
-        results = {"machine": machine_description(after["postgres"]), "load_average_before": round(load_before, 2),
-                   "duration_s": args.duration, "clients": args.clients, "before": before, "after": after}
+        after = {
+            "revision": _git("rev-parse", "--short", "HEAD").strip(),
+            "modified": [line[3:] for line in _git("status", "--porcelain").splitlines()],
+            **run_side(TREE, "after", args, scratch),
+        }
+        results = {
+            "machine": machine_description(after["postgres"]),
+            "load_average_before": round(load_before, 2),
+            "duration_s": args.duration,
+            "clients": args.clients,
+            "before": before,
+            "after": after,
+        }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     args.results.mkdir(parents=True, exist_ok=True)

@@ -67,14 +67,32 @@ class Worker:
         read_fd, write_fd = os.pipe()
         slug = variant.name.replace(" ", "-")
         self.profile_text = PROFILES_DIR / f"{slug}.txt"
-        command = [sys.executable, "-m", "bench.inprocess", "--kind", variant.kind, "--module", variant.module,
-                   "--rows", str(rows), "--control-fd", str(write_fd)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.inprocess",
+            "--kind",
+            variant.kind,
+            "--module",
+            variant.module,
+            "--rows",
+            str(rows),
+            "--control-fd",
+            str(write_fd),
+        ]
         if variant.profiled:
             command += ["--profile-requests", str(PROFILED_REQUESTS), "--profile-text", str(self.profile_text)]
         self._output = (log_dir / f"{slug}.out").open("w")
-        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env, **variant.env},
-                                        stdin=subprocess.PIPE, text=True, stdout=self._output,
-                                        stderr=subprocess.STDOUT, pass_fds=(write_fd,))
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **env, **variant.env},
+            stdin=subprocess.PIPE,
+            text=True,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+        )
         os.close(write_fd)
         self._control = os.fdopen(read_fd)
         self._reply()  # ready: imported and warmed up
@@ -133,8 +151,12 @@ def ladders(rows: int, env: dict[str, str], rounds: int, block: int) -> dict:
 
 
 # What the COPY into students maintains besides the heap and the primary key.
-SECONDARY_INDEXES = ("students_email_lower_key", "students_first_name_prefix_idx", "students_last_name_prefix_idx",
-                     "students_status_id_idx")
+SECONDARY_INDEXES = (
+    "students_email_lower_key",
+    "students_first_name_prefix_idx",
+    "students_last_name_prefix_idx",
+    "students_status_id_idx",
+)
 BULK_ABLATION_ROWS = 100_000
 
 
@@ -173,10 +195,23 @@ def import_breakdown() -> dict:
     for module, self_us, _ in report:
         by_package[module.split(".")[0]] += self_us
     cumulative = {module: cumulative_us for module, _, cumulative_us in report}
-    watched = ("jwt.algorithms", "psycopg", "aws_lambda_powertools.event_handler", "aws_lambda_powertools.logging",
-               "aws_lambda_powertools.event_handler.appsync", "aws_lambda_powertools.utilities.data_classes",
-               "asyncio", "aws_xray_sdk.core", "wrapt", "pydantic", "student_records.models",
-               "rest_contract.operations", "observability.lambda_door", "observability.tracing", "handlers.api")
+    watched = (
+        "jwt.algorithms",
+        "psycopg",
+        "aws_lambda_powertools.event_handler",
+        "aws_lambda_powertools.logging",
+        "aws_lambda_powertools.event_handler.appsync",
+        "aws_lambda_powertools.utilities.data_classes",
+        "asyncio",
+        "aws_xray_sdk.core",
+        "wrapt",
+        "pydantic",
+        "student_records.models",
+        "rest_contract.operations",
+        "observability.lambda_door",
+        "observability.tracing",
+        "handlers.api",
+    )
     return {
         "total_ms": round(sum(by_package.values()) / 1000, 1),
         "by_package_ms": {name: round(us / 1000, 1) for name, us in by_package.most_common(20)},
@@ -191,8 +226,9 @@ def ensure_profilers() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", "1000000")))
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--block", type=int, default=200)
@@ -214,16 +250,25 @@ def main() -> int:
         database.load_students(args.rows)
         # Every signal written by the serving thread itself: the ladders read that thread's CPU clock, which would
         # not see the Flask door's writer thread (`python -m bench` measures it, whole processes under load).
-        env = {**auth_env, "DATABASE_URL": database.url, "BENCH_TOKEN": token, "XRAY_SAMPLING": "all",
-               "AWS_XRAY_DAEMON_ADDRESS": sink.address, "RATE_LIMIT": "1000000 per second",
-               "SIGNALS_FLUSH_INTERVAL_MS": "0"}
+        env = {
+            **auth_env,
+            "DATABASE_URL": database.url,
+            "BENCH_TOKEN": token,
+            "XRAY_SAMPLING": "all",
+            "AWS_XRAY_DAEMON_ADDRESS": sink.address,
+            "RATE_LIMIT": "1000000 per second",
+            "SIGNALS_FLUSH_INTERVAL_MS": "0",
+        }
         for name in ("LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_NAME", "_X_AMZN_TRACE_ID", "OBSERVABILITY"):
             os.environ.pop(name, None)
         log("components the baseline skips, timed alone")
         components_out = SCRATCH_DIR / "components.json"
-        subprocess.run([sys.executable, "-m", "bench.components", "--rows", str(args.rows), "--out",
-                        str(components_out)], cwd=REPO_ROOT, env={**os.environ, **env, "OBSERVABILITY": "off"},
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "bench.components", "--rows", str(args.rows), "--out", str(components_out)],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env, "OBSERVABILITY": "off"},
+            check=True,
+        )
         results["components_us"] = json.loads(components_out.read_text())
         log("in-process ladders")
         results["ladders"] = ladders(args.rows, env, args.rounds, args.block)

@@ -94,8 +94,16 @@ class Door:
         self._progress = progress
         self.operations_called: set[str] = set()
 
-    def send(self, method: str, path: str, *, identity: Identity | None = None, json_body: Any = None,
-             body: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        identity: Identity | None = None,
+        json_body: Any = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         """`path` is the API's (e.g. /students?limit=2), without the base URL's own path."""
         request_headers = dict(headers or {})
         if identity is not None:
@@ -126,15 +134,17 @@ class Door:
         request = f"{method} {path} [{request_id}]"
         try:
             status, reply_headers, reply_body = self._exchange(
-                method, self._prefix + path, body, {**headers, REQUEST_ID_HEADER: request_id})
+                method, self._prefix + path, body, {**headers, REQUEST_ID_HEADER: request_id}
+            )
         except _EXCHANGE_ERRORS as error:  # refused, reset, timed out, TLS, garbled: the door cannot be reached
             raise ScenarioFailed(f"{request}: {self.base_url} did not answer: {error}") from None
         correlation_id = reply_headers.get(REQUEST_ID_HEADER.lower())
         self._log.sent.append(SentRequest(self.name, request_id, correlation_id))
         return Reply(request, correlation_id, status, reply_headers, reply_body)
 
-    def _exchange(self, method: str, target: str, body: bytes | None,
-                  headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _exchange(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
         if self._connection is not None:
             try:
                 return self._exchange_on(self._connection, method, target, body, headers)
@@ -153,8 +163,9 @@ class Door:
             raise
 
     @staticmethod
-    def _exchange_on(connection: http.client.HTTPConnection, method: str, target: str, body: bytes | None,
-                     headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _exchange_on(
+        connection: http.client.HTTPConnection, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
         connection.request(method, target, body=body, headers=headers)
         response = connection.getresponse()
         return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()

@@ -33,7 +33,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -119,7 +119,7 @@ class Report:
                 detail = step()
         except (ScenarioFailed, DeployedError) as failure:
             return self._fail(name, str(failure))
-        except Exception as error:  # a reply of an unexpected shape, or a bug here: the run goes on
+        except Exception as error:  # noqa: BLE001 - a reply of an unexpected shape, or a bug here: the run goes on
             traceback.print_exc(file=sys.stderr)
             return self._fail(name, f"{type(error).__name__}: {error}")
         self.passed += 1
@@ -186,7 +186,7 @@ def run_suite(args: argparse.Namespace) -> int:
         doors.append(Door(FLASK, args.flask_url or outputs["FlaskUrl"], log, progress))
     pool_users = PoolUsers(stack.cognito, outputs, run_id) if stack else None
     users_for_the_run = pool_users or DevelopmentUsers(run_id, Path(os.environ.get("AUTH_KEY_DIR", DEFAULT_KEY_DIR)))
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         _run_scenarios(report, run_id, doors, users_for_the_run)
     finally:
@@ -199,8 +199,9 @@ def run_suite(args: argparse.Namespace) -> int:
     return report.summary()
 
 
-def _run_scenarios(report: Report, run_id: str, doors: list[Door],
-                   users_for_the_run: DevelopmentUsers | PoolUsers) -> None:
+def _run_scenarios(
+    report: Report, run_id: str, doors: list[Door], users_for_the_run: DevelopmentUsers | PoolUsers
+) -> None:
     users: dict[str, Identity] = {}
     leftovers = Leftovers()
     first_door = DoorRun(doors[0], run_id, users, leftovers, tag="setup")
@@ -224,18 +225,26 @@ def _run_scenarios(report: Report, run_id: str, doors: list[Door],
     report.run("cleanup: the run's students and the courses never offered deleted", partial(clean_up, first_door))
 
 
-def _check_signals(report: Report, stack: Stack, log: RequestLog, door_names: list[str], started: datetime,
-                   timeout_s: float) -> None:
+def _check_signals(
+    report: Report, stack: Stack, log: RequestLog, door_names: list[str], started: datetime, timeout_s: float
+) -> None:
     waiter = signals.Waiter(time.monotonic() + timeout_s, progress, signals.POLL_INTERVAL_S)
     namespace = stack.outputs["MetricsNamespace"]
     checks: list[tuple[str, Callable[[str, list[str]], str]]] = [
-        (f"{namespace}/Requests counts the run's requests",
-         lambda door, ids: signals.requests_metric(stack.cloudwatch, namespace, door, len(ids), started, waiter)),
-        ("X-Ray finds traces by correlation_id",
-         lambda door, ids: signals.traces(stack.xray, door, ids, started, waiter)),
-        ("Logs Insights finds every request line",
-         lambda door, ids: signals.request_log_lines(stack.logs, stack.outputs[LOG_GROUP_OUTPUTS[door]], door, ids,
-                                                     started, waiter)),
+        (
+            f"{namespace}/Requests counts the run's requests",
+            lambda door, ids: signals.requests_metric(stack.cloudwatch, namespace, door, len(ids), started, waiter),
+        ),
+        (
+            "X-Ray finds traces by correlation_id",
+            lambda door, ids: signals.traces(stack.xray, door, ids, started, waiter),
+        ),
+        (
+            "Logs Insights finds every request line",
+            lambda door, ids: signals.request_log_lines(
+                stack.logs, stack.outputs[LOG_GROUP_OUTPUTS[door]], door, ids, started, waiter
+            ),
+        ),
     ]
     for name, check in checks:
         for door in door_names:
@@ -249,15 +258,27 @@ def _with_requests(check: Callable[[str, list[str]], str], door: str, correlatio
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m deployed.e2e", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--api-url", help="the Lambda door: the API's stage URL, or http://127.0.0.1:3000 for"
-                                          " `make run` (default with --stack: its ApiUrl)")
-    parser.add_argument("--flask-url", help="the Flask door: the load balancer's URL, or http://127.0.0.1:8000 for"
-                                            " `make run` (default with --stack: its FlaskUrl, when it has one)")
+    parser = argparse.ArgumentParser(
+        prog="python -m deployed.e2e", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--api-url",
+        help="the Lambda door: the API's stage URL, or http://127.0.0.1:3000 for"
+        " `make run` (default with --stack: its ApiUrl)",
+    )
+    parser.add_argument(
+        "--flask-url",
+        help="the Flask door: the load balancer's URL, or http://127.0.0.1:8000 for"
+        " `make run` (default with --stack: its FlaskUrl, when it has one)",
+    )
     parser.add_argument("--stack", help="a deployed stack: users in its user pool, and its signals checked")
-    parser.add_argument("--signals-timeout", type=float, default=600.0, metavar="SECONDS",
-                        help="how long to wait for the signals with --stack (default 600)")
+    parser.add_argument(
+        "--signals-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long to wait for the signals with --stack (default 600)",
+    )
     parser.add_argument("--run-id", help="lower-case letters and digits, up to 12 (default: random)")
     return parser
 

@@ -71,8 +71,15 @@ class RunRecords:
 class DoorRun:
     """One door's share of the run: its door, the run's users by role, and records named after both."""
 
-    def __init__(self, door: Door, run_id: str, users: dict[str, Identity], leftovers: Leftovers,
-                 records: RunRecords | None = None, tag: str | None = None) -> None:
+    def __init__(
+        self,
+        door: Door,
+        run_id: str,
+        users: dict[str, Identity],
+        leftovers: Leftovers,
+        records: RunRecords | None = None,
+        tag: str | None = None,
+    ) -> None:
         self.door = door
         self.run_id = run_id
         self.users = users
@@ -88,8 +95,12 @@ class DoorRun:
         return f"{self.tag}-{next(self._serial)}"
 
     def student_body(self, **fields) -> dict:
-        return {"first_name": "Ada", "last_name": f"Lovelace-{self.run_id}", "email": f"{self.unique()}@example.org",
-                **fields}
+        return {
+            "first_name": "Ada",
+            "last_name": f"Lovelace-{self.run_id}",
+            "email": f"{self.unique()}@example.org",
+            **fields,
+        }
 
     def new_student(self, **fields) -> dict:
         student = expect(self.send("POST", "/students", "registrar", json_body=self.student_body(**fields)), 201).json
@@ -97,8 +108,7 @@ class DoorRun:
         return student
 
     def course_body(self, **fields) -> dict:
-        return {"code": self.unique(), "title": "End-to-end checks", "credits": 3, "department": "Quality",
-                **fields}
+        return {"code": self.unique(), "title": "End-to-end checks", "credits": 3, "department": "Quality", **fields}
 
     def new_course(self) -> dict:
         course = expect(self.send("POST", "/courses", "registrar", json_body=self.course_body()), 201).json
@@ -115,16 +125,21 @@ class DoorRun:
 
     def new_offering(self, capacity: int = 5) -> dict:
         course, term = self.new_course(), self.new_term()
-        body = {"course_id": course["id"], "term_id": term["id"], "teacher_sub": self.users["teacher"].subject,
-                "capacity": capacity}
+        body = {
+            "course_id": course["id"],
+            "term_id": term["id"],
+            "teacher_sub": self.users["teacher"].subject,
+            "capacity": capacity,
+        }
         offering = expect(self.send("POST", "/offerings", "registrar", json_body=body), 201).json
         self.leftovers.offerings.add(offering["id"])
         self.leftovers.offered_courses.add(course["id"])
         return offering
 
     def enroll(self, offering: dict, student: dict) -> Reply:
-        return self.send("POST", f"/offerings/{offering['id']}/enrollments", "registrar",
-                         json_body={"student_id": student["id"]})
+        return self.send(
+            "POST", f"/offerings/{offering['id']}/enrollments", "registrar", json_body={"student_id": student["id"]}
+        )
 
 
 def make_run_records(run: DoorRun, student_user: Callable[[int], Identity]) -> RunRecords:
@@ -167,12 +182,13 @@ def _health(run: DoorRun) -> None:
 
 @scenario("students: create (Location, ETag), read, count", "createStudent", "getStudent", "countStudents")
 def _create_read_count(run: DoorRun) -> None:
-    reply = expect(run.send("POST", "/students", "registrar", json_body=run.student_body(date_of_birth="2001-02-03")),
-                   201)
+    reply = expect(
+        run.send("POST", "/students", "registrar", json_body=run.student_body(date_of_birth="2001-02-03")), 201
+    )
     created = reply.json
     run.leftovers.students.add(created["id"])
     check(reply.headers.get("location") == f"/students/{created['id']}", f"{reply.request}: Location is wrong")
-    check(reply.headers.get("etag") == '"1"', f"{reply.request}: ETag is not \"1\"")
+    check(reply.headers.get("etag") == '"1"', f'{reply.request}: ETag is not "1"')
     read = expect(run.send("GET", reply.headers["location"], "admin"), 200)
     check(read.json == created, f"{read.request} differs from what the POST returned")
     count = expect(run.send("GET", "/students/count", "registrar"), 200).json["count"]
@@ -181,26 +197,41 @@ def _create_read_count(run: DoorRun) -> None:
 
 @scenario("students: 401 without a token or with an invalid one", "countStudents", "getStudent")
 def _unauthenticated(run: DoorRun) -> None:
-    for reply in (run.send("GET", "/students/count"),
-                  run.send("GET", f"/students/{run.records.student['id']}",
-                           headers={"Authorization": "Bearer not.a.token"})):
+    for reply in (
+        run.send("GET", "/students/count"),
+        run.send("GET", f"/students/{run.records.student['id']}", headers={"Authorization": "Bearer not.a.token"}),
+    ):
         expect(reply, 401, UNAUTHORIZED)
-        check(reply.headers.get("www-authenticate", "").startswith('Bearer realm="student-records"'),
-              f"{reply.request}: no Bearer challenge in WWW-Authenticate")
+        check(
+            reply.headers.get("www-authenticate", "").startswith('Bearer realm="student-records"'),
+            f"{reply.request}: no Bearer challenge in WWW-Authenticate",
+        )
 
 
-@scenario("students: teachers read directory fields, students their own record, other roles get 403",
-          "getStudent", "listStudents", "countStudents", "createStudent", "updateStudent", "deleteStudent")
+@scenario(
+    "students: teachers read directory fields, students their own record, other roles get 403",
+    "getStudent",
+    "listStudents",
+    "countStudents",
+    "createStudent",
+    "updateStudent",
+    "deleteStudent",
+)
 def _student_roles(run: DoorRun) -> None:
     target = run.new_student(date_of_birth="2001-02-03")
     path = f"/students/{target['id']}"
     teacher_view = expect(run.send("GET", path, "teacher"), 200).json
     check(set(teacher_view) == DIRECTORY_FIELDS, f"a teacher sees {sorted(teacher_view)}")
     page = expect(run.send("GET", f"/students?q=Lovelace-{run.run_id}&limit=5", "teacher"), 200).json
-    check(page["items"] and all(set(item) == DIRECTORY_FIELDS for item in page["items"]),
-          "a teacher's page is empty or has more than directory fields")
-    for method, forbidden_path, body in (("POST", "/students", run.student_body()),
-                                         ("PATCH", path, {"status": "inactive"}), ("DELETE", path, None)):
+    check(
+        page["items"] and all(set(item) == DIRECTORY_FIELDS for item in page["items"]),
+        "a teacher's page is empty or has more than directory fields",
+    )
+    for method, forbidden_path, body in (
+        ("POST", "/students", run.student_body()),
+        ("PATCH", path, {"status": "inactive"}),
+        ("DELETE", path, None),
+    ):
         expect(run.send(method, forbidden_path, "teacher", json_body=body), 403, FORBIDDEN)
     own = run.records.student
     own_view = expect(run.send("GET", f"/students/{own['id']}", "student"), 200).json
@@ -216,11 +247,14 @@ def _list_students(run: DoorRun) -> None:
     made = {run.new_student()["id"], run.new_student()["id"]}
     first = expect(run.send("GET", f"/students?q={run.tag}&limit=1", "registrar"), 200).json
     check(len(first["items"]) == 1 and first["next_cursor"], "a page of 1 has no next_cursor")
-    second = expect(run.send("GET", f"/students?q={run.tag}&limit=1&cursor={quote(first['next_cursor'])}",
-                             "registrar"), 200).json
+    second = expect(
+        run.send("GET", f"/students?q={run.tag}&limit=1&cursor={quote(first['next_cursor'])}", "registrar"), 200
+    ).json
     check(second["items"][0]["id"] > first["items"][0]["id"], "the next page does not continue after the first")
-    found = {item["id"] for item in expect(run.send("GET", f"/students?q={run.tag}&limit=200", "registrar"), 200)
-             .json["items"]}
+    found = {
+        item["id"]
+        for item in expect(run.send("GET", f"/students?q={run.tag}&limit=200", "registrar"), 200).json["items"]
+    }
     check(made <= found, f"searching {run.tag!r} misses students {sorted(made - found)}")
     by_email = expect(run.send("GET", f"/students?q={run.tag}", "teacher"), 200).json
     check(by_email["items"] == [], "a teacher found students by e-mail")
@@ -231,11 +265,15 @@ def _list_students(run: DoorRun) -> None:
 @scenario("students: 409 duplicate e-mail in any case", "createStudent", "updateStudent")
 def _duplicate_email(run: DoorRun) -> None:
     first, second = run.new_student(), run.new_student()
-    reply = expect(run.send("POST", "/students", "registrar", json_body=run.student_body(email=first["email"].upper())),
-                   409, CONFLICT)
+    reply = expect(
+        run.send("POST", "/students", "registrar", json_body=run.student_body(email=first["email"].upper())),
+        409,
+        CONFLICT,
+    )
     check([error["field"] for error in reply.json["errors"]] == ["email"], f"{reply.request} does not name email")
-    expect(run.send("PATCH", f"/students/{second['id']}", "registrar", json_body={"email": first["email"]}),
-           409, CONFLICT)
+    expect(
+        run.send("PATCH", f"/students/{second['id']}", "registrar", json_body={"email": first["email"]}), 409, CONFLICT
+    )
 
 
 @scenario("students: 412 stale If-Match or version", "updateStudent")
@@ -243,18 +281,25 @@ def _stale_update(run: DoorRun) -> None:
     path = f"/students/{run.new_student()['id']}"
     first_version = {"If-Match": '"1"'}
     updated = expect(run.send("PATCH", path, "registrar", json_body={"last_name": "Byron"}, headers=first_version), 200)
-    check(updated.headers.get("etag") == '"2"', f"{updated.request}: ETag is not \"2\"")
-    stale = expect(run.send("PATCH", path, "registrar", json_body={"last_name": "King"}, headers=first_version),
-                   412, PRECONDITION_FAILED)
+    check(updated.headers.get("etag") == '"2"', f'{updated.request}: ETag is not "2"')
+    stale = expect(
+        run.send("PATCH", path, "registrar", json_body={"last_name": "King"}, headers=first_version),
+        412,
+        PRECONDITION_FAILED,
+    )
     check(stale.json.get("current_version") == 2, f"{stale.request}: current_version is not 2")
-    expect(run.send("PATCH", path, "registrar", json_body={"last_name": "King", "version": 1}),
-           412, PRECONDITION_FAILED)
+    expect(
+        run.send("PATCH", path, "registrar", json_body={"last_name": "King", "version": 1}), 412, PRECONDITION_FAILED
+    )
 
 
 @scenario("students: 422 invalid body and malformed id", "createStudent", "getStudent")
 def _invalid_student(run: DoorRun) -> None:
-    reply = expect(run.send("POST", "/students", "registrar", json_body={"first_name": 1, "email": "x", "extra": True}),
-                   422, VALIDATION_FAILED)
+    reply = expect(
+        run.send("POST", "/students", "registrar", json_body={"first_name": 1, "email": "x", "extra": True}),
+        422,
+        VALIDATION_FAILED,
+    )
     named = {error["field"] for error in reply.json["errors"]}
     check({"first_name", "last_name", "email", "extra"} <= named, f"{reply.request} names only {sorted(named)}")
     expect(run.send("GET", "/students/x1", "admin"), 422, VALIDATION_FAILED)
@@ -262,11 +307,24 @@ def _invalid_student(run: DoorRun) -> None:
 
 @scenario("students: 400 malformed JSON, 415 another media type", "createStudent")
 def _unreadable_bodies(run: DoorRun) -> None:
-    expect(run.send("POST", "/students", "registrar", body=b'{"first_name": ',
-                    headers={"Content-Type": "application/json"}),
-           400, MALFORMED_REQUEST)
-    expect(run.send("POST", "/students", "registrar", body=b"first_name=Ada",
-                    headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, UNSUPPORTED_MEDIA_TYPE)
+    expect(
+        run.send(
+            "POST", "/students", "registrar", body=b'{"first_name": ', headers={"Content-Type": "application/json"}
+        ),
+        400,
+        MALFORMED_REQUEST,
+    )
+    expect(
+        run.send(
+            "POST",
+            "/students",
+            "registrar",
+            body=b"first_name=Ada",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        415,
+        UNSUPPORTED_MEDIA_TYPE,
+    )
 
 
 @scenario("students: delete, then 404", "deleteStudent", "getStudent", "updateStudent")
@@ -287,8 +345,9 @@ def _idempotent_create(run: DoorRun) -> None:
     run.leftovers.students.add(first.json["id"])
     replay = expect(run.send("POST", "/students", "registrar", json_body=body, headers=key), 201)
     check(replay.json == first.json, f"{replay.request} is not the first answer")
-    expect(run.send("POST", "/students", "registrar", json_body=run.student_body(), headers=key),
-           422, VALIDATION_FAILED)
+    expect(
+        run.send("POST", "/students", "registrar", json_body=run.student_body(), headers=key), 422, VALIDATION_FAILED
+    )
 
 
 @scenario("students: the audit trail (admins only) names the replies' X-Request-Id", "getStudentAudit")
@@ -299,14 +358,22 @@ def _audit(run: DoorRun) -> None:
     read = expect(run.send("GET", path, "registrar"), 200)
     entries = expect(run.send("GET", f"{path}/audit", "admin"), 200).json["items"]
     trail = [(entry["action"], entry["correlation_id"]) for entry in entries]
-    check(trail[:2] == [("create", created.correlation_id), ("read", read.correlation_id)],
-          f"the audit trail starts with {trail[:2]}")
+    check(
+        trail[:2] == [("create", created.correlation_id), ("read", read.correlation_id)],
+        f"the audit trail starts with {trail[:2]}",
+    )
     expect(run.send("GET", f"{path}/audit", "registrar"), 403, FORBIDDEN)
     expect(run.send("GET", f"{path}/audit?limit=0", "admin"), 422, VALIDATION_FAILED)
 
 
-@scenario("courses: create, read, search, change (412 when stale), delete one never offered",
-          "createCourse", "getCourse", "listCourses", "updateCourse", "deleteCourse")
+@scenario(
+    "courses: create, read, search, change (412 when stale), delete one never offered",
+    "createCourse",
+    "getCourse",
+    "listCourses",
+    "updateCourse",
+    "deleteCourse",
+)
 def _courses(run: DoorRun) -> None:
     reply = expect(run.send("POST", "/courses", "registrar", json_body=run.course_body()), 201)
     course = reply.json
@@ -316,47 +383,72 @@ def _courses(run: DoorRun) -> None:
     check(expect(run.send("GET", path, "student"), 200).json == course, "GET differs from what the POST returned")
     page = expect(run.send("GET", f"/courses?q={course['code']}&limit=5", "teacher"), 200).json
     check([item["id"] for item in page["items"]] == [course["id"]], f"searching {course['code']} finds {page}")
-    changed = expect(run.send("PATCH", path, "registrar", json_body={"title": "Renamed"}, headers={"If-Match": '"1"'}),
-                     200).json
+    changed = expect(
+        run.send("PATCH", path, "registrar", json_body={"title": "Renamed"}, headers={"If-Match": '"1"'}), 200
+    ).json
     check(changed["title"] == "Renamed" and changed["version"] == 2, f"PATCH gave {changed}")
-    expect(run.send("PATCH", path, "registrar", json_body={"title": "Again"}, headers={"If-Match": '"1"'}),
-           412, PRECONDITION_FAILED)
+    expect(
+        run.send("PATCH", path, "registrar", json_body={"title": "Again"}, headers={"If-Match": '"1"'}),
+        412,
+        PRECONDITION_FAILED,
+    )
     expect(run.send("DELETE", path, "registrar"), 204)
     run.leftovers.courses.discard(course["id"])
     expect(run.send("GET", path, "registrar"), 404, NOT_FOUND)
 
 
-@scenario("courses: 409 duplicate code in any case, 422 invalid, 403 for teachers and students",
-          "createCourse", "updateCourse", "deleteCourse")
+@scenario(
+    "courses: 409 duplicate code in any case, 422 invalid, 403 for teachers and students",
+    "createCourse",
+    "updateCourse",
+    "deleteCourse",
+)
 def _course_errors(run: DoorRun) -> None:
     course = run.new_course()
     path = f"/courses/{course['id']}"
-    expect(run.send("POST", "/courses", "registrar", json_body=run.course_body(code=course["code"].upper())),
-           409, CONFLICT)
-    expect(run.send("POST", "/courses", "registrar", json_body=run.course_body(credits=-1, prerequisites=[])),
-           422, VALIDATION_FAILED)
+    expect(
+        run.send("POST", "/courses", "registrar", json_body=run.course_body(code=course["code"].upper())), 409, CONFLICT
+    )
+    expect(
+        run.send("POST", "/courses", "registrar", json_body=run.course_body(credits=-1, prerequisites=[])),
+        422,
+        VALIDATION_FAILED,
+    )
     expect(run.send("POST", "/courses", "teacher", json_body=run.course_body()), 403, FORBIDDEN)
     expect(run.send("PATCH", path, "student", json_body={"title": "Mine"}), 403, FORBIDDEN)
     expect(run.send("DELETE", path, "teacher"), 403, FORBIDDEN)
 
 
-@scenario("terms: create, read, pages; 409 duplicate code, 422 ends before it starts, 403 for students",
-          "createTerm", "getTerm", "listTerms")
+@scenario(
+    "terms: create, read, pages; 409 duplicate code, 422 ends before it starts, 403 for students",
+    "createTerm",
+    "getTerm",
+    "listTerms",
+)
 def _terms(run: DoorRun) -> None:
     term = run.new_term()
-    check(expect(run.send("GET", f"/terms/{term['id']}", "student"), 200).json == term,
-          "GET differs from what the POST returned")
+    check(
+        expect(run.send("GET", f"/terms/{term['id']}", "student"), 200).json == term,
+        "GET differs from what the POST returned",
+    )
     first = expect(run.send("GET", "/terms?limit=1", "teacher"), 200).json
     check(len(first["items"]) == 1 and first["next_cursor"], "a page of 1 of several terms has no next_cursor")
     expect(run.send("GET", f"/terms?limit=1&cursor={quote(first['next_cursor'])}", "teacher"), 200)
     expect(run.send("POST", "/terms", "registrar", json_body=run.term_body(code=term["code"])), 409, CONFLICT)
-    expect(run.send("POST", "/terms", "registrar", json_body=run.term_body(ends_on="2031-08-01")),
-           422, VALIDATION_FAILED)
+    expect(
+        run.send("POST", "/terms", "registrar", json_body=run.term_body(ends_on="2031-08-01")), 422, VALIDATION_FAILED
+    )
     expect(run.send("POST", "/terms", "student", json_body=run.term_body()), 403, FORBIDDEN)
 
 
-@scenario("offerings: create, read, list by term, change capacity; 409, 422 unknown course, 403 for teachers",
-          "createOffering", "getOffering", "listOfferings", "updateOffering", "deleteCourse")
+@scenario(
+    "offerings: create, read, list by term, change capacity; 409, 422 unknown course, 403 for teachers",
+    "createOffering",
+    "getOffering",
+    "listOfferings",
+    "updateOffering",
+    "deleteCourse",
+)
 def _offerings(run: DoorRun) -> None:
     offering = run.new_offering(capacity=2)
     path = f"/offerings/{offering['id']}"
@@ -364,8 +456,9 @@ def _offerings(run: DoorRun) -> None:
     check(expect(run.send("GET", path, "student"), 200).json == offering, "GET differs from what the POST returned")
     listed = expect(run.send("GET", f"/offerings?term_id={offering['term_id']}", "teacher"), 200).json["items"]
     check([item["id"] for item in listed] == [offering["id"]], f"the term's offerings are {listed}")
-    changed = expect(run.send("PATCH", path, "registrar", json_body={"capacity": 3}, headers={"If-Match": '"1"'}),
-                     200).json
+    changed = expect(
+        run.send("PATCH", path, "registrar", json_body={"capacity": 3}, headers={"If-Match": '"1"'}), 200
+    ).json
     check(changed["capacity"] == 3, f"PATCH gave {changed}")
     expect(run.send("PATCH", path, "teacher", json_body={"capacity": 30}), 403, FORBIDDEN)
     same_course_and_term = {key: offering[key] for key in ("course_id", "term_id", "teacher_sub", "capacity")}
@@ -376,12 +469,20 @@ def _offerings(run: DoorRun) -> None:
     run.leftovers.courses.discard(gone["id"])
     of_a_gone_course = {**same_course_and_term, "course_id": gone["id"]}
     reply = expect(run.send("POST", "/offerings", "registrar", json_body=of_a_gone_course), 422, VALIDATION_FAILED)
-    check([error["field"] for error in reply.json["errors"]] == ["course_id"],
-          f"{reply.request} does not name course_id")
+    check(
+        [error["field"] for error in reply.json["errors"]] == ["course_id"], f"{reply.request} does not name course_id"
+    )
 
 
-@scenario("enrollments: enroll (409 twice), roster and grade by the offering's teacher, the student's transcript",
-          "enroll", "listEnrollments", "getEnrollment", "recordGrade", "getGradeScale", "getTranscript")
+@scenario(
+    "enrollments: enroll (409 twice), roster and grade by the offering's teacher, the student's transcript",
+    "enroll",
+    "listEnrollments",
+    "getEnrollment",
+    "recordGrade",
+    "getGradeScale",
+    "getTranscript",
+)
 def _enroll_and_grade(run: DoorRun) -> None:
     own, other = run.records.student, run.records.other_student
     offering = run.new_offering()
@@ -391,8 +492,10 @@ def _enroll_and_grade(run: DoorRun) -> None:
     check([entry["student_id"] for entry in roster] == [own["id"]], f"the roster is {roster}")
     expect(run.send("GET", f"/offerings/{offering['id']}/enrollments", "student"), 403, FORBIDDEN)
     path = f"/enrollments/{enrollment['id']}"
-    check(expect(run.send("GET", path, "student"), 200).json["id"] == enrollment["id"],
-          "a student misses their enrollment")
+    check(
+        expect(run.send("GET", path, "student"), 200).json["id"] == enrollment["id"],
+        "a student misses their enrollment",
+    )
     grades = [entry["grade"] for entry in expect(run.send("GET", "/grade-scale", "student"), 200).json["items"]]
     check("A" in grades, f"the grade scale is {grades}")
     expect(run.send("PUT", f"{path}/grade", "teacher", json_body={"grade": "Z"}), 422, VALIDATION_FAILED)
@@ -404,18 +507,25 @@ def _enroll_and_grade(run: DoorRun) -> None:
     expect(run.send("GET", f"/students/{other['id']}/transcript", "student"), 404, NOT_FOUND)
 
 
-@scenario("enrollments: 409 when full; dropping frees the seat (412 for another version, 403 for teachers)",
-          "enroll", "dropEnrollment")
+@scenario(
+    "enrollments: 409 when full; dropping frees the seat (412 for another version, 403 for teachers)",
+    "enroll",
+    "dropEnrollment",
+)
 def _drop(run: DoorRun) -> None:
     offering = run.new_offering(capacity=1)
     taken = expect(run.enroll(offering, run.records.other_student), 201).json
     expect(run.enroll(offering, run.records.student), 409, CONFLICT)
     path = f"/enrollments/{taken['id']}"
     expect(run.send("PATCH", path, "teacher", json_body={"status": "dropped"}), 403, FORBIDDEN)
-    expect(run.send("PATCH", path, "registrar", json_body={"status": "dropped"}, headers={"If-Match": '"2"'}),
-           412, PRECONDITION_FAILED)
-    dropped = expect(run.send("PATCH", path, "registrar", json_body={"status": "dropped"}, headers={"If-Match": '"1"'}),
-                     200).json
+    expect(
+        run.send("PATCH", path, "registrar", json_body={"status": "dropped"}, headers={"If-Match": '"2"'}),
+        412,
+        PRECONDITION_FAILED,
+    )
+    dropped = expect(
+        run.send("PATCH", path, "registrar", json_body={"status": "dropped"}, headers={"If-Match": '"1"'}), 200
+    ).json
     check(dropped["status"] == "dropped", f"dropping gave {dropped}")
     expect(run.enroll(offering, run.records.student), 201)
 
@@ -441,20 +551,41 @@ def same_on_both_doors(records: RunRecords) -> list[SameOnBothDoors]:
         SameOnBothDoors("404 another's record, as a student", "GET", f"/students/{other}", "student"),
         SameOnBothDoors("422 a malformed id", "GET", "/students/x1", "admin"),
         SameOnBothDoors("401 without a token", "GET", "/students/count", None),
-        SameOnBothDoors("403 a teacher creating a student", "POST", "/students", "teacher",
-                        {"json_body": {"first_name": "A", "last_name": "B", "email": "forbidden@example.org"}}),
-        SameOnBothDoors("422 an invalid student", "POST", "/students", "admin",
-                        {"json_body": {"first_name": 1, "email": "x", "extra": True}}),
+        SameOnBothDoors(
+            "403 a teacher creating a student",
+            "POST",
+            "/students",
+            "teacher",
+            {"json_body": {"first_name": "A", "last_name": "B", "email": "forbidden@example.org"}},
+        ),
+        SameOnBothDoors(
+            "422 an invalid student",
+            "POST",
+            "/students",
+            "admin",
+            {"json_body": {"first_name": 1, "email": "x", "extra": True}},
+        ),
         SameOnBothDoors("400 malformed JSON", "POST", "/students", "admin", {"body": b"{", "headers": json_header}),
-        SameOnBothDoors("409 a taken e-mail", "POST", "/students", "admin",
-                        {"json_body": {"first_name": "A", "last_name": "B", "email": records.student["email"]}}),
-        SameOnBothDoors("412 a stale If-Match", "PATCH", f"/students/{student}", "admin",
-                        {"json_body": {"status": "active"}, "headers": {"If-Match": '"999"'}}),
+        SameOnBothDoors(
+            "409 a taken e-mail",
+            "POST",
+            "/students",
+            "admin",
+            {"json_body": {"first_name": "A", "last_name": "B", "email": records.student["email"]}},
+        ),
+        SameOnBothDoors(
+            "412 a stale If-Match",
+            "PATCH",
+            f"/students/{student}",
+            "admin",
+            {"json_body": {"status": "active"}, "headers": {"If-Match": '"999"'}},
+        ),
         SameOnBothDoors("a course", "GET", f"/courses/{records.course['id']}", "student"),
         SameOnBothDoors("a term", "GET", f"/terms/{records.term['id']}", "student"),
         SameOnBothDoors("an offering", "GET", f"/offerings/{records.offering['id']}", "teacher"),
-        SameOnBothDoors("the roster, as the teacher", "GET", f"/offerings/{records.offering['id']}/enrollments",
-                        "teacher"),
+        SameOnBothDoors(
+            "the roster, as the teacher", "GET", f"/offerings/{records.offering['id']}/enrollments", "teacher"
+        ),
         SameOnBothDoors("an enrollment, as its student", "GET", f"/enrollments/{records.enrollment['id']}", "student"),
         SameOnBothDoors("the grade scale", "GET", "/grade-scale", "student"),
         SameOnBothDoors("a transcript, as its student", "GET", f"/students/{student}/transcript", "student"),
@@ -463,11 +594,13 @@ def same_on_both_doors(records: RunRecords) -> list[SameOnBothDoors]:
 
 def compare_doors(request: SameOnBothDoors, runs: list[DoorRun]) -> None:
     first, second = (run.send(request.method, request.path, request.role, **request.options) for run in runs)
-    for aspect, mine, theirs in (("status", first.status, second.status),
-                                 ("media type", first.media_type, second.media_type),
-                                 ("problem type", first.problem_type, second.problem_type),
-                                 ("ETag", first.headers.get("etag"), second.headers.get("etag")),
-                                 ("body", _comparable(first), _comparable(second))):
+    for aspect, mine, theirs in (
+        ("status", first.status, second.status),
+        ("media type", first.media_type, second.media_type),
+        ("problem type", first.problem_type, second.problem_type),
+        ("ETag", first.headers.get("etag"), second.headers.get("etag")),
+        ("body", _comparable(first), _comparable(second)),
+    ):
         check(mine == theirs, f"{aspect} differs: {first.request} gave {mine!r}, {second.request} gave {theirs!r}")
 
 
@@ -489,6 +622,8 @@ def clean_up(run: DoorRun) -> str:
     for path in deletions:
         reply = run.send("DELETE", path, "admin")
         check(reply.status in (204, 404), f"{reply.request} answered {reply.status}: {reply.body[:300]!r}")
-    return (f"deleted {len(leftovers.students)} students and {len(deletions) - len(leftovers.students)} courses; left"
-            f" {len(leftovers.terms)} terms, {len(leftovers.offerings)} offerings and {len(leftovers.offered_courses)}"
-            " offered courses, which the API does not delete")
+    return (
+        f"deleted {len(leftovers.students)} students and {len(deletions) - len(leftovers.students)} courses; left"
+        f" {len(leftovers.terms)} terms, {len(leftovers.offerings)} offerings and {len(leftovers.offered_courses)}"
+        " offered courses, which the API does not delete"
+    )

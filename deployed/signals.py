@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from observability.catalog import REQUESTS, Dimension
 
@@ -45,17 +45,21 @@ class Waiter:
 
 
 def _window_end() -> datetime:
-    return datetime.now(timezone.utc) + WINDOW_MARGIN
+    return datetime.now(UTC) + WINDOW_MARGIN
 
 
-def requests_metric(cloudwatch, namespace: str, front_door: str, expected: int, started: datetime,
-                    waiter: Waiter) -> str:
+def requests_metric(
+    cloudwatch, namespace: str, front_door: str, expected: int, started: datetime, waiter: Waiter
+) -> str:
     """The door's `Requests` (dimension FrontDoor alone) sum to at least the run's requests that reached it."""
     query = {
         "Id": "requests",
         "MetricStat": {
-            "Metric": {"Namespace": namespace, "MetricName": REQUESTS.name,
-                       "Dimensions": [{"Name": Dimension.FRONT_DOOR.value, "Value": front_door}]},
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": REQUESTS.name,
+                "Dimensions": [{"Name": Dimension.FRONT_DOOR.value, "Value": front_door}],
+            },
             "Period": METRIC_PERIOD_S,
             "Stat": "Sum",
         },
@@ -63,7 +67,8 @@ def requests_metric(cloudwatch, namespace: str, front_door: str, expected: int, 
 
     def attempt() -> tuple[bool, str]:
         pages = cloudwatch.get_paginator("get_metric_data").paginate(
-            MetricDataQueries=[query], StartTime=started - WINDOW_MARGIN, EndTime=_window_end())
+            MetricDataQueries=[query], StartTime=started - WINDOW_MARGIN, EndTime=_window_end()
+        )
         total = sum(value for page in pages for result in page["MetricDataResults"] for value in result["Values"])
         return total >= expected, f"{total:g} of the run's {expected} requests counted"
 
@@ -92,14 +97,17 @@ def traces(xray, front_door: str, correlation_ids: list[str], started: datetime,
 
 def _has_trace(xray, correlation_id: str, started: datetime) -> bool:
     pages = xray.get_paginator("get_trace_summaries").paginate(
-        StartTime=started - WINDOW_MARGIN, EndTime=_window_end(),
-        FilterExpression=f'annotation.correlation_id = "{correlation_id}"')
+        StartTime=started - WINDOW_MARGIN,
+        EndTime=_window_end(),
+        FilterExpression=f'annotation.correlation_id = "{correlation_id}"',
+    )
     # X-Ray scans the window in slices, and a page may be empty while a later one is not.
     return any(page["TraceSummaries"] for page in pages)
 
 
-def request_log_lines(logs, log_group: str, front_door: str, correlation_ids: list[str], started: datetime,
-                      waiter: Waiter) -> str:
+def request_log_lines(
+    logs, log_group: str, front_door: str, correlation_ids: list[str], started: datetime, waiter: Waiter
+) -> str:
     """Logs Insights finds the door's request line of every request of the run that reached it. The lines are
     asked for by correlation id, in chunks: at the Lambda door that id is API Gateway's request id, which shares
     nothing with the run's X-Request-Id."""
@@ -108,22 +116,29 @@ def request_log_lines(logs, log_group: str, front_door: str, correlation_ids: li
     def attempt() -> tuple[bool, str]:
         found = set()
         for chunk in _chunks(sorted(expected), QUERY_IDS_PER_CHUNK):
-            query = ('fields @timestamp, @message'
-                     f' | filter message = "request" and correlation_id in {json.dumps(chunk)}'
-                     ' | limit 10000')
-            query_id = logs.start_query(logGroupName=log_group, queryString=query,
-                                        startTime=int((started - WINDOW_MARGIN).timestamp()),
-                                        endTime=int(_window_end().timestamp()))["queryId"]
+            query = (
+                "fields @timestamp, @message"
+                f' | filter message = "request" and correlation_id in {json.dumps(chunk)}'
+                " | limit 10000"
+            )
+            query_id = logs.start_query(
+                logGroupName=log_group,
+                queryString=query,
+                startTime=int((started - WINDOW_MARGIN).timestamp()),
+                endTime=int(_window_end().timestamp()),
+            )["queryId"]
             found |= set(chunk) & {_correlation_id(row) for row in _query_results(logs, query_id, waiter.deadline)}
         missing = sorted(expected - found)
-        return not missing, (f"{len(found)} of the run's {len(expected)} request lines found"
-                             + (f" (missing e.g. {missing[0]})" if missing else ""))
+        return not missing, (
+            f"{len(found)} of the run's {len(expected)} request lines found"
+            + (f" (missing e.g. {missing[0]})" if missing else "")
+        )
 
     return waiter.until(f"the {front_door} door's request lines in {log_group}", attempt)
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
-    return [items[start:start + size] for start in range(0, len(items), size)]
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _query_results(logs, query_id: str, deadline: float) -> list[list[dict]]:

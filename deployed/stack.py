@@ -52,6 +52,8 @@ def stack_outputs(stack_name: str, required: Iterable[str], cloudformation=None)
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
     missing = [name for name in required if name not in outputs]
     if missing:
-        raise DeployedError(f"stack {stack_name!r} has no output {', '.join(missing)}: is it this project's stack,"
-                            " deployed with its user pool?")
+        raise DeployedError(
+            f"stack {stack_name!r} has no output {', '.join(missing)}: is it this project's stack,"
+            " deployed with its user pool?"
+        )
     return outputs

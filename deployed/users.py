@@ -60,8 +60,9 @@ def create_user(cognito, pool_id: str, email: str, role: str, password: str, stu
     if student_id is not None:
         attributes.append({"Name": STUDENT_ID_CLAIM, "Value": str(student_id)})
     try:
-        user = cognito.admin_create_user(UserPoolId=pool_id, Username=email, UserAttributes=attributes,
-                                         MessageAction="SUPPRESS")["User"]
+        user = cognito.admin_create_user(
+            UserPoolId=pool_id, Username=email, UserAttributes=attributes, MessageAction="SUPPRESS"
+        )["User"]
     except ClientError as error:
         if error_code(error) == "UsernameExistsException":
             raise DeployedError(f"a user {email} already exists in the pool") from None
@@ -90,17 +91,23 @@ def delete_user(cognito, pool_id: str, email: str) -> bool:
     return True
 
 
-def id_token(cognito, pool_id: str, client_id: str, email: str, password: str,
-             ask_mfa_code: Callable[[], str]) -> str:
+def id_token(cognito, pool_id: str, client_id: str, email: str, password: str, ask_mfa_code: Callable[[], str]) -> str:
     """Signs in as the user; an authenticator-app (TOTP) challenge is answered with ask_mfa_code()."""
     try:
         answer = cognito.admin_initiate_auth(
-            UserPoolId=pool_id, ClientId=client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password})
+            UserPoolId=pool_id,
+            ClientId=client_id,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
         if answer.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
             answer = cognito.admin_respond_to_auth_challenge(
-                UserPoolId=pool_id, ClientId=client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=answer["Session"],
-                ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": ask_mfa_code()})
+                UserPoolId=pool_id,
+                ClientId=client_id,
+                ChallengeName="SOFTWARE_TOKEN_MFA",
+                Session=answer["Session"],
+                ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": ask_mfa_code()},
+            )
     except ClientError as error:
         if error_code(error) in ("NotAuthorizedException", "UserNotFoundException"):
             raise DeployedError(f"sign-in refused for {email}: {error.response['Error']['Message']}") from None
@@ -108,8 +115,10 @@ def id_token(cognito, pool_id: str, client_id: str, email: str, password: str,
             raise DeployedError("wrong MFA code") from None
         raise
     if "AuthenticationResult" not in answer:
-        raise DeployedError(f"Cognito asks for {answer.get('ChallengeName')}, which this command does not answer"
-                            " (sign in once through the app to finish setting up the user)")
+        raise DeployedError(
+            f"Cognito asks for {answer.get('ChallengeName')}, which this command does not answer"
+            " (sign in once through the app to finish setting up the user)"
+        )
     return answer["AuthenticationResult"]["IdToken"]
 
 
@@ -128,12 +137,16 @@ def _student_id(text: str | None) -> int | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m deployed.users", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m deployed.users", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("roles", help="list the roles a user may have")
-    for name, help_text in (("create", "create a user with a role"), ("token", "print a user's ID token"),
-                            ("delete", "delete a user")):
+    for name, help_text in (
+        ("create", "create a user with a role"),
+        ("token", "print a user's ID token"),
+        ("delete", "delete a user"),
+    ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--stack", required=True, help="the deployed stack's name")
         command.add_argument("--email", required=True, help="the user's e-mail, which is also their user name")
@@ -150,8 +163,10 @@ def _create(cognito, outputs: dict[str, str], args: argparse.Namespace, student_
     print(f"created {args.email} ({args.role}{f', student {student_id}' if student_id else ''})")
     if not chosen:
         print(f"password: {password}")
-        print(f"This password is shown once: keep it. Sign in with: make -s aws-token STACK={args.stack}"
-              f" EMAIL={args.email}")
+        print(
+            f"This password is shown once: keep it. Sign in with: make -s aws-token STACK={args.stack}"
+            f" EMAIL={args.email}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,8 +186,16 @@ def main(argv: list[str] | None = None) -> int:
                 _create(cognito, outputs, args, student_id)
             elif args.command == "token":
                 password = os.environ.get("PASSWORD") or getpass.getpass(f"Password for {args.email}: ")
-                print(id_token(cognito, outputs["UserPoolId"], outputs["UserPoolClientId"], args.email, password,
-                               lambda: _prompt("MFA code from the authenticator app: ")))
+                print(
+                    id_token(
+                        cognito,
+                        outputs["UserPoolId"],
+                        outputs["UserPoolClientId"],
+                        args.email,
+                        password,
+                        lambda: _prompt("MFA code from the authenticator app: "),
+                    )
+                )
             elif not delete_user(cognito, outputs["UserPoolId"], args.email):
                 raise DeployedError(f"no user {args.email} in the pool")
             else:

@@ -11,8 +11,9 @@ from observability import current_correlation_id, instrument_flask
 from rest_contract.api import Api
 from rest_contract.errors import MalformedRequest
 from rest_contract.http import ApiRequest, ApiResponse, RequestBody
-from rest_contract.operations import OPERATIONS, Operation
+from rest_contract.operations import OPERATIONS
 from rest_contract.problems import problem_for_exception, problem_for_rejection
+from rest_contract.routing import Operation
 
 from .rate_limit import install_rate_limit
 
@@ -67,8 +68,14 @@ def _api_request(path_params: dict[str, str]) -> ApiRequest:
         except ClientDisconnected:  # the connection ended before the body its Content-Length announced
             raise MalformedRequest("the request body ended before the length it announced") from None
 
-    return ApiRequest(request.method, path_params, list(request.args.items(multi=True)), headers,
-                      RequestBody(read_body), current_correlation_id())
+    return ApiRequest(
+        request.method,
+        path_params,
+        list(request.args.items(multi=True)),
+        headers,
+        RequestBody(read_body),
+        current_correlation_id(),
+    )
 
 
 def _flask_response(response: ApiResponse) -> Response:

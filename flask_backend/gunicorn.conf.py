@@ -41,19 +41,25 @@ def on_starting(server: Arbiter) -> None:
     port)". The arbiter binds only when it has no listeners yet; inherited ones (a re-executed master's
     GUNICORN_FD, socket activation's LISTEN_FDS) and unix sockets are left to it."""
     addresses = server.cfg.address
-    if os.environ.get("GUNICORN_FD") or os.environ.get("LISTEN_FDS") or not all(
-        isinstance(address, tuple) for address in addresses
+    if (
+        os.environ.get("GUNICORN_FD")
+        or os.environ.get("LISTEN_FDS")
+        or not all(isinstance(address, tuple) for address in addresses)
     ):
         return
     listeners = []
     for host, port in addresses:
         try:
-            listeners.append((sock.TCP6Socket if util.is_ipv6(host) else sock.TCPSocket)((host, port), server.cfg,
-                                                                                          server.log))
+            listeners.append(
+                (sock.TCP6Socket if util.is_ipv6(host) else sock.TCPSocket)((host, port), server.cfg, server.log)
+            )
         except OSError as error:
             if error.errno != errno.EADDRINUSE:
                 raise
-            server.log.error("the Flask door cannot listen on %s tcp port %s: another program holds it; "
-                             "set PORT to move it", host, port)
+            server.log.error(
+                "the Flask door cannot listen on %s tcp port %s: another program holds it; set PORT to move it",
+                host,
+                port,
+            )
             sys.exit(1)
     server.LISTENERS = listeners

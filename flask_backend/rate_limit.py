@@ -29,6 +29,7 @@ def install_rate_limit(
     app: Flask, settings: HttpSettings, to_flask_response: Callable[[ApiResponse], Response]
 ) -> None:
     if settings.trusted_proxy_hops:
+        # Flask's documented way to wrap its WSGI app: https://flask.palletsprojects.com/en/stable/deploying/proxy_fix/
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     rates = parse_many(settings.rate_limit)
     limiter = FixedWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
@@ -41,8 +42,11 @@ def install_rate_limit(
         for rate in rates:
             if not limiter.hit(rate, client):
                 reset_at = limiter.get_window_stats(rate, client).reset_time
-                return to_flask_response(problem_response(
-                    TOO_MANY_REQUESTS, f"rate limit exceeded: {rate}",
-                    headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
-                ))
+                return to_flask_response(
+                    problem_response(
+                        TOO_MANY_REQUESTS,
+                        f"rate limit exceeded: {rate}",
+                        headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
+                    )
+                )
         return None

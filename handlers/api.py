@@ -3,6 +3,7 @@
 import base64
 import binascii
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -15,10 +16,11 @@ from observability import current_correlation_id, instrument_api_handler
 from rest_contract.api import Api
 from rest_contract.errors import MalformedRequest
 from rest_contract.http import ApiRequest, ApiResponse, RequestBody
-from rest_contract.operations import OPERATIONS, Operation
+from rest_contract.operations import OPERATIONS
 from rest_contract.problems import problem_for_exception
+from rest_contract.routing import Operation
 
-ProxyHandler = Callable[[dict, LambdaContext], dict]
+ProxyHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def create_handler(settings: Settings | None = None, *, application: Application | None = None) -> ProxyHandler:
@@ -29,16 +31,16 @@ def create_handler(settings: Settings | None = None, *, application: Application
         _register(resolver, api, operation)
 
     @resolver.not_found
-    def _route_not_found(_: NotFoundError) -> Response:
+    def _route_not_found(_: NotFoundError) -> Response[str | None]:
         event = resolver.current_event
         return _lambda_response(api.unmatched(event.http_method, unquote(event.path)))
 
-    @resolver.exception_handler(Exception)
-    def _any_error(error: Exception) -> Response:  # raised outside dispatch: reading the event itself
+    @resolver.exception_handler(Exception)  # type: ignore[untyped-decorator]  # Powertools leaves it unannotated
+    def _any_error(error: Exception) -> Response[str | None]:  # raised outside dispatch: reading the event itself
         return _lambda_response(problem_for_exception(error))
 
     @instrument_api_handler
-    def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return resolver.resolve(_routed_as_decoded(event), context)
 
     return lambda_handler
@@ -47,16 +49,16 @@ def create_handler(settings: Settings | None = None, *, application: Application
 _handler: ProxyHandler | None = None
 
 
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda's entry point: this execution environment's handler, built at its first invocation from the
     environment's settings (which a bad value then fails, naming the variable), and reused by every warm one."""
-    global _handler
+    global _handler  # noqa: PLW0603 - one handler per execution environment, which Lambda reuses while warm
     if _handler is None:
         _handler = create_handler()
     return _handler(event, context)
 
 
-def _routed_as_decoded(event: dict) -> dict:
+def _routed_as_decoded(event: dict[str, Any]) -> dict[str, Any]:
     """The event with its path decoded once, then encoded again but for its slashes: the path the Flask door routes.
     API Gateway REST hands a Lambda proxy the path as the client encoded it, and decodes only the parameters it
     matched (`path` and `pathParameters` in
@@ -71,7 +73,7 @@ def _routed_as_decoded(event: dict) -> dict:
 
 
 def _register(resolver: APIGatewayRestResolver, api: Api, operation: Operation) -> None:
-    def view(**path_params: str) -> Response:
+    def view(**path_params: str) -> Response[str | None]:
         path = resolver.current_event.path
         if "//" in path:  # an empty segment: Powertools' rule accepts trailing ones, the Flask door's router none
             return _lambda_response(api.unmatched(operation.method, unquote(path)))
@@ -85,9 +87,7 @@ def _register(resolver: APIGatewayRestResolver, api: Api, operation: Operation) 
 def _api_request(resolver: APIGatewayRestResolver, path_params: dict[str, str]) -> ApiRequest:
     event = resolver.current_event
     query = [
-        (name, value)
-        for name, values in (event.multi_value_query_string_parameters or {}).items()
-        for value in values
+        (name, value) for name, values in (event.multi_value_query_string_parameters or {}).items() for value in values
     ]
     # Every value of a repeated header, joined as Flask joins them: two Authorization headers must not
     # become "the last one wins" on one door only.
@@ -98,8 +98,14 @@ def _api_request(resolver: APIGatewayRestResolver, path_params: dict[str, str]) 
     headers = {name: ", ".join(values) for name, values in values_by_name.items()}
     body = event.body
     is_base64_encoded = bool(event.is_base64_encoded)
-    return ApiRequest(event.http_method, path_params, query, headers,
-                      RequestBody(lambda limit: _decoded_body(body, is_base64_encoded)), current_correlation_id())
+    return ApiRequest(
+        event.http_method,
+        path_params,
+        query,
+        headers,
+        RequestBody(lambda limit: _decoded_body(body, is_base64_encoded)),
+        current_correlation_id(),
+    )
 
 
 def _decoded_body(body: str | None, is_base64_encoded: bool) -> bytes:
@@ -118,7 +124,7 @@ def _decoded_body(body: str | None, is_base64_encoded: bool) -> bytes:
         raise MalformedRequest("the request body is marked base64-encoded but is not valid base64") from None
 
 
-def _lambda_response(response: ApiResponse) -> Response:
+def _lambda_response(response: ApiResponse) -> Response[str | None]:
     return Response(
         status_code=response.status,
         content_type=response.content_type,

@@ -26,8 +26,7 @@ logger = logging.getLogger(__name__)
 def smoke_check(event: dict[str, Any], context: object) -> None:
     version = os.environ["NEW_VERSION"]
     try:
-        passed, detail = check_version(boto3.client("lambda", config=CLIENT_CONFIG), version,
-                                       os.environ["SMOKE_EVENT"])
+        passed, detail = check_version(boto3.client("lambda", config=CLIENT_CONFIG), version, os.environ["SMOKE_EVENT"])
     except Exception as error:  # a version that cannot be judged does not get traffic
         logger.exception("smoke check of %s could not run", version)
         passed, detail = False, f"{type(error).__name__}"
@@ -40,10 +39,11 @@ def smoke_check(event: dict[str, Any], context: object) -> None:
     )
 
 
-def check_version(lambda_client, version: str, smoke_event: str) -> tuple[bool, str]:
+def check_version(lambda_client: Any, version: str, smoke_event: str) -> tuple[bool, str]:
     """(passed, why) for one invocation of the version with the smoke event."""
-    response = lambda_client.invoke(FunctionName=version, InvocationType="RequestResponse",
-                                    Payload=smoke_event.encode())
+    response = lambda_client.invoke(
+        FunctionName=version, InvocationType="RequestResponse", Payload=smoke_event.encode()
+    )
     payload = response["Payload"].read()
     if response.get("FunctionError"):
         return False, f"the function failed: {response['FunctionError']}"

@@ -59,8 +59,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     worker.join(timeout=max(context.get_remaining_time_in_millis() - ANSWER_MARGIN_MS, 0) / 1000)
 
     if worker.is_alive():
-        reason = (f"migrations still running when the function was about to time out (log stream"
-                  f" {context.log_stream_name}); a migration may be waiting on a lock")
+        reason = (
+            f"migrations still running when the function was about to time out (log stream"
+            f" {context.log_stream_name}); a migration may be waiting on a lock"
+        )
         send_answer(event, "FAILED", reason, physical_id)
         raise MigrationsFailed(reason)
     if outcome.error is not None:

@@ -26,7 +26,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from observability.settings import METRICS_NAMESPACE
@@ -50,11 +50,12 @@ SeriesKey = tuple[str, str, frozenset[tuple[str, str]]]
 
 # ---- datapoints from EMF -------------------------------------------------------------------------------------
 
+
 def datapoints_from_emf(lines: Iterable[str]) -> dict[SeriesKey, list[tuple[float, float]]]:
     """(namespace, metric, dimensions) -> [(timestamp in seconds, value)], one series per EMF dimension set."""
     series: dict[SeriesKey, list[tuple[float, float]]] = defaultdict(list)
-    for line in lines:
-        line = line.strip()
+    for raw_line in lines:
+        line = raw_line.strip()
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         try:
@@ -68,14 +69,18 @@ def datapoints_from_emf(lines: Iterable[str]) -> dict[SeriesKey, list[tuple[floa
                 values = document.get(metric["Name"])
                 values = values if isinstance(values, list) else [values]
                 for dimension_set in directive["Dimensions"]:
-                    key = (directive["Namespace"], metric["Name"],
-                           frozenset((name, document[name]) for name in dimension_set))
+                    key = (
+                        directive["Namespace"],
+                        metric["Name"],
+                        frozenset((name, document[name]) for name in dimension_set),
+                    )
                     series[key] += [(timestamp, float(value)) for value in values if value is not None]
     return series
 
 
-def with_application_signals(series: dict[SeriesKey, list[tuple[float, float]]], namespace: str,
-                             time_scale: float) -> dict[SeriesKey, list[tuple[float, float]]]:
+def with_application_signals(
+    series: dict[SeriesKey, list[tuple[float, float]]], namespace: str, time_scale: float
+) -> dict[SeriesKey, list[tuple[float, float]]]:
     """The series, with what Application Signals publishes for the service-level objectives (BurnRate and
     AttainmentRate, one datapoint a minute), computed from the doors' own (infra/slos.py), their SloName the one a stack
     called student-records gives them."""
@@ -83,16 +88,23 @@ def with_application_signals(series: dict[SeriesKey, list[tuple[float, float]]],
     if not times:
         return series
     objectives, start, end = slos.load_objectives(), min(times), max(times)
-    derived = slos.burn_rate_series(objectives, series, namespace, period_s=60 / time_scale, start=start, end=end,
-                                    time_scale=time_scale)
-    derived |= slos.attainment_series(objectives, series, namespace, period_s=60 / time_scale, start=start, end=end,
-                                      time_scale=time_scale)
+    derived = slos.burn_rate_series(
+        objectives, series, namespace, period_s=60 / time_scale, start=start, end=end, time_scale=time_scale
+    )
+    derived |= slos.attainment_series(
+        objectives, series, namespace, period_s=60 / time_scale, start=start, end=end, time_scale=time_scale
+    )
     from .render import DEFAULT_STACK_NAME
 
     stack_name = {"AWS::StackName": DEFAULT_STACK_NAME}
-    return series | {(key_namespace, name, frozenset((dimension, substitute(value, stack_name))
-                                                     for dimension, value in dimensions)): points
-                     for (key_namespace, name, dimensions), points in derived.items()}
+    return series | {
+        (
+            key_namespace,
+            name,
+            frozenset((dimension, substitute(value, stack_name)) for dimension, value in dimensions),
+        ): points
+        for (key_namespace, name, dimensions), points in derived.items()
+    }
 
 
 def aggregate(values: list[float], statistic: str) -> float:
@@ -114,6 +126,7 @@ def aggregate(values: list[float], statistic: str) -> float:
 
 
 # ---- evaluation ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Transition:
@@ -153,8 +166,13 @@ class Stack:
         from .render import DEFAULT_STACK_NAME, SOURCE, function_timeouts_s, load_template, stack_values
 
         values = stack_values()
-        values |= {"AWS::StackName": DEFAULT_STACK_NAME, "AWS::Region": REGION, "Database": values["DbInstanceIdentifier"], "FlaskLoadBalancer.LoadBalancerFullName": LOAD_BALANCER,
-                   "FlaskTargetGroup.TargetGroupFullName": TARGET_GROUP}
+        values |= {
+            "AWS::StackName": DEFAULT_STACK_NAME,
+            "AWS::Region": REGION,
+            "Database": values["DbInstanceIdentifier"],
+            "FlaskLoadBalancer.LoadBalancerFullName": LOAD_BALANCER,
+            "FlaskTargetGroup.TargetGroupFullName": TARGET_GROUP,
+        }
         return cls(namespace, values, function_timeouts_s(load_template(SOURCE)["Resources"]))
 
     def namespace_of(self, metric: Metric) -> str:
@@ -162,15 +180,23 @@ class Stack:
 
     def dimensions_of(self, metric: Metric) -> list[tuple[str, str]]:
         """The metric's dimensions with their values filled in (one without a known value kept as written)."""
-        return [(name, substitute(value, self.dimension_values) if placeholders(value) <= set(self.dimension_values)
-                 else value) for name, value in metric.dimensions]
+        return [
+            (
+                name,
+                substitute(value, self.dimension_values)
+                if placeholders(value) <= set(self.dimension_values)
+                else value,
+            )
+            for name, value in metric.dimensions
+        ]
 
     def metric_key(self, metric: Metric) -> SeriesKey:
         return self.namespace_of(metric), metric.name, frozenset(self.dimensions_of(metric))
 
 
-def replay(catalog: AlarmCatalog, lines: Iterable[str], *, namespace: str = METRICS_NAMESPACE,
-           time_scale: float = 1.0) -> ReplayResult:
+def replay(
+    catalog: AlarmCatalog, lines: Iterable[str], *, namespace: str = METRICS_NAMESPACE, time_scale: float = 1.0
+) -> ReplayResult:
     series = datapoints_from_emf(lines)
     if not series:
         return ReplayResult([], [], [alarm.name for alarm in catalog.alarms])
@@ -223,22 +249,30 @@ def _evaluate(alarm: AlarmSpec, series, stack: Stack, start, end, time_scale):
     state, transitions, timeline = INSUFFICIENT_DATA, [], []
     indexes = sorted(values)
     for position, index in enumerate(indexes):
-        window = [(i, values[i]) for i in indexes[max(0, position - alarm.evaluation_periods + 1): position + 1]]
+        window = [(i, values[i]) for i in indexes[max(0, position - alarm.evaluation_periods + 1) : position + 1]]
         if alarm.treat_missing_data in ("missing", "ignore"):
             # Missing datapoints are not considered: the window is the last N present ones, looking back further (to
             # twice N periods) as CloudWatch retrieves more datapoints than the evaluation periods for such alarms.
             # A metric published once a period now and then falls a period behind (a monitor's clock is no datapoint
             # of CloudWatch's), which must not read as N-1 breaching out of N.
-            earlier = indexes[max(0, position - 2 * alarm.evaluation_periods + 1): position + 1]
-            present = [(i, values[i]) for i in earlier if values[i] is not None][-alarm.evaluation_periods:]
+            earlier = indexes[max(0, position - 2 * alarm.evaluation_periods + 1) : position + 1]
+            present = [(i, values[i]) for i in earlier if values[i] is not None][-alarm.evaluation_periods :]
             window = present or window
         new_state, breaching = _window_state(alarm, window, compare, threshold, state)
         evaluated_at = (index + 1) * period_s
         if new_state != state:
-            at = datetime.fromtimestamp(evaluated_at, timezone.utc)
+            at = datetime.fromtimestamp(evaluated_at, UTC)
             reason = _reason(alarm, window, breaching, new_state, words, threshold, period_s)
-            transitions.append(Transition(alarm.name, state, new_state, at, reason,
-                                          _message(alarm, state, new_state, at, reason, threshold, stack)))
+            transitions.append(
+                Transition(
+                    alarm.name,
+                    state,
+                    new_state,
+                    at,
+                    reason,
+                    _message(alarm, state, new_state, at, reason, threshold, stack),
+                )
+            )
             state = new_state
         timeline.append((evaluated_at, state))
     return transitions, timeline
@@ -249,10 +283,7 @@ def _window_state(alarm, window, compare, threshold, current):
     present = [(i, v) for i, v in window if v is not None]
     breaching = [(i, v) for i, v in present if compare(v, threshold)]
     missing = len(window) - len(present)
-    if treat == "breaching":
-        count = len(breaching) + missing
-    else:
-        count = len(breaching)
+    count = len(breaching) + missing if treat == "breaching" else len(breaching)
     if not present and treat in ("missing", "ignore"):
         return (INSUFFICIENT_DATA if treat == "missing" or current == INSUFFICIENT_DATA else current), breaching
     return (ALARM if count >= alarm.datapoints_to_alarm else OK), breaching
@@ -260,19 +291,24 @@ def _window_state(alarm, window, compare, threshold, current):
 
 def _reason(alarm, window, breaching, new_state, words, threshold, period_s) -> str:
     shown = ", ".join(
-        f"{value:g} ({datetime.fromtimestamp(i * period_s, timezone.utc):%d/%m/%y %H:%M:%S})"
-        for i, value in reversed(window) if value is not None
+        f"{value:g} ({datetime.fromtimestamp(i * period_s, UTC):%d/%m/%y %H:%M:%S})"
+        for i, value in reversed(window)
+        if value is not None
     )
     if new_state == INSUFFICIENT_DATA:
         return f"Insufficient Data: {len(window)} datapoints were unknown."
     count = len(breaching)
     if new_state == ALARM:
         needed = alarm.datapoints_to_alarm
-        return (f"Threshold Crossed: {count} out of the last {len(window)} datapoints [{shown}] were {words} the"
-                f" threshold ({threshold:g}) (minimum {needed} datapoint{'s' if needed > 1 else ''}"
-                f" for OK -> ALARM transition).")
-    return (f"Threshold Crossed: {len(window) - count} out of the last {len(window)} datapoints [{shown}] were not"
-            f" {words} the threshold ({threshold:g}) (minimum 1 datapoint for ALARM -> OK transition).")
+        return (
+            f"Threshold Crossed: {count} out of the last {len(window)} datapoints [{shown}] were {words} the"
+            f" threshold ({threshold:g}) (minimum {needed} datapoint{'s' if needed > 1 else ''}"
+            f" for OK -> ALARM transition)."
+        )
+    return (
+        f"Threshold Crossed: {len(window) - count} out of the last {len(window)} datapoints [{shown}] were not"
+        f" {words} the threshold ({threshold:g}) (minimum 1 datapoint for ALARM -> OK transition)."
+    )
 
 
 def _alarm_arn(name: str) -> str:
@@ -283,8 +319,7 @@ def _timestamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
 
 
-def _message(alarm: AlarmSpec, old: str, new: str, at: datetime, reason: str, threshold: float,
-             stack: Stack) -> dict:
+def _message(alarm: AlarmSpec, old: str, new: str, at: datetime, reason: str, threshold: float, stack: Stack) -> dict:
     """The JSON body CloudWatch publishes to the alarm's SNS topic."""
     trigger: dict = {
         "Period": alarm.period,
@@ -308,11 +343,21 @@ def _message(alarm: AlarmSpec, old: str, new: str, at: datetime, reason: str, th
         }
     else:
         trigger["Metrics"] = [
-            {"Id": q.id, "Expression": q.expression, "Label": q.label, "ReturnData": True} if q.expression else
-            {"Id": q.id, "ReturnData": False, "MetricStat": {
-                "Metric": {"Namespace": stack.namespace_of(q.metric), "MetricName": q.metric.name,
-                           "Dimensions": [{"value": v, "name": n} for n, v in stack.dimensions_of(q.metric)]},
-                "Period": alarm.period, "Stat": q.statistic}}
+            {"Id": q.id, "Expression": q.expression, "Label": q.label, "ReturnData": True}
+            if q.expression
+            else {
+                "Id": q.id,
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": stack.namespace_of(q.metric),
+                        "MetricName": q.metric.name,
+                        "Dimensions": [{"value": v, "name": n} for n, v in stack.dimensions_of(q.metric)],
+                    },
+                    "Period": alarm.period,
+                    "Stat": q.statistic,
+                },
+            }
             for q in alarm.queries
         ]
     return {
@@ -350,10 +395,13 @@ def _composite_transitions(catalog: AlarmCatalog, timelines: dict[str, list[tupl
         else:
             new_state = state
         if new_state != state:
-            at = datetime.fromtimestamp(moment, timezone.utc)
+            at = datetime.fromtimestamp(moment, UTC)
             rule = " OR ".join(f"ALARM({name})" for name in children)
-            reason = (f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarming[0]} transitioned to ALARM"
-                      if alarming else "All the child alarms are OK")
+            reason = (
+                f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{alarming[0]} transitioned to ALARM"
+                if alarming
+                else "All the child alarms are OK"
+            )
             message = {
                 "AlarmName": catalog.composite.name,
                 "AlarmDescription": catalog.composite.description.strip(),
@@ -385,6 +433,7 @@ def _state_at(timeline: list[tuple[float, str]], moment: float) -> str:
 
 
 # ---- SNS and the command -------------------------------------------------------------------------------------
+
 
 def publish(transitions: Iterable[Transition], topic_arns: dict[str, str], sns_client) -> int:
     """Publishes each transition's message to its topic, as CloudWatch does ({"notifications": arn, "paging": arn})."""
@@ -419,8 +468,13 @@ def sns_round_trip(transitions: Iterable[Transition]) -> list[dict]:
         for queue in queues:
             while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
                 messages += [json.loads(json.loads(message["Body"])["Message"]) for message in batch]
-                sqs.delete_message_batch(QueueUrl=queue, Entries=[
-                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]} for index, message in enumerate(batch)])
+                sqs.delete_message_batch(
+                    QueueUrl=queue,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                        for index, message in enumerate(batch)
+                    ],
+                )
     return messages
 
 
@@ -434,27 +488,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("emf_log", type=Path, help="a file holding the app's stdout (EMF lines among others)")
     parser.add_argument("--alarms", type=Path, default=ALARMS_DIR, help="folder of alarm definitions")
     parser.add_argument("--namespace", default=METRICS_NAMESPACE)
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="compress time: 60 makes each one-minute period last one second of the log")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="compress time: 60 makes each one-minute period last one second of the log",
+    )
     parser.add_argument("--notifications-topic-arn", help="publish child alarm messages to this SNS topic")
     parser.add_argument("--paging-topic-arn", help="publish composite alarm messages to this SNS topic")
     parser.add_argument("--json", action="store_true", help="print the transitions as JSON lines")
     args = parser.parse_args(argv)
     if not args.emf_log.is_file():
         parser.error(f"{args.emf_log} is not a file")
-    result = replay(load_alarms(args.alarms), _lines(args.emf_log), namespace=args.namespace,
-                    time_scale=args.time_scale)
+    result = replay(
+        load_alarms(args.alarms), _lines(args.emf_log), namespace=args.namespace, time_scale=args.time_scale
+    )
     for transition in result.transitions:
         if args.json:
-            print(json.dumps({"alarm": transition.alarm, "old": transition.old_state, "new": transition.new_state,
-                              "at": _timestamp(transition.at), "message": transition.message}))
+            print(
+                json.dumps(
+                    {
+                        "alarm": transition.alarm,
+                        "old": transition.old_state,
+                        "new": transition.new_state,
+                        "at": _timestamp(transition.at),
+                        "message": transition.message,
+                    }
+                )
+            )
         else:
-            print(f"{_timestamp(transition.at)}  {transition.alarm}: {transition.old_state} -> {transition.new_state}"
-                  f"  ({transition.reason})")
-    print(f"replayed {len(result.replayed)} alarms, skipped {len(result.skipped)} on AWS metrics:"
-          f" {', '.join(result.skipped) or 'none'}", file=sys.stderr)
-    topics = {name: arn for name, arn in (("notifications", args.notifications_topic_arn),
-                                          ("paging", args.paging_topic_arn)) if arn}
+            print(
+                f"{_timestamp(transition.at)}  {transition.alarm}: {transition.old_state} -> {transition.new_state}"
+                f"  ({transition.reason})"
+            )
+    print(
+        f"replayed {len(result.replayed)} alarms, skipped {len(result.skipped)} on AWS metrics:"
+        f" {', '.join(result.skipped) or 'none'}",
+        file=sys.stderr,
+    )
+    topics = {
+        name: arn
+        for name, arn in (("notifications", args.notifications_topic_arn), ("paging", args.paging_topic_arn))
+        if arn
+    }
     if topics:
         import boto3
 

@@ -25,7 +25,10 @@ RUNBOOK_BASE_URL_CONDITION = "HasRunbookBaseUrl"
 RUNBOOKS_DASHBOARD_URL = "RunbooksDashboardUrl"  # a substitution: the stack's runbooks dashboard
 
 COMPARISONS = {
-    "GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold",
+    "GreaterThanThreshold",
+    "GreaterThanOrEqualToThreshold",
+    "LessThanThreshold",
+    "LessThanOrEqualToThreshold",
 }
 TREAT_MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
 STANDARD_STATISTICS = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
@@ -34,8 +37,20 @@ _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 MAX_DESCRIPTION_CHARS = 1024
 
 _ALARM_KEYS = {
-    "name", "description", "runbook", "pages", "metric", "statistic", "metrics", "period", "evaluation_periods",
-    "datapoints_to_alarm", "threshold", "comparison", "treat_missing_data", "condition",
+    "name",
+    "description",
+    "runbook",
+    "pages",
+    "metric",
+    "statistic",
+    "metrics",
+    "period",
+    "evaluation_periods",
+    "datapoints_to_alarm",
+    "threshold",
+    "comparison",
+    "treat_missing_data",
+    "condition",
 }
 _REQUIRED_ALARM_KEYS = _ALARM_KEYS - {"pages", "metric", "statistic", "metrics", "condition"}
 _COMPOSITE_KEYS = {"name", "description", "runbook"}
@@ -239,11 +254,18 @@ def _description(description: str, runbook: str, substitutions: dict[str, Any]) 
     stack's runbooks dashboard named after it."""
     text = description.strip()
     dashboard = {RUNBOOKS_DASHBOARD_URL: substitutions[RUNBOOKS_DASHBOARD_URL]}
-    return {"Fn::If": [
-        RUNBOOK_BASE_URL_CONDITION,
-        {"Fn::Sub": f"{text} Runbook: ${{{RUNBOOK_BASE_URL_PARAMETER}}}/{runbook}"},
-        {"Fn::Sub": [f"{text} Runbook: ${{{RUNBOOKS_DASHBOARD_URL}}} (section {runbook.removesuffix('.md')})", dashboard]},
-    ]}
+    return {
+        "Fn::If": [
+            RUNBOOK_BASE_URL_CONDITION,
+            {"Fn::Sub": f"{text} Runbook: ${{{RUNBOOK_BASE_URL_PARAMETER}}}/{runbook}"},
+            {
+                "Fn::Sub": [
+                    f"{text} Runbook: ${{{RUNBOOKS_DASHBOARD_URL}}} (section {runbook.removesuffix('.md')})",
+                    dashboard,
+                ]
+            },
+        ]
+    }
 
 
 def threshold_value(alarm: AlarmSpec, function_timeouts_s: dict[str, int]) -> float:
@@ -283,7 +305,8 @@ def _alarm(entry: Any, where: str) -> AlarmSpec:
     datapoints = _positive_int(entry["datapoints_to_alarm"], "datapoints_to_alarm", where)
     if datapoints > evaluation_periods:
         raise AlarmDefinitionError(
-            f"{where}: datapoints_to_alarm ({datapoints}) > evaluation_periods ({evaluation_periods})")
+            f"{where}: datapoints_to_alarm ({datapoints}) > evaluation_periods ({evaluation_periods})"
+        )
     if entry["comparison"] not in COMPARISONS:
         raise AlarmDefinitionError(f"{where}: comparison must be one of {sorted(COMPARISONS)}")
     if entry["treat_missing_data"] not in TREAT_MISSING_DATA:
@@ -295,10 +318,20 @@ def _alarm(entry: Any, where: str) -> AlarmSpec:
     if condition is not None and not (isinstance(condition, str) and condition.isidentifier()):
         raise AlarmDefinitionError(f"{where}: condition must name a template condition")
     return AlarmSpec(
-        name=name, description=entry["description"], runbook=runbook, pages=pages, metric=metric,
-        statistic=statistic, queries=queries, period=period, evaluation_periods=evaluation_periods,
-        datapoints_to_alarm=datapoints, threshold=_threshold_spec(entry["threshold"], where),
-        comparison=entry["comparison"], treat_missing_data=entry["treat_missing_data"], condition=condition,
+        name=name,
+        description=entry["description"],
+        runbook=runbook,
+        pages=pages,
+        metric=metric,
+        statistic=statistic,
+        queries=queries,
+        period=period,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints,
+        threshold=_threshold_spec(entry["threshold"], where),
+        comparison=entry["comparison"],
+        treat_missing_data=entry["treat_missing_data"],
+        condition=condition,
     )
 
 
@@ -356,10 +389,16 @@ def _queries(entries: Any, where: str) -> tuple[MetricQuery, ...]:
         if "expression" in entry:
             queries.append(MetricQuery(entry["id"], None, None, entry["expression"], entry.get("label"), True))
         else:
-            queries.append(MetricQuery(
-                entry["id"], _metric(entry["metric"], where), _statistic(entry.get("statistic"), where), None,
-                entry.get("label"), False,
-            ))
+            queries.append(
+                MetricQuery(
+                    entry["id"],
+                    _metric(entry["metric"], where),
+                    _statistic(entry.get("statistic"), where),
+                    None,
+                    entry.get("label"),
+                    False,
+                )
+            )
     if sum(query.return_data for query in queries) != 1:
         raise AlarmDefinitionError(f"{where}: metric math alarms need exactly one expression (what is compared)")
     for query in queries:

@@ -5,17 +5,18 @@ EMF output, so a dashboard change can be seen (and reviewed) without deploying i
     python -m infra.dashboard_preview --capture SECONDS [--save-capture FILE] [--out docs/images]
 
 Widgets are laid out on CloudWatch's 24-column grid (one column and one grid row are fixed pixel sizes).
-Metric widgets are computed like CloudWatch would: each metric's statistic per period (the same aggregation
-as the alarm replay), metric math of + - * / and FILL over ids, and SEARCH expressions matching every emitted series
-with the search's namespace, dimension names and MetricName. Metrics in AWS namespaces are drawn from the EMF the
-local stack's stand-ins write for them (API Gateway, Lambda, RDS, the load balancer and the web ACL:
-local_stack/cloudwatch.py's users), and Application Signals' from the doors' own (the SLOs' attainment and burn rates,
-computed as the alarm replay computes them); those with no local data say so instead of drawing a line. Alarm widgets
-show the states the alarm replay reaches, with each alarm's state history over the capture. Log widgets run their Logs Insights query
-over the captured JSON lines (infra/logs_insights.py) and show its rows as a table. Placeholders get the values a
-stack called student-records has (infra/render.py's stack_values: ApiName, the functions' names, the parameters'
-defaults), the metrics namespace (which must match the EMF) and alarm ARNs (named after the alarms in alarms/); any
-other gets a sample value, and a dimension value set at deploy time that way matches any emitted value.
+Metric widgets are computed like CloudWatch would: each metric's statistic per period (the same aggregation as the
+alarm replay), metric math of + - * / and FILL over ids, and SEARCH expressions matching every emitted series with
+the search's namespace, dimension names and MetricName. Metrics in AWS namespaces are drawn from the EMF the local
+stack's stand-ins write for them (API Gateway, Lambda, RDS, the load balancer and the web ACL:
+local_stack/cloudwatch.py's users), and Application Signals' from the doors' own (the SLOs' attainment and burn
+rates, computed as the alarm replay computes them); those with no local data say so instead of drawing a line. Alarm
+widgets show the states the alarm replay reaches, with each alarm's state history over the capture. Log widgets run
+their Logs Insights query over the captured JSON lines (infra/logs_insights.py) and show its rows as a table.
+Placeholders get the values a stack called student-records has (infra/render.py's stack_values: ApiName, the
+functions' names, the parameters' defaults), the metrics namespace (which must match the EMF) and alarm ARNs (named
+after the alarms in alarms/); any other gets a sample value, and a dimension value set at deploy time that way
+matches any emitted value.
 
 `--time-scale 60` compresses time as the alarm replay does (each one-minute period lasts one second of the
 log), so a short capture fills a dashboard's hours; time labels show the dashboard's (expanded) time, UTC.
@@ -35,7 +36,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,29 @@ from matplotlib.patches import Rectangle
 
 from observability.settings import METRICS_NAMESPACE
 
-from .alarm_replay import (
-    ALARM, INSUFFICIENT_DATA, OK, REGION, SeriesKey, aggregate, datapoints_from_emf, replay, with_application_signals,
-)
 from . import logs_insights, metric_math
+from .alarm_replay import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    REGION,
+    SeriesKey,
+    aggregate,
+    datapoints_from_emf,
+    replay,
+    with_application_signals,
+)
 from .alarms import AlarmCatalog, load_alarms
 from .dashboards import (
-    GRID_COLUMNS, SAMPLE_ACCOUNT, SAMPLE_REGION, resolve_shorthand, dashboard_files, load_dashboard, placeholders,
-    sample_values, substitute,
+    GRID_COLUMNS,
+    SAMPLE_ACCOUNT,
+    SAMPLE_REGION,
+    dashboard_files,
+    load_dashboard,
+    placeholders,
+    resolve_shorthand,
+    sample_values,
+    substitute,
 )
 from .render import DEFAULT_STACK_NAME, stack_values
 
@@ -82,7 +98,8 @@ LOG_FONT = 7.5  # a log widget's table: font size, and column widths in characte
 LOG_GAP_CHARS, LOG_MIN_COLUMN_CHARS, LOG_MAX_COLUMN_CHARS = 2, 6, 48
 
 _SEARCH = re.compile(
-    r"^SEARCH\(\s*'\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'\s*,\s*'(?P<stat>[^']+)'\s*,\s*(?P<period>\d+)\s*\)$")
+    r"^SEARCH\(\s*'\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'\s*,\s*'(?P<stat>[^']+)'\s*,\s*(?P<period>\d+)\s*\)$"
+)
 _SEARCH_TERM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
@@ -90,6 +107,7 @@ _LOG_SOURCES = re.compile(r"^\s*(?:SOURCE\s+'[^']*'\s*\|\s*)+")  # a log widget'
 
 
 # ---- what was drawn (returned, so that tests and callers can check it) ------------------------------------------
+
 
 @dataclass
 class Panel:
@@ -117,6 +135,7 @@ class DashboardPreview:
 
 # ---- time: the capture's clock, expanded by the time scale ----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Clock:
     start: float  # first and last EMF timestamps, in seconds
@@ -128,10 +147,11 @@ class Clock:
         return self.start + (timestamp - self.start) * self.time_scale
 
     def shown(self, timestamp: float) -> datetime:
-        return datetime.fromtimestamp(self.expand(timestamp), timezone.utc)
+        return datetime.fromtimestamp(self.expand(timestamp), UTC)
 
 
 # ---- the data behind a metric widget --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MetricLine:
@@ -170,26 +190,46 @@ def metric_lines(properties: dict[str, Any]) -> list[MetricLine]:
     for row in properties.get("metrics", []):
         if len(row) == 1 and isinstance(row[0], dict):
             options = row[0]
-            lines.append(MetricLine(options["id"], options.get("label", options["id"]), options.get("visible", True),
-                                    widget_stat, options.get("period", widget_period),
-                                    expression=options["expression"]))
+            lines.append(
+                MetricLine(
+                    options["id"],
+                    options.get("label", options["id"]),
+                    options.get("visible", True),
+                    widget_stat,
+                    options.get("period", widget_period),
+                    expression=options["expression"],
+                )
+            )
             continue
         options = row[-1] if isinstance(row[-1], dict) else {}
         parts = row[:-1] if options else row
         previous = resolve_shorthand(parts, previous) or parts  # the body was validated: a "." always resolves
         namespace, name, *dimension_parts = previous
-        lines.append(MetricLine(
-            options.get("id"), options.get("label", name), options.get("visible", True),
-            options.get("stat", widget_stat), options.get("period", widget_period), namespace, name,
-            tuple(zip(dimension_parts[0::2], dimension_parts[1::2], strict=True))))
+        lines.append(
+            MetricLine(
+                options.get("id"),
+                options.get("label", name),
+                options.get("visible", True),
+                options.get("stat", widget_stat),
+                options.get("period", widget_period),
+                namespace,
+                name,
+                tuple(zip(dimension_parts[0::2], dimension_parts[1::2], strict=True)),
+            )
+        )
     return lines
 
 
 class WidgetData:
     """Evaluates a metric widget's lines against the EMF series, as CloudWatch would against its metrics."""
 
-    def __init__(self, lines: list[MetricLine], series: dict[SeriesKey, list[tuple[float, float]]], clock: Clock,
-                 deploy_time_values: frozenset[str]) -> None:
+    def __init__(
+        self,
+        lines: list[MetricLine],
+        series: dict[SeriesKey, list[tuple[float, float]]],
+        clock: Clock,
+        deploy_time_values: frozenset[str],
+    ) -> None:
         self._lines = lines
         self._by_id = {line.id: line for line in lines if line.id}
         self._series = series
@@ -222,8 +262,11 @@ class WidgetData:
     def _matches(self, key: SeriesKey, line: MetricLine) -> bool:
         namespace, name, dimensions = key
         emitted = dict(dimensions)
-        return (namespace, name) == (line.namespace, line.name) and set(emitted) == {n for n, _ in line.dimensions} \
+        return (
+            (namespace, name) == (line.namespace, line.name)
+            and set(emitted) == {n for n, _ in line.dimensions}
             and all(emitted[n] == value or value in self._deploy_time_values for n, value in line.dimensions)
+        )
 
     def _per_period(self, points: list[tuple[float, float]], stat: str, period: int) -> dict[float, float]:
         # Periods start on the dashboard's clock (whole minutes, hours), as CloudWatch aligns them.
@@ -235,8 +278,12 @@ class WidgetData:
     def _search(self, line: MetricLine) -> Result:
         match = _SEARCH.match(line.expression.strip())
         terms = dict(_SEARCH_TERM.findall(match["terms"])) if match else {}
-        if not match or _SEARCH_TERM.sub("", match["terms"]).strip() or "MetricName" not in terms \
-                or not _supported_statistic(match["stat"]):
+        if (
+            not match
+            or _SEARCH_TERM.sub("", match["terms"]).strip()
+            or "MetricName" not in terms
+            or not _supported_statistic(match["stat"])
+        ):
             return NotDrawn(line.label or line.id, "SEARCH form not previewed")
         namespace, *dimension_names = [part.strip().strip('"') for part in match["schema"].split(",")]
         metric_name = terms.pop("MetricName")
@@ -267,9 +314,10 @@ class WidgetData:
                 return NotDrawn(line.label, "metric math over a SEARCH not previewed")
             inputs[reference] = result[0].values
         starts = sorted({start for values in inputs.values() for start in values})
-        computed = {start: metric_math.evaluate(line.expression, {name: values.get(start)
-                                                                  for name, values in inputs.items()})
-                    for start in starts}
+        computed = {
+            start: metric_math.evaluate(line.expression, {name: values.get(start) for name, values in inputs.items()})
+            for start in starts
+        }
         return [Series(line.label, {start: value for start, value in computed.items() if value is not None})]
 
 
@@ -282,6 +330,7 @@ def _supported_statistic(stat: str) -> bool:
 
 
 # ---- placeholders ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ResolvedDashboard:
@@ -296,8 +345,11 @@ def resolve_dashboard(text: str, catalog: AlarmCatalog, namespace: str) -> Resol
     (${AWS::StackName}-<name>), and with_sample_values' values for the others."""
     names = placeholders(text)
     known = {name: value for name, value in stack_values().items() if name in names}
-    values = sample_values(names) | known | {"MetricsNamespace": namespace, "AWS::StackName": DEFAULT_STACK_NAME,
-                                             "AWS::Region": REGION}
+    values = (
+        sample_values(names)
+        | known
+        | {"MetricsNamespace": namespace, "AWS::StackName": DEFAULT_STACK_NAME, "AWS::Region": REGION}
+    )
     alarm_names = {}
     for alarm in (*catalog.alarms, catalog.composite):
         arn_placeholder = f"{alarm.logical_id}.Arn"
@@ -306,11 +358,15 @@ def resolve_dashboard(text: str, catalog: AlarmCatalog, namespace: str) -> Resol
             values[arn_placeholder] = arn
             alarm_names[arn] = alarm.name
     fixed = {namespace, REGION, SAMPLE_REGION, SAMPLE_ACCOUNT, DEFAULT_STACK_NAME, *alarm_names, *known.values()}
-    return ResolvedDashboard(json.loads(substitute(text, values)),
-                             frozenset(value for value in values.values() if value not in fixed), alarm_names)
+    return ResolvedDashboard(
+        json.loads(substitute(text, values)),
+        frozenset(value for value in values.values() if value not in fixed),
+        alarm_names,
+    )
 
 
 # ---- alarm states ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AlarmHistory:
@@ -319,8 +375,9 @@ class AlarmHistory:
     replayed: bool  # False: on AWS metrics, so nothing local to evaluate
 
 
-def alarm_histories(catalog: AlarmCatalog, lines: list[str], namespace: str, time_scale: float
-                    ) -> dict[str, AlarmHistory]:
+def alarm_histories(
+    catalog: AlarmCatalog, lines: list[str], namespace: str, time_scale: float
+) -> dict[str, AlarmHistory]:
     result = replay(catalog, lines, namespace=namespace, time_scale=time_scale)
     # The composite follows its paging children, which are replayed whenever any alarm is.
     replayed = set(result.replayed) | ({catalog.composite.name} if result.replayed else set())
@@ -332,6 +389,7 @@ def alarm_histories(catalog: AlarmCatalog, lines: list[str], namespace: str, tim
 
 
 # ---- rendering --------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Box:
@@ -368,44 +426,71 @@ class Canvas:
         self._overlay.set_ylim(height_px, 0)
 
     def axes(self, box: Box) -> Axes:
-        axes = self.figure.add_axes((box.left / self.width_px, 1 - box.bottom / self.height_px,
-                                     box.width / self.width_px, box.height / self.height_px), zorder=1)
+        axes = self.figure.add_axes(
+            (
+                box.left / self.width_px,
+                1 - box.bottom / self.height_px,
+                box.width / self.width_px,
+                box.height / self.height_px,
+            ),
+            zorder=1,
+        )
         axes.set_facecolor("none")
         return axes
 
     def frame(self, box: Box) -> Rectangle:
         """A panel's white frame; what is written in the panel is clipped to it."""
-        return self._overlay.add_patch(Rectangle((box.left, box.top), box.width, box.height, facecolor=PANEL,
-                                                 edgecolor=BORDER, linewidth=1))
+        return self._overlay.add_patch(
+            Rectangle((box.left, box.top), box.width, box.height, facecolor=PANEL, edgecolor=BORDER, linewidth=1)
+        )
 
     def rectangle(self, box: Box, color: str) -> None:
-        self._overlay.add_patch(Rectangle((box.left, box.top), box.width, box.height, facecolor=color,
-                                          edgecolor="none"))
+        self._overlay.add_patch(
+            Rectangle((box.left, box.top), box.width, box.height, facecolor=color, edgecolor="none")
+        )
 
     def text(self, x: float, y: float, text: str, clip: Rectangle | None = None, **style: Any) -> None:
         written = self._overlay.text(x, y, text, **({"color": INK, "va": "center"} | style))
         if clip is not None:
             written.set_clip_path(clip)
 
-    def legend(self, at_left: float, at_top: float, colors: list[str], labels: list[str], layout: "LegendLayout"
-               ) -> None:
-        shown = labels[:layout.shown]
-        handles = [Line2D([], [], color=color, linewidth=2) for color in colors[:layout.shown]]
+    def legend(
+        self, at_left: float, at_top: float, colors: list[str], labels: list[str], layout: "LegendLayout"
+    ) -> None:
+        shown = labels[: layout.shown]
+        handles = [Line2D([], [], color=color, linewidth=2) for color in colors[: layout.shown]]
         if layout.shown < len(labels):
             shown.append(f"+ {len(labels) - layout.shown} more")
             handles.append(Line2D([], [], linewidth=0))
-        self.figure.legend(handles, shown, loc="upper left", ncols=layout.columns, frameon=False,
-                           fontsize=layout.font_size,
-                           bbox_to_anchor=(at_left / self.width_px, 1 - at_top / self.height_px), borderaxespad=0,
-                           handlelength=1.4, columnspacing=1.2, borderpad=0)
+        self.figure.legend(
+            handles,
+            shown,
+            loc="upper left",
+            ncols=layout.columns,
+            frameon=False,
+            fontsize=layout.font_size,
+            bbox_to_anchor=(at_left / self.width_px, 1 - at_top / self.height_px),
+            borderaxespad=0,
+            handlelength=1.4,
+            columnspacing=1.2,
+            borderpad=0,
+        )
 
     def save(self, png: Path) -> None:
         self.figure.savefig(png, dpi=DPI, facecolor=BACKGROUND)
 
 
-def render_dashboard(path: Path, out_dir: Path, series: dict[SeriesKey, list[tuple[float, float]]],
-                     histories: dict[str, AlarmHistory], clock: Clock, catalog: AlarmCatalog, namespace: str,
-                     source: str, records: list[logs_insights.Record]) -> DashboardPreview:
+def render_dashboard(
+    path: Path,
+    out_dir: Path,
+    series: dict[SeriesKey, list[tuple[float, float]]],
+    histories: dict[str, AlarmHistory],
+    clock: Clock,
+    catalog: AlarmCatalog,
+    namespace: str,
+    source: str,
+    records: list[logs_insights.Record],
+) -> DashboardPreview:
     dashboard = resolve_dashboard(load_dashboard(path), catalog, namespace)
     widgets = dashboard.body["widgets"]
     rows = max(widget["y"] + widget["height"] for widget in widgets)
@@ -414,8 +499,12 @@ def render_dashboard(path: Path, out_dir: Path, series: dict[SeriesKey, list[tup
     panels = []
     for widget in widgets:
         properties = widget["properties"]
-        box = Box(MARGIN_PX + widget["x"] * COLUMN_PX, HEADER_PX + widget["y"] * ROW_PX,
-                  widget["width"] * COLUMN_PX, widget["height"] * ROW_PX).inset(GAP_PX, GAP_PX, GAP_PX, GAP_PX)
+        box = Box(
+            MARGIN_PX + widget["x"] * COLUMN_PX,
+            HEADER_PX + widget["y"] * ROW_PX,
+            widget["width"] * COLUMN_PX,
+            widget["height"] * ROW_PX,
+        ).inset(GAP_PX, GAP_PX, GAP_PX, GAP_PX)
         frame = canvas.frame(box)
         if properties.get("title"):
             canvas.text(box.left + 10, box.top + 14, properties["title"], clip=frame, fontsize=10, fontweight="bold")
@@ -440,15 +529,23 @@ def _draw_header(canvas: Canvas, path: Path, clock: Clock, source: str) -> None:
         shown = f"{clock.shown(clock.start):%Y-%m-%d %H:%M} to {clock.shown(clock.end):%H:%M} UTC"
         span = f"capture of {clock.end - clock.start:.0f} s" + (
             f", time compressed {clock.time_scale:g}× (1 s of log = {clock.time_scale:g} s shown)"
-            if clock.time_scale != 1 else "")
+            if clock.time_scale != 1
+            else ""
+        )
     else:
         shown, span = "no EMF datapoints", "nothing captured"
-    canvas.text(MARGIN_PX, HEADER_PX * 0.75, f"Preview of dashboards/{path.name} from {source} · {shown} · {span} · "
-                "placeholders filled with sample values", fontsize=9, color=FAINT)
+    canvas.text(
+        MARGIN_PX,
+        HEADER_PX * 0.75,
+        f"Preview of dashboards/{path.name} from {source} · {shown} · {span} · placeholders filled with sample values",
+        fontsize=9,
+        color=FAINT,
+    )
 
 
-def _draw_metric(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any], results: list[Result],
-                 clock: Clock) -> Panel:
+def _draw_metric(
+    canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any], results: list[Result], clock: Clock
+) -> Panel:
     title = properties.get("title", "")
     drawn = [series for result in results if not isinstance(result, NotDrawn) for series in result]
     not_drawn = [result for result in results if isinstance(result, NotDrawn)]
@@ -462,22 +559,40 @@ def _draw_metric(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[st
         return _draw_bars(canvas, frame, box, title, drawn, notes)
     if view != "timeSeries":
         notes.append(f"{view} view drawn as a time series")
-    return _draw_time_series(canvas, frame, box, title, drawn, notes, clock,
-                             properties.get("yAxis", {}).get("left", {}))
+    return _draw_time_series(
+        canvas, frame, box, title, drawn, notes, clock, properties.get("yAxis", {}).get("left", {})
+    )
 
 
 def _draw_no_local_data(canvas: Canvas, frame: Rectangle, box: Box, title: str, not_drawn: list[NotDrawn]) -> Panel:
     middle_x, middle_y = box.left + box.width / 2, box.top + 14 + box.height / 2
-    canvas.text(middle_x, middle_y - 10, AWS_NO_DATA, clip=frame, ha="center", fontsize=10, color=FAINT,
-                fontstyle="italic")
+    canvas.text(
+        middle_x, middle_y - 10, AWS_NO_DATA, clip=frame, ha="center", fontsize=10, color=FAINT, fontstyle="italic"
+    )
     listed = ", ".join(dict.fromkeys(result.label for result in not_drawn))
-    canvas.text(middle_x, middle_y + 6, textwrap.fill(f"({listed})", _characters_per_line(box.width, 8)), clip=frame,
-                ha="center", va="top", fontsize=8, color=FAINT)
+    canvas.text(
+        middle_x,
+        middle_y + 6,
+        textwrap.fill(f"({listed})", _characters_per_line(box.width, 8)),
+        clip=frame,
+        ha="center",
+        va="top",
+        fontsize=8,
+        color=FAINT,
+    )
     return Panel("no-local-data", title, notes=[f"{result.label}: {result.reason}" for result in not_drawn])
 
 
-def _draw_time_series(canvas: Canvas, frame: Rectangle, box: Box, title: str, drawn: list[Series], notes: list[str],
-                      clock: Clock, left_axis: dict[str, Any]) -> Panel:
+def _draw_time_series(
+    canvas: Canvas,
+    frame: Rectangle,
+    box: Box,
+    title: str,
+    drawn: list[Series],
+    notes: list[str],
+    clock: Clock,
+    left_axis: dict[str, Any],
+) -> Panel:
     entries = [(series, _points(series)) for series in drawn]
     labels = [series.label for series in drawn]
     legend = legend_layout(labels, box.width - 28, box.height * 0.4)
@@ -486,8 +601,14 @@ def _draw_time_series(canvas: Canvas, frame: Rectangle, box: Box, title: str, dr
     axes = canvas.axes(box.inset(left=52, top=32, right=14, bottom=24 + legend_px + notes_px))
     colors = _palette(len(entries))
     for (_, points), color in zip(entries, colors, strict=True):
-        axes.plot([time for time, _ in points], [value for _, value in points], color=color, linewidth=1.5,
-                  marker="o" if len(points) <= 3 else None, markersize=3)
+        axes.plot(
+            [time for time, _ in points],
+            [value for _, value in points],
+            color=color,
+            linewidth=1.5,
+            marker="o" if len(points) <= 3 else None,
+            markersize=3,
+        )
     if clock.end > clock.start:
         # The capture's window, widened to a period that starts before it; a little room so edge points show.
         times = [clock.shown(clock.start), clock.shown(clock.end)]
@@ -497,8 +618,17 @@ def _draw_time_series(canvas: Canvas, frame: Rectangle, box: Box, title: str, dr
     values = [value for _, points in entries for _, value in points]
     _style_time_axes(axes, box.width, whole_numbers=all(value.is_integer() for value in values))
     if not values:
-        axes.text(0.5, 0.5, "no datapoints", transform=axes.transAxes, ha="center", va="center", color=FAINT,
-                  fontsize=9, fontstyle="italic")
+        axes.text(
+            0.5,
+            0.5,
+            "no datapoints",
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            color=FAINT,
+            fontsize=9,
+            fontstyle="italic",
+        )
         axes.set_ylim(0, 1)
     elif "min" in left_axis or "max" in left_axis:
         axes.set_ylim(left_axis.get("min"), left_axis.get("max"))
@@ -510,15 +640,22 @@ def _draw_time_series(canvas: Canvas, frame: Rectangle, box: Box, title: str, dr
     return Panel("timeSeries", title, {series.label: points for series, points in entries}, notes)
 
 
-def _draw_single_values(canvas: Canvas, frame: Rectangle, box: Box, title: str, drawn: list[Series],
-                        notes: list[str], sparkline: bool) -> Panel:
+def _draw_single_values(
+    canvas: Canvas, frame: Rectangle, box: Box, title: str, drawn: list[Series], notes: list[str], sparkline: bool
+) -> Panel:
     lines = {series.label: _points(series) for series in drawn}
     width = (box.width - 20) / max(len(lines), 1)
     color = _palette(1)[0]
     for index, (label, points) in enumerate(lines.items()):
         cell = Box(box.left + 10 + index * width, box.top + 30, width, box.height - 36 - NOTE_PX * len(notes))
-        canvas.text(cell.left + 6, cell.top + cell.height * 0.28, _compact(points[-1][1]) if points else "–",
-                    clip=frame, fontsize=30, color=color)
+        canvas.text(
+            cell.left + 6,
+            cell.top + cell.height * 0.28,
+            _compact(points[-1][1]) if points else "–",
+            clip=frame,
+            fontsize=30,
+            color=color,
+        )
         canvas.text(cell.left + 6, cell.top + cell.height * 0.55, label, clip=frame, fontsize=9, color=FAINT)
         if sparkline and len(points) > 1:
             spark = canvas.axes(cell.inset(left=6, top=cell.height * 0.66, right=6, bottom=4))
@@ -551,12 +688,26 @@ def _draw_bars(canvas: Canvas, frame: Rectangle, box: Box, title: str, drawn: li
 
 def _draw_notes(canvas: Canvas, frame: Rectangle, box: Box, notes: list[str]) -> None:
     for index, note in enumerate(notes):
-        canvas.text(box.left + 14, box.bottom - NOTE_PX * (len(notes) - index - 0.5) - 2, note, clip=frame,
-                    fontsize=7.5, color=FAINT, fontstyle="italic")
+        canvas.text(
+            box.left + 14,
+            box.bottom - NOTE_PX * (len(notes) - index - 0.5) - 2,
+            note,
+            clip=frame,
+            fontsize=7.5,
+            color=FAINT,
+            fontstyle="italic",
+        )
 
 
-def _draw_alarms(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any], alarm_names: dict[str, str],
-                 histories: dict[str, AlarmHistory], clock: Clock) -> Panel:
+def _draw_alarms(
+    canvas: Canvas,
+    frame: Rectangle,
+    box: Box,
+    properties: dict[str, Any],
+    alarm_names: dict[str, str],
+    histories: dict[str, AlarmHistory],
+    clock: Clock,
+) -> Panel:
     names = [alarm_names.get(arn, arn.rsplit(":", 1)[-1]) for arn in properties["alarms"]]
     area = box.inset(left=10, top=30, right=10, bottom=22)
     row_px = area.height / len(names)
@@ -578,8 +729,9 @@ def _draw_alarms(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[st
     if clock.end > clock.start:
         caption_y = area.bottom + 11
         canvas.text(strip.left, caption_y, f"{clock.shown(clock.start):%H:%M}", fontsize=7, color=FAINT)
-        canvas.text(strip.left + strip.width / 2, caption_y, "state over the capture", ha="center", fontsize=7,
-                    color=FAINT)
+        canvas.text(
+            strip.left + strip.width / 2, caption_y, "state over the capture", ha="center", fontsize=7, color=FAINT
+        )
         canvas.text(area.right, caption_y, f"{clock.shown(clock.end):%H:%M}", ha="right", fontsize=7, color=FAINT)
     return Panel("alarm", properties.get("title", ""), alarm_states=states)
 
@@ -588,11 +740,18 @@ def _draw_state_strip(canvas: Canvas, history: AlarmHistory, clock: Clock, strip
     moments = [clock.start] + [max(at, clock.start) for at, _ in history.changes] + [clock.end]
     states = [INSUFFICIENT_DATA] + [state for _, state in history.changes]
     span = clock.end - clock.start
-    for state, begin, end in zip(states, moments, moments[1:], strict=False):
-        begin, end = min(begin, clock.end), min(end, clock.end)
+    for state, changed_at, next_change_at in zip(states, moments, moments[1:], strict=False):
+        begin, end = min(changed_at, clock.end), min(next_change_at, clock.end)
         if end > begin:
-            canvas.rectangle(Box(strip.left + strip.width * (begin - clock.start) / span, strip.top,
-                                 strip.width * (end - begin) / span, strip.height), STATE_COLORS[state])
+            canvas.rectangle(
+                Box(
+                    strip.left + strip.width * (begin - clock.start) / span,
+                    strip.top,
+                    strip.width * (end - begin) / span,
+                    strip.height,
+                ),
+                STATE_COLORS[state],
+            )
 
 
 def _draw_text(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any]) -> Panel:
@@ -601,8 +760,9 @@ def _draw_text(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str,
     return Panel("text", "", text_lines=lines)
 
 
-def _draw_log(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any],
-              records: list[logs_insights.Record]) -> Panel:
+def _draw_log(
+    canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, Any], records: list[logs_insights.Record]
+) -> Panel:
     """The widget's query run over the capture (its SOURCE clauses name log groups; locally every line is in
     all of them), as a table: the header, then the rows that fit, each cell cut to its column."""
     title = properties.get("title", "")
@@ -615,19 +775,29 @@ def _draw_log(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, 
     rows = result.cells()
     area = box.inset(left=10, top=30, right=10, bottom=NOTE_PX + 6)
     row_px = LOG_FONT * 1.9
-    shown = rows[:max(0, int(area.height // row_px) - 1)]
+    shown = rows[: max(0, int(area.height // row_px) - 1)]
     widths = _column_widths(result.columns, shown, _characters_per_line(area.width, LOG_FONT, monospace=True))
     for index, (cells, bold) in enumerate([(result.columns, True), *((row, False) for row in shown)]):
         offset = 0
         for text, width in zip(cells, widths, strict=True):
-            cut = text if len(text) <= width else text[:max(width - 1, 0)] + "…"
-            canvas.text(area.left + _text_width_px(offset, LOG_FONT, monospace=True), area.top + (index + 0.5) * row_px,
-                        cut, clip=frame, fontsize=LOG_FONT, family="monospace",
-                        fontweight="bold" if bold else "normal", color=INK if bold or text else FAINT)
+            cut = text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+            canvas.text(
+                area.left + _text_width_px(offset, LOG_FONT, monospace=True),
+                area.top + (index + 0.5) * row_px,
+                cut,
+                clip=frame,
+                fontsize=LOG_FONT,
+                family="monospace",
+                fontweight="bold" if bold else "normal",
+                color=INK if bold or text else FAINT,
+            )
             offset += width + LOG_GAP_CHARS
-    note = (f"{len(rows)} rows of its Logs Insights query, run over the capture"
-            + (f" ({len(shown)} shown)" if len(shown) < len(rows) else "") if rows
-            else "no rows: nothing in the capture matches its Logs Insights query")
+    note = (
+        f"{len(rows)} rows of its Logs Insights query, run over the capture"
+        + (f" ({len(shown)} shown)" if len(shown) < len(rows) else "")
+        if rows
+        else "no rows: nothing in the capture matches its Logs Insights query"
+    )
     _draw_notes(canvas, frame, box, [note])
     return Panel("log", title, notes=[note], columns=result.columns, rows=rows)
 
@@ -635,22 +805,37 @@ def _draw_log(canvas: Canvas, frame: Rectangle, box: Box, properties: dict[str, 
 def _column_widths(columns: list[str], rows: list[list[str]], characters: int) -> list[int]:
     """Each column as wide as its longest cell (at most LOG_MAX_COLUMN_CHARS), the widest narrowed first until
     the row fits the panel."""
-    widths = [min(max(len(cell) for cell in [column, *(row[index] for row in rows)]), LOG_MAX_COLUMN_CHARS)
-              for index, column in enumerate(columns)]
+    widths = [
+        min(max(len(cell) for cell in [column, *(row[index] for row in rows)]), LOG_MAX_COLUMN_CHARS)
+        for index, column in enumerate(columns)
+    ]
     room = characters - LOG_GAP_CHARS * (len(columns) - 1)
     while sum(widths) > room and max(widths) > LOG_MIN_COLUMN_CHARS:
         widths[widths.index(max(widths))] -= 1
     return widths
 
 
-def _write_lines(canvas: Canvas, frame: Rectangle, box: Box, lines: list[tuple[str, bool]], top_px: float,
-                 style: dict[str, Any], heading_size: float | None = None) -> None:
+def _write_lines(
+    canvas: Canvas,
+    frame: Rectangle,
+    box: Box,
+    lines: list[tuple[str, bool]],
+    top_px: float,
+    style: dict[str, Any],
+    heading_size: float | None = None,
+) -> None:
     y = box.top + top_px
     for text, bold in lines:
         size = heading_size if bold and heading_size else style["fontsize"]
         y += size * 1.55
-        canvas.text(box.left + 10, y, text, clip=frame, va="baseline",
-                    **(style | {"fontsize": size, "fontweight": "bold" if bold else "normal"}))
+        canvas.text(
+            box.left + 10,
+            y,
+            text,
+            clip=frame,
+            va="baseline",
+            **(style | {"fontsize": size, "fontweight": "bold" if bold else "normal"}),
+        )
 
 
 def markdown_lines(markdown: str, width: int) -> list[tuple[str, bool]]:
@@ -664,13 +849,13 @@ def markdown_lines(markdown: str, width: int) -> list[tuple[str, bool]]:
 
 
 def _points(series: Series) -> list[tuple[datetime, float]]:
-    return [(datetime.fromtimestamp(start, timezone.utc), value) for start, value in series.values.items()]
+    return [(datetime.fromtimestamp(start, UTC), value) for start, value in series.values.items()]
 
 
 def _style_time_axes(axes: Axes, width_px: float, whole_numbers: bool) -> None:
     locator = mdates.AutoDateLocator(minticks=3, maxticks=max(5, int(width_px // 90)))
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=timezone.utc, show_offset=False))
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC, show_offset=False))
     axes.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4, integer=whole_numbers))
     axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: _compact(value)))
     axes.tick_params(labelsize=8, colors=FAINT, length=0, pad=4)
@@ -683,10 +868,30 @@ def _style_time_axes(axes: Axes, width_px: float, whole_numbers: bool) -> None:
 
 def _palette(count: int) -> list[str]:
     # CloudWatch's own colour order is category10.
-    category10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                  "#bcbd22", "#17becf"]
-    light = ["#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d",
-             "#9edae5"]
+    category10 = [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+        "#8c564b",
+        "#e377c2",
+        "#7f7f7f",
+        "#bcbd22",
+        "#17becf",
+    ]
+    light = [
+        "#aec7e8",
+        "#ffbb78",
+        "#98df8a",
+        "#ff9896",
+        "#c5b0d5",
+        "#c49c94",
+        "#f7b6d2",
+        "#c7c7c7",
+        "#dbdb8d",
+        "#9edae5",
+    ]
     colors = category10 + light  # past ten lines, the light shades of the same ten
     return [colors[index % len(colors)] for index in range(count)]
 
@@ -735,8 +940,16 @@ def _compact(value: float) -> str:
 
 # ---- the whole run --------------------------------------------------------------------------------------------
 
-def render_all(lines: list[str], out_dir: Path, *, time_scale: float = 1.0, namespace: str = METRICS_NAMESPACE,
-               source: str = "EMF", paths: Iterable[Path] | None = None) -> list[DashboardPreview]:
+
+def render_all(
+    lines: list[str],
+    out_dir: Path,
+    *,
+    time_scale: float = 1.0,
+    namespace: str = METRICS_NAMESPACE,
+    source: str = "EMF",
+    paths: Iterable[Path] | None = None,
+) -> list[DashboardPreview]:
     series = with_application_signals(datapoints_from_emf(lines), namespace, time_scale)
     times = [timestamp for points in series.values() for timestamp, _ in points]
     clock = Clock(min(times, default=0.0), max(times, default=0.0), time_scale)
@@ -746,8 +959,10 @@ def render_all(lines: list[str], out_dir: Path, *, time_scale: float = 1.0, name
     for record in records if clock.end > clock.start else ():  # on the dashboard's clock, as the metric panels
         if record["@timestamp"] is not None:
             record["@timestamp"] = clock.shown(record["@timestamp"].timestamp())
-    return [render_dashboard(path, out_dir, series, histories, clock, catalog, namespace, source, records)
-            for path in (dashboard_files() if paths is None else paths)]
+    return [
+        render_dashboard(path, out_dir, series, histories, clock, catalog, namespace, source, records)
+        for path in (dashboard_files() if paths is None else paths)
+    ]
 
 
 def capture_emf(seconds: float, time_scale: float, log: Callable[[str], None]) -> list[str]:
@@ -770,8 +985,13 @@ def capture_emf(seconds: float, time_scale: float, log: Callable[[str], None]) -
         tokens = {role: stack.token(role) for role in ("registrar", "admin")}
         # People, not a benchmark: a think time between requests, so that none of them trips the web ACL's rate limit
         # (a client that retries a refusal at once would stay blocked); the flood is the one that does.
-        users = faults.Load(stack.door_urls, faults.Mix(tokens, busy=True), workers=6, pause_s=0.2,
-                            think=random.Random("dashboard-preview"))
+        users = faults.Load(
+            stack.door_urls,
+            faults.Mix(tokens, busy=True),
+            workers=6,
+            pause_s=0.2,
+            think=random.Random("dashboard-preview"),
+        )
         # The other functions, as AWS runs them: the migrations at each deployment, the signing keys on schedule.
         deployment, signing_keys = FailingMigration(stack), SigningKeysOutage(stack)
         step = seconds / 12
@@ -781,8 +1001,10 @@ def capture_emf(seconds: float, time_scale: float, log: Callable[[str], None]) -
         # Each fault with how long it lasts, then as long again of calm; PostgreSQL's outage in the middle.
         before = [(faults.LambdaCrashes(stack, every_s=0.5), step / 2), (faults.Surge(stack, clients=8), step / 2)]
         after = [(faults.HeldLock(stack), step / 2), (flood, step), (faults.FlaskDoorDown(stack), step / 2)]
-        log(f"users on both doors for {seconds:g} s, through {', '.join(f.name for f, _ in before + after)}, and"
-            " PostgreSQL down for the middle sixth")
+        log(
+            f"users on both doors for {seconds:g} s, through {', '.join(f.name for f, _ in before + after)}, and"
+            " PostgreSQL down for the middle sixth"
+        )
         try:
             with users, faults.readiness_schedule(stack, time_scale):
                 time.sleep(step)  # the capture's own schedule: calm first
@@ -810,15 +1032,27 @@ def _log(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("emf_logs", type=Path, nargs="*", metavar="EMF_LOG",
-                        help="files holding the app's stdout (EMF lines among others)")
+    parser.add_argument(
+        "emf_logs",
+        type=Path,
+        nargs="*",
+        metavar="EMF_LOG",
+        help="files holding the app's stdout (EMF lines among others)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the PNGs (docs/images)")
-    parser.add_argument("--time-scale", type=float,
-                        help=f"compress time as the alarm replay does (default 1, or {CAPTURE_TIME_SCALE:g} with"
-                             " --capture: each one-minute period lasts one second)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        help=f"compress time as the alarm replay does (default 1, or {CAPTURE_TIME_SCALE:g} with"
+        " --capture: each one-minute period lasts one second)",
+    )
     parser.add_argument("--namespace", default=METRICS_NAMESPACE)
-    parser.add_argument("--capture", type=float, metavar="SECONDS",
-                        help="run the local stack under load for SECONDS (a database stop included) and render that")
+    parser.add_argument(
+        "--capture",
+        type=float,
+        metavar="SECONDS",
+        help="run the local stack under load for SECONDS (a database stop included) and render that",
+    )
     parser.add_argument("--save-capture", type=Path, metavar="FILE", help="with --capture: keep the captured lines")
     args = parser.parse_args(argv)
     if bool(args.emf_logs) == bool(args.capture):
@@ -835,13 +1069,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.save_capture:
             args.save_capture.write_text("\n".join(lines) + "\n", encoding="utf-8")
     else:
-        lines = [line for path in args.emf_logs for line in path.read_text(encoding="utf-8", errors="replace")
-                 .splitlines()]
+        lines = [
+            line for path in args.emf_logs for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+        ]
         source = ", ".join(path.name for path in args.emf_logs)
     for preview in render_all(lines, args.out, time_scale=time_scale, namespace=args.namespace, source=source):
         kinds = Counter(panel.kind for panel in preview.panels)
-        print(f"{preview.png}  {preview.width_px}x{preview.height_px}  {len(preview.panels)} panels "
-              f"({', '.join(f'{count} {kind}' for kind, count in sorted(kinds.items()))})")
+        print(
+            f"{preview.png}  {preview.width_px}x{preview.height_px}  {len(preview.panels)} panels "
+            f"({', '.join(f'{count} {kind}' for kind, count in sorted(kinds.items()))})"
+        )
     return 0
 
 

@@ -125,7 +125,7 @@ def validate_dashboard(body: Any) -> list[str]:
     problems = [f"unknown top-level key {key!r}" for key in sorted(set(body) - TOP_LEVEL_KEYS)]
     widgets = body.get("widgets")
     if not isinstance(widgets, list):
-        return problems + ["'widgets' must be an array"]
+        return [*problems, "'widgets' must be an array"]
     if len(widgets) > MAX_WIDGETS:
         problems.append(f"{len(widgets)} widgets, more than CloudWatch's {MAX_WIDGETS}")
     placed = []
@@ -152,15 +152,25 @@ def metric_references(body: dict[str, Any]) -> list[MetricReference]:
         for line, options in _resolved_metric_lines(properties.get("metrics", [])):
             namespace, name, *dimension_parts = line
             dimensions = tuple(zip(dimension_parts[0::2], dimension_parts[1::2], strict=True))
-            references.append(MetricReference(
-                namespace, name, dimensions, options.get("stat", properties.get("stat")), _widget_label(index, widget)
-            ))
+            references.append(
+                MetricReference(
+                    namespace,
+                    name,
+                    dimensions,
+                    options.get("stat", properties.get("stat")),
+                    _widget_label(index, widget),
+                )
+            )
     return references
 
 
 def alarm_arns(body: dict[str, Any]) -> list[str]:
-    return [arn for widget in body.get("widgets", []) if widget.get("type") == "alarm"
-            for arn in widget.get("properties", {}).get("alarms", [])]
+    return [
+        arn
+        for widget in body.get("widgets", [])
+        if widget.get("type") == "alarm"
+        for arn in widget.get("properties", {}).get("alarms", [])
+    ]
 
 
 def _widget_label(index: int, widget: Any) -> str:
@@ -174,11 +184,15 @@ def _widget_problems(widget: dict[str, Any]) -> list[str]:
     widget_type = widget.get("type")
     properties = widget.get("properties")
     if widget_type not in WIDGET_TYPES:
-        return problems + [f"type must be one of {sorted(WIDGET_TYPES)}, got {widget_type!r}"]
+        return [*problems, f"type must be one of {sorted(WIDGET_TYPES)}, got {widget_type!r}"]
     if not isinstance(properties, dict):
-        return problems + ["'properties' must be an object"]
-    checks = {"metric": _metric_widget_problems, "text": _text_widget_problems,
-              "log": _log_widget_problems, "alarm": _alarm_widget_problems}
+        return [*problems, "'properties' must be an object"]
+    checks = {
+        "metric": _metric_widget_problems,
+        "text": _text_widget_problems,
+        "log": _log_widget_problems,
+        "alarm": _alarm_widget_problems,
+    }
     return problems + checks[widget_type](properties)
 
 
@@ -213,7 +227,7 @@ def _box(widget: dict[str, Any]) -> tuple[int, int, int, int] | None:
 def _overlaps(placed: list[tuple[str, tuple[int, int, int, int]]]) -> list[str]:
     problems = []
     for position, (label, (x, y, width, height)) in enumerate(placed):
-        for other_label, (other_x, other_y, other_width, other_height) in placed[position + 1:]:
+        for other_label, (other_x, other_y, other_width, other_height) in placed[position + 1 :]:
             overlap_x = x < other_x + other_width and other_x < x + width
             if overlap_x and y < other_y + other_height and other_y < y + height:
                 problems.append(f"{label} overlaps {other_label}")
@@ -225,8 +239,9 @@ def _metric_widget_problems(properties: dict[str, Any]) -> list[str]:
     if not isinstance(properties.get("region"), str) or not properties.get("region"):
         problems.append("a metric widget needs a region")
     metrics = properties.get("metrics")
-    alarm_annotation = properties.get("annotations", {}).get("alarms") if isinstance(
-        properties.get("annotations"), dict) else None
+    alarm_annotation = (
+        properties.get("annotations", {}).get("alarms") if isinstance(properties.get("annotations"), dict) else None
+    )
     if metrics is None and not alarm_annotation:
         problems.append("a metric widget needs 'metrics' (or an alarm annotation)")
     if metrics is not None:
@@ -273,7 +288,7 @@ def _metrics_array_problems(metrics: Any) -> list[str]:
             continue
         options: dict[str, Any] = {}
         if isinstance(line[-1], dict):
-            options, line = line[-1], line[:-1]
+            options, line = line[-1], line[:-1]  # noqa: PLW2901 - the line without its options object
         if any(isinstance(part, dict) for part in line):
             problems.append(f"{where}: the options object must come last")
             continue
@@ -327,8 +342,10 @@ def gap_problems(expression: str) -> list[str]:
         unfilled = metric_math.unfilled_inputs(expression)
     except metric_math.MetricMathError:
         return []
-    return [f"{name!r} can be absent in a period, which leaves the result empty there: use FILL({name}, 0)"
-            for name in unfilled]
+    return [
+        f"{name!r} can be absent in a period, which leaves the result empty there: use FILL({name}, 0)"
+        for name in unfilled
+    ]
 
 
 def resolve_shorthand(line: list[str], previous: list[str] | None) -> list[str] | None:

@@ -41,7 +41,7 @@ import sys
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class QueryError(ValueError):
 
 
 # ---- the saved queries (queries/*.yaml) -------------------------------------------------------------------------
+
 
 class QueryParameter(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -92,7 +93,7 @@ class SavedQuery(BaseModel):
         used, declared = set(_PARAMETER.findall(self.query)), {parameter.name for parameter in self.parameters}
         if used != declared:
             raise ValueError(f"the query uses parameters {sorted(used)}, the file declares {sorted(declared)}")
-        parse(substitute(self.query, {name: "x" for name in declared}))
+        parse(substitute(self.query, dict.fromkeys(declared, "x")))
         return self
 
     @property
@@ -135,11 +136,15 @@ def query_definitions(queries: dict[str, SavedQuery], resources: dict[str, Any])
         for logical_id in query.log_groups:
             group = resources.get(logical_id, {})
             if group.get("Type") != "AWS::Logs::LogGroup":
-                raise QueryError(f"queries/{query.name}.yaml reads {logical_id}: no log group of the template has "
-                                 "that logical id")
+                raise QueryError(
+                    f"queries/{query.name}.yaml reads {logical_id}: no log group of the template has that logical id"
+                )
             reference = {"Ref": logical_id}
-            groups.append({"Fn::If": [group["Condition"], reference, {"Ref": "AWS::NoValue"}]}
-                          if "Condition" in group else reference)
+            groups.append(
+                {"Fn::If": [group["Condition"], reference, {"Ref": "AWS::NoValue"}]}
+                if "Condition" in group
+                else reference
+            )
         properties: dict[str, Any] = {
             "Name": {"Fn::Sub": f"${{AWS::StackName}}/{query.name}"},
             "QueryLanguage": "CWLI",
@@ -150,7 +155,8 @@ def query_definitions(queries: dict[str, SavedQuery], resources: dict[str, Any])
             properties["Parameters"] = [
                 {"Name": parameter.name, "Description": parameter.description}
                 | ({"DefaultValue": parameter.default} if parameter.default is not None else {})
-                for parameter in query.parameters]
+                for parameter in query.parameters
+            ]
         definitions[query.logical_id] = {"Type": "AWS::Logs::QueryDefinition", "Properties": properties}
     return definitions
 
@@ -166,13 +172,14 @@ def substitute(query: str, values: dict[str, str]) -> str:
 
 # ---- the captured lines ------------------------------------------------------------------------------------------
 
+
 def read_lines(lines: Iterable[str]) -> list[Record]:
     """Every line that holds a JSON object, with @timestamp and @message. The object may follow a prefix, such as
     the time `aws logs tail --format short` writes before each event."""
     records, last_time = [], None
     for line in lines:
         text = line.rstrip("\r\n")
-        text = text[text.find("{"):] if "{" in text else ""
+        text = text[text.find("{") :] if "{" in text else ""
         if not text.endswith("}"):
             continue
         try:
@@ -196,22 +203,23 @@ def _line_time(document: dict[str, Any]) -> datetime | None:
     ]
     for value, formats in candidates:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000, timezone.utc)  # epoch milliseconds (WAF, EMF)
+            return datetime.fromtimestamp(value / 1000, UTC)  # epoch milliseconds (WAF, EMF)
         if isinstance(value, str):
             for text_format in formats:
                 try:
-                    return datetime.strptime(value, text_format)
+                    return datetime.strptime(value, text_format)  # noqa: DTZ007 - each format ends in %z
                 except ValueError:
                     pass
             try:
                 parsed = datetime.fromisoformat(value)
             except ValueError:
                 continue
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return None
 
 
 # ---- the query language: syntax --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FieldRef:
@@ -304,28 +312,44 @@ AGGREGATIONS = {"count", "sum", "avg", "min", "max", "pct"}
 FUNCTIONS = {"ispresent", "coalesce"}
 # bin()'s units (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Stats.html); months,
 # quarters and years have no fixed length and are not implemented.
-_BIN_UNITS = {1e-3: ("ms", "msec", "millisecond"), 1: ("s", "sec", "second"), 60: ("m", "min", "minute"),
-              3600: ("h", "hr", "hour"), 86400: ("d", "day"), 604800: ("w", "week")}
-BIN_UNIT_SECONDS = {alias + plural: seconds for seconds, aliases in _BIN_UNITS.items() for alias in aliases
-                    for plural in (("", "s") if len(alias) > 1 else ("",))}
+_BIN_UNITS = {
+    1e-3: ("ms", "msec", "millisecond"),
+    1: ("s", "sec", "second"),
+    60: ("m", "min", "minute"),
+    3600: ("h", "hr", "hour"),
+    86400: ("d", "day"),
+    604800: ("w", "week"),
+}
+BIN_UNIT_SECONDS = {
+    alias + plural: seconds
+    for seconds, aliases in _BIN_UNITS.items()
+    for alias in aliases
+    for plural in (("", "s") if len(alias) > 1 else ("",))
+}
 COMMANDS = ("fields", "filter", "stats", "sort", "limit")
 
 
 def _grammar() -> pp.ParserElement:
-    keyword = {word: pp.CaselessKeyword(word) for word in ("and", "or", "not", "in", "like", "as", "by", "asc",
-                                                            "desc", *COMMANDS)}
+    keyword = {
+        word: pp.CaselessKeyword(word)
+        for word in ("and", "or", "not", "in", "like", "as", "by", "asc", "desc", *COMMANDS)
+    }
     reserved = pp.MatchFirst(keyword.values())
     lpar, rpar = pp.Suppress("("), pp.Suppress(")")
 
     string = (pp.QuotedString('"', esc_char="\\") | pp.QuotedString("'", esc_char="\\")).set_parse_action(
-        lambda t: Constant(t[0]))
+        lambda t: Constant(t[0])
+    )
     number = pp.Regex(r"-?\d+(\.\d+)?([eE][+-]?\d+)?").set_parse_action(lambda t: Constant(_parse_number(t[0])))
     regex = pp.Regex(r"/(?:\\.|[^/\\\n])+/").set_parse_action(_regex)
-    field_name = (pp.Regex(r"@?[A-Za-z_][\w]*(\.\w+)*") | pp.Regex(r"`[^`]+`").set_parse_action(lambda t: t[0][1:-1]))
+    field_name = pp.Regex(r"@?[A-Za-z_][\w]*(\.\w+)*") | pp.Regex(r"`[^`]+`").set_parse_action(lambda t: t[0][1:-1])
     field = (~reserved + field_name).set_parse_action(lambda t: FieldRef(t[0]))
     literal = string | number
-    array = (pp.Suppress("[") + pp.DelimitedList(literal) + pp.Suppress("]")).set_name("[values]").set_parse_action(
-        lambda t: tuple(item.value for item in t))
+    array = (
+        (pp.Suppress("[") + pp.DelimitedList(literal) + pp.Suppress("]"))
+        .set_name("[values]")
+        .set_parse_action(lambda t: tuple(item.value for item in t))
+    )
 
     expression = pp.Forward().set_name("an expression")
     bin_ = (pp.CaselessKeyword("bin") + lpar + pp.Regex(r"\w+") + rpar).set_parse_action(_bin)
@@ -333,36 +357,46 @@ def _grammar() -> pp.ParserElement:
     call = (call_name + lpar + pp.Optional(pp.DelimitedList(expression)) + rpar).set_parse_action(_call)
     operand = (literal | bin_ | call | field).set_name("a field, a value or a function")
     comparison_operator = pp.one_of("= != < <= > >=")
-    like = (operand + pp.Optional(keyword["not"]) + (keyword["like"] | pp.Literal("=~"))
-            + (regex | string)).set_parse_action(_like)
+    like = (
+        operand + pp.Optional(keyword["not"]) + (keyword["like"] | pp.Literal("=~")) + (regex | string)
+    ).set_parse_action(_like)
     membership = (operand + pp.Optional(keyword["not"]) + keyword["in"] + array).set_parse_action(_membership)
     compared = (operand + comparison_operator + operand).set_parse_action(lambda t: Comparison(t[1], t[0], t[2]))
     predicate = (like | membership | compared | operand).set_name("a condition or a value")
-    expression <<= pp.infix_notation(predicate, [
-        (keyword["not"], 1, pp.OpAssoc.RIGHT, lambda t: Not(t[0][1])),
-        (keyword["and"], 2, pp.OpAssoc.LEFT, lambda t: Junction("and", tuple(t[0][0::2]))),
-        (keyword["or"], 2, pp.OpAssoc.LEFT, lambda t: Junction("or", tuple(t[0][0::2]))),
-    ])
+    expression <<= pp.infix_notation(
+        predicate,
+        [
+            (keyword["not"], 1, pp.OpAssoc.RIGHT, lambda t: Not(t[0][1])),
+            (keyword["and"], 2, pp.OpAssoc.LEFT, lambda t: Junction("and", tuple(t[0][0::2]))),
+            (keyword["or"], 2, pp.OpAssoc.LEFT, lambda t: Junction("or", tuple(t[0][0::2]))),
+        ],
+    )
 
     def named(element: pp.ParserElement) -> pp.ParserElement:
         located = pp.Located(element) + pp.Optional(keyword["as"].suppress() + field_name)
         return located.set_parse_action(_named)
 
     fields = (keyword["fields"].suppress() + pp.DelimitedList(named(expression))).set_parse_action(
-        lambda t: Fields(tuple(t)))
+        lambda t: Fields(tuple(t))
+    )
     filter_ = (keyword["filter"].suppress() + expression).set_parse_action(lambda t: Filter(t[0]))
     count_all = (pp.CaselessKeyword("count") + lpar + pp.Suppress("*") + rpar).set_parse_action(
-        lambda: Call("count", ()))
+        lambda: Call("count", ())
+    )
     aggregation = (count_all | call).set_name("an aggregation, e.g. count(*)")
-    stats = (keyword["stats"].suppress() + pp.Group(pp.DelimitedList(named(aggregation)))
-             + pp.Optional(keyword["by"].suppress() + pp.Group(pp.DelimitedList(named(expression))))
-             ).set_parse_action(_stats)
+    stats = (
+        keyword["stats"].suppress()
+        + pp.Group(pp.DelimitedList(named(aggregation)))
+        + pp.Optional(keyword["by"].suppress() + pp.Group(pp.DelimitedList(named(expression))))
+    ).set_parse_action(_stats)
     sort_key = (expression + pp.Optional(keyword["asc"] | keyword["desc"], default="")).set_parse_action(_sort_key)
     sort = (keyword["sort"].suppress() + pp.DelimitedList(sort_key)).set_parse_action(lambda t: Sort(tuple(t)))
     limit = (keyword["limit"].suppress() + pp.Regex(r"\d+").set_name("a number of rows")).set_parse_action(
-        lambda t: Limit(int(t[0])))
+        lambda t: Limit(int(t[0]))
+    )
     unknown = (~pp.MatchFirst(keyword[name] for name in COMMANDS) + pp.Regex(r"[A-Za-z]\w*")).set_parse_action(
-        _refuse_command)
+        _refuse_command
+    )
     command = fields | filter_ | stats | sort | limit | unknown
     query = pp.DelimitedList(command, delim="|") + pp.StringEnd()
     return query.ignore(pp.Regex(r"#[^\n]*"))
@@ -432,8 +466,9 @@ def _sort_key(source: str, location: int, tokens: pp.ParseResults) -> tuple[Any,
 
 
 def _refuse_command(source: str, location: int, tokens: pp.ParseResults) -> None:
-    raise pp.ParseFatalException(source, location, f"unsupported command: {tokens[0]} (this evaluator runs "
-                                 f"{', '.join(COMMANDS)})")
+    raise pp.ParseFatalException(
+        source, location, f"unsupported command: {tokens[0]} (this evaluator runs {', '.join(COMMANDS)})"
+    )
 
 
 _QUERY = _grammar()
@@ -450,6 +485,7 @@ def parse(query: str) -> tuple[Any, ...]:
 
 # ---- the query language: evaluation ----------------------------------------------------------------------------
 
+
 @dataclass
 class QueryResult:
     columns: list[str]
@@ -462,8 +498,10 @@ class QueryResult:
         """A header line, then one line per row, in aligned columns (`-` for a missing value)."""
         cells = [[cell or "-" for cell in row] for row in self.cells()]
         widths = [max([len(column)] + [len(row[index]) for row in cells]) for index, column in enumerate(self.columns)]
-        return ["  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
-                for line in [self.columns, *cells]]
+        return [
+            "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+            for line in [self.columns, *cells]
+        ]
 
 
 def run(query: str, records: list[Record]) -> QueryResult:
@@ -480,7 +518,7 @@ def run(query: str, records: list[Record]) -> QueryResult:
         elif isinstance(command, Sort):
             rows = sorted(rows, key=functools.cmp_to_key(functools.partial(_compare_rows, command.keys)))
         else:
-            rows, limited = rows[:command.count], True
+            rows, limited = rows[: command.count], True
     return QueryResult(columns or ["@timestamp", "@message"], rows if limited else rows[:DEFAULT_LIMIT])
 
 
@@ -504,13 +542,14 @@ def _value(node: Any, row: Record) -> Any:
     if isinstance(node, Constant):
         return node.value
     if isinstance(node, Call) and node.function == "coalesce":
-        return next((value for value in (_value(argument, row) for argument in node.arguments) if value is not None),
-                    None)
+        return next(
+            (value for value in (_value(argument, row) for argument in node.arguments) if value is not None), None
+        )
     if isinstance(node, Bin):
         timestamp = row.get("@timestamp")
         if timestamp is None:
             return None
-        return datetime.fromtimestamp(math.floor(timestamp.timestamp() / node.seconds) * node.seconds, timezone.utc)
+        return datetime.fromtimestamp(math.floor(timestamp.timestamp() / node.seconds) * node.seconds, UTC)
     if isinstance(node, Call | Comparison | Like | In | Not | Junction):
         return 1 if _truth(node, row) else 0
     raise QueryError(f"{node} cannot be used as a value")
@@ -524,8 +563,12 @@ def _truth(node: Any, row: Record) -> bool:
         return not _truth(node.operand, row)
     if isinstance(node, Comparison):
         order = _order(_value(node.left, row), _value(node.right, row))
-        return order is not None and {"=": order == 0, "!=": order != 0, "<": order < 0, "<=": order <= 0,
-                                      ">": order > 0, ">=": order >= 0}[node.operator]
+        return (
+            order is not None
+            and {"=": order == 0, "!=": order != 0, "<": order < 0, "<=": order <= 0, ">": order > 0, ">=": order >= 0}[
+                node.operator
+            ]
+        )
     if isinstance(node, Like):
         value = _value(node.operand, row)
         return value is not None and bool(node.pattern.search(format_value(value))) != node.negated
@@ -639,7 +682,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, dict | list):
@@ -649,12 +692,18 @@ def format_value(value: Any) -> str:
 
 # ---- the command ------------------------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", nargs="?", help="a saved query: the name of a file of queries/")
     parser.add_argument("log", nargs="?", type=Path, help="captured stdout of the doors (`-` for standard input)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a value for a parameter of the query ({{NAME}} in it)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for a parameter of the query ({{NAME}} in it)",
+    )
     parser.add_argument("--list", action="store_true", help="list the saved queries")
     args = parser.parse_args(argv)
     queries = load_saved_queries()
@@ -662,8 +711,9 @@ def main(argv: list[str] | None = None) -> int:
         for query in queries.values():
             parameters = ", ".join(parameter.name for parameter in query.parameters)
             print(query.name + (f" (parameter: {parameters})" if parameters else ""))
-            print(textwrap.fill(" ".join(query.description.split()), 116, initial_indent="    ",
-                                subsequent_indent="    "))
+            print(
+                textwrap.fill(" ".join(query.description.split()), 116, initial_indent="    ", subsequent_indent="    ")
+            )
         return 0 if args.list else 2
     if args.name not in queries:
         parser.error(f"no saved query {args.name!r}: one of {', '.join(queries)}")

@@ -40,8 +40,13 @@ def unfilled_inputs(expression: str) -> list[str]:
             exempt |= {id(argument) for argument in node.args}
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             exempt |= {id(inner) for inner in ast.walk(node.right)}
-    return sorted({node.id for node in ast.walk(tree)
-                   if isinstance(node, ast.Name) and node.id != FILL and id(node) not in exempt})
+    return sorted(
+        {
+            node.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Name) and node.id != FILL and id(node) not in exempt
+        }
+    )
 
 
 def evaluate(expression: str, variables: dict[str, float | None]) -> float | None:
@@ -72,14 +77,26 @@ def evaluate(expression: str, variables: dict[str, float | None]) -> float | Non
 
 
 def _is_fill(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == FILL
-            and len(node.args) == 2 and isinstance(node.args[0], ast.Name)
-            and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, (int, float)))
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == FILL
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Name)
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, (int, float))
+    )
 
 
 def _is_across(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ACROSS
-            and len(node.args) == 1 and isinstance(node.args[0], ast.List) and bool(node.args[0].elts))
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in _ACROSS
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.List)
+        and bool(node.args[0].elts)
+    )
 
 
 def _parse(expression: str) -> ast.Expression:

@@ -85,8 +85,8 @@ def parse(text: str, source: str = "<text>") -> tuple[Parameter, ...]:
             why = line.lstrip("#").strip() or None
             continue
 
-        def refuse(reason: str) -> ParameterFileError:
-            return ParameterFileError(f"{source}:{number}: {reason}: {raw.strip()!r}")
+        def refuse(reason: str) -> ParameterFileError:  # called within this iteration only
+            return ParameterFileError(f"{source}:{number}: {reason}: {raw.strip()!r}")  # noqa: B023
 
         first_word = re.split(r"[\s=]", line, maxsplit=1)[0]
         if first_word in _INCLUDE_DIRECTIVES:

@@ -17,12 +17,11 @@ from typing import Any
 
 import yaml
 
+from observability.sampling import load_rules
 from rest_contract import problems
 from rest_contract.identity import REALM
 from rest_contract.operations import OPERATIONS
 from student_records.data import migrations
-
-from observability.sampling import load_rules
 
 from . import alarms, dashboards, logs_insights, postgres_parameters, slos, xray
 
@@ -47,11 +46,32 @@ USER_POOL_ARN = "UserPoolArn"  # a substitution: the pool the stack creates, or 
 RENDER_TAG = "Fn::Render"  # what `!Render Name` reads as, until render() puts the substitution's value there
 OPEN_PATH_PREFIX = "/health"  # liveness and readiness stay open when a user pool is required elsewhere
 PSEUDO_PARAMETERS = {
-    "AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region", "AWS::StackId",
-    "AWS::StackName", "AWS::URLSuffix",
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
 }
-_INTRINSIC_TAGS = ("Base64", "Cidr", "FindInMap", "GetAZs", "If", "ImportValue", "Join", "Select", "Split", "Sub",
-                   "Transform", "Equals", "Not", "And", "Or")
+_INTRINSIC_TAGS = (
+    "Base64",
+    "Cidr",
+    "FindInMap",
+    "GetAZs",
+    "If",
+    "ImportValue",
+    "Join",
+    "Select",
+    "Split",
+    "Sub",
+    "Transform",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+)
 
 
 class RenderError(ValueError):
@@ -116,12 +136,17 @@ def stack_values(stack_name: str = DEFAULT_STACK_NAME, source: Path = SOURCE) ->
     (ApiFunction, ...) and the Render substitutions made of the stack name alone (ApiName). The local stand-ins
     publish AWS's metrics under these names, and the alarm replay and the dashboard preview look them up by them."""
     template = load_template(source)
-    values = {name: str(parameter["Default"]) for name, parameter in template["Parameters"].items()
-              if "Default" in parameter}
-    named = {**template["Metadata"]["Render"]["Substitutions"],
-             **{logical_id: resource["Properties"].get("FunctionName")
-                for logical_id, resource in template["Resources"].items()
-                if resource["Type"] == "AWS::Serverless::Function"}}
+    values = {
+        name: str(parameter["Default"]) for name, parameter in template["Parameters"].items() if "Default" in parameter
+    }
+    named = {
+        **template["Metadata"]["Render"]["Substitutions"],
+        **{
+            logical_id: resource["Properties"].get("FunctionName")
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"
+        },
+    }
     for name, value in named.items():
         text = value.get("Fn::Sub") if isinstance(value, dict) and len(value) == 1 else None
         if isinstance(text, str) and dashboards.placeholders(text) <= {"AWS::StackName"}:
@@ -176,8 +201,9 @@ def render(source: Path = SOURCE) -> dict[str, Any]:
     _add_generated(resources, xray.tracing_resources(load_rules(), substitutions), "X-Ray")
     _add_dashboards(template, substitutions, catalog)
     _add_runbooks_dashboard(resources, catalog)
-    _add_generated(resources, logs_insights.query_definitions(logs_insights.load_saved_queries(), resources),
-                   "saved query")
+    _add_generated(
+        resources, logs_insights.query_definitions(logs_insights.load_saved_queries(), resources), "saved query"
+    )
     _add_generated(resources, alarms.alarm_resources(catalog, function_timeouts_s(resources), substitutions), "alarm")
     _check_placeholders(template, substitutions)
     return template
@@ -185,8 +211,11 @@ def render(source: Path = SOURCE) -> dict[str, Any]:
 
 def function_timeouts_s(resources: dict[str, Any]) -> dict[str, int]:
     """Each function's Timeout, by logical id (alarm thresholds may be a share of one)."""
-    return {logical_id: resource["Properties"]["Timeout"] for logical_id, resource in resources.items()
-            if resource["Type"] == "AWS::Serverless::Function"}
+    return {
+        logical_id: resource["Properties"]["Timeout"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
 
 
 def _add_generated(resources: dict[str, Any], generated: dict[str, Any], what: str) -> None:
@@ -287,7 +316,7 @@ def _add_routes(resources: dict[str, Any], substitutions: dict[str, Any]) -> Non
                         "type": "cognito_user_pools",
                         "providerARNs": [copy.deepcopy(substitutions[USER_POOL_ARN])],
                     },
-                },
+                }
             }
         },
     }
@@ -296,22 +325,30 @@ def _add_routes(resources: dict[str, Any], substitutions: dict[str, Any]) -> Non
 # API Gateway's own answers (before the function is invoked), as the doors' problem documents. The Cognito
 # authorizer answers UNAUTHORIZED for a missing and an invalid token alike, so its detail covers both.
 GATEWAY_RESPONSES = {
-    "UNAUTHORIZED": (problems.UNAUTHORIZED, "a valid bearer token is required",
-                     {"WWW-Authenticate": f'Bearer realm="{REALM}"'}),
+    "UNAUTHORIZED": (
+        problems.UNAUTHORIZED,
+        "a valid bearer token is required",
+        {"WWW-Authenticate": f'Bearer realm="{REALM}"'},
+    ),
     "ACCESS_DENIED": (problems.FORBIDDEN, "the token does not allow this request", {}),
     # API Gateway's answer to a path or method no route declares (403 "Missing Authentication Token").
     "MISSING_AUTHENTICATION_TOKEN": (problems.NOT_FOUND, "no route matches this path", {}),
-    "THROTTLED": (problems.TOO_MANY_REQUESTS, "the API's request rate limit was reached; retry later",
-                  {"Retry-After": "1"}),
+    "THROTTLED": (
+        problems.TOO_MANY_REQUESTS,
+        "the API's request rate limit was reached; retry later",
+        {"Retry-After": "1"},
+    ),
     "WAF_FILTERED": (problems.FORBIDDEN, "the request was refused by the web ACL", {}),
     "REQUEST_TOO_LARGE": (problems.PAYLOAD_TOO_LARGE, "the request is larger than API Gateway accepts", {}),
     # Lambda refused to invoke the function (its concurrency exhausted: Lambda's 429 TooManyRequestsException, which
     # API Gateway answers as an integration failure, 500 unless customized): a retry soon may find room.
     # https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html,
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
-    "INTEGRATION_FAILURE": (problems.SERVICE_UNAVAILABLE,
-                            "the API's function could not take the request now (Lambda refused to invoke it); retry"
-                            " later", {"Retry-After": "1"}),
+    "INTEGRATION_FAILURE": (
+        problems.SERVICE_UNAVAILABLE,
+        ("the API's function could not take the request now (Lambda refused to invoke it); retry later"),
+        {"Retry-After": "1"},
+    ),
 }
 WAF_RATE_LIMITED_DETAIL = "this client sent too many requests; retry later"
 
@@ -331,17 +368,20 @@ def _add_gateway_responses(resources: dict[str, Any]) -> None:
         quoted = {name: f"'{value}'" for name, value in headers.items()}  # literals, for ResponseParameters
         responses[response_type] = {
             "StatusCode": status,
-            "ResponseParameters": {"Headers": {
-                "Content-Type": quoted.pop("Content-Type"),
-                "X-Request-Id": "context.requestId",  # the Lambda door's correlation id is API Gateway's request id
-                **quoted,
-            }},
+            "ResponseParameters": {
+                "Headers": {
+                    "Content-Type": quoted.pop("Content-Type"),
+                    "X-Request-Id": "context.requestId",  # the Lambda door's correlation id is API Gateway's request id
+                    **quoted,
+                }
+            },
             "ResponseTemplates": {"application/json": body.decode()},
         }
     resources[API]["Properties"]["GatewayResponses"] = responses
     web_acl_bodies = resources[WEB_ACL]["Properties"]["CustomResponseBodies"]
     web_acl_bodies["too-many-requests"]["Content"] = problems.problem_response(
-        problems.TOO_MANY_REQUESTS, WAF_RATE_LIMITED_DETAIL).body.decode()
+        problems.TOO_MANY_REQUESTS, WAF_RATE_LIMITED_DETAIL
+    ).body.decode()
 
 
 def _add_dashboards(template: dict[str, Any], substitutions: dict[str, Any], catalog: alarms.AlarmCatalog) -> None:
@@ -362,11 +402,15 @@ def _add_dashboards(template: dict[str, Any], substitutions: dict[str, Any], cat
             raise RenderError(f"{body_file} shows alarms under more than one condition: {conditions}")
         if conditions:
             condition = conditions[0]
-            resource["Properties"]["DashboardBody"] = {"Fn::If": [
-                condition,
-                _dashboard_body(body, _assuming(substitutions, condition, True)),
-                _dashboard_body(_without_alarms(body, set(conditional)), _assuming(substitutions, condition, False)),
-            ]}
+            resource["Properties"]["DashboardBody"] = {
+                "Fn::If": [
+                    condition,
+                    _dashboard_body(body, _assuming(substitutions, condition, True)),
+                    _dashboard_body(
+                        _without_alarms(body, set(conditional)), _assuming(substitutions, condition, False)
+                    ),
+                ]
+            }
         else:
             resource["Properties"]["DashboardBody"] = _dashboard_body(body, substitutions)
     unreferenced = sorted(path.name for path in set(dashboards.dashboard_files()) - referenced)
@@ -389,7 +433,9 @@ def _add_runbooks_dashboard(resources: dict[str, Any], catalog: alarms.AlarmCata
     for page in pages:
         markdown = _RUNBOOK_LINK.sub(r"**\1** (its own section)", (folder / page).read_text(encoding="utf-8").strip())
         height = min(max(markdown.count("\n") + 2, 4), 60)
-        widgets.append({"type": "text", "x": 0, "y": y, "width": 24, "height": height, "properties": {"markdown": markdown}})
+        widgets.append(
+            {"type": "text", "x": 0, "y": y, "width": 24, "height": height, "properties": {"markdown": markdown}}
+        )
         y += height
     body = {"widgets": widgets}
     problems = dashboards.validate_dashboard(body)

@@ -77,12 +77,18 @@ def load_objectives(path: Path = OBJECTIVES_FILE) -> Objectives:
     if not isinstance(window_days, int) or not 1 <= window_days <= 365:
         raise ObjectiveDefinitionError(f"{path.name}: window_days must be a whole number of days, 1 to 365")
     windows = document.get("burn_rate_windows_minutes")
-    if (not isinstance(windows, list) or not windows
-            or not all(isinstance(w, int) and 1 <= w <= MAX_LOOK_BACK_MINUTES for w in windows)):
+    if (
+        not isinstance(windows, list)
+        or not windows
+        or not all(isinstance(w, int) and 1 <= w <= MAX_LOOK_BACK_MINUTES for w in windows)
+    ):
         raise ObjectiveDefinitionError(
-            f"{path.name}: burn_rate_windows_minutes lists look-back windows of 1 to {MAX_LOOK_BACK_MINUTES} minutes")
-    objectives = tuple(_objective(entry, f"{path.name}, objective {index}")
-                       for index, entry in enumerate(document.get("objectives") or []))
+            f"{path.name}: burn_rate_windows_minutes lists look-back windows of 1 to {MAX_LOOK_BACK_MINUTES} minutes"
+        )
+    objectives = tuple(
+        _objective(entry, f"{path.name}, objective {index}")
+        for index, entry in enumerate(document.get("objectives") or [])
+    )
     if not objectives:
         raise ObjectiveDefinitionError(f"{path.name}: no objectives")
     names = [objective.name for objective in objectives]
@@ -106,16 +112,20 @@ def slo_resources(objectives: Objectives) -> dict[str, dict[str, Any]]:
             "Properties": {
                 "Name": {"Fn::Sub": objective.slo_name},
                 "Description": objective.description,
-                "RequestBasedSli": {"RequestBasedSliMetric": {
-                    "TotalRequestCountMetric": total, "MonitoredRequestCountMetric": monitored,
-                }},
+                "RequestBasedSli": {
+                    "RequestBasedSliMetric": {
+                        "TotalRequestCountMetric": total,
+                        "MonitoredRequestCountMetric": monitored,
+                    }
+                },
                 "Goal": {
                     "Interval": {"RollingInterval": {"Duration": objectives.window_days, "DurationUnit": "DAY"}},
                     "AttainmentGoal": objective.goal,
                     "WarningThreshold": 50,  # warn when half the error budget is spent
                 },
-                "BurnRateConfigurations": [{"LookBackWindowMinutes": window}
-                                           for window in objectives.burn_rate_windows_minutes],
+                "BurnRateConfigurations": [
+                    {"LookBackWindowMinutes": window} for window in objectives.burn_rate_windows_minutes
+                ],
             },
         }
         if objective.condition:
@@ -124,8 +134,16 @@ def slo_resources(objectives: Objectives) -> dict[str, dict[str, Any]]:
     return resources
 
 
-def burn_rate_series(objectives: Objectives, series: dict, namespace: str, *, period_s: float, start: float,
-                     end: float, time_scale: float = 1.0) -> dict:
+def burn_rate_series(
+    objectives: Objectives,
+    series: dict,
+    namespace: str,
+    *,
+    period_s: float,
+    start: float,
+    end: float,
+    time_scale: float = 1.0,
+) -> dict:
     """The BurnRate series Application Signals would publish, one value per period for each objective and
     look-back window, keyed as alarm metrics are ((namespace, name, dimensions), [(timestamp, value)]).
     A window without a request has no value; `time_scale` compresses the windows as the replay does periods."""
@@ -142,14 +160,25 @@ def burn_rate_series(objectives: Objectives, series: dict, namespace: str, *, pe
                 if requests > 0:
                     error_rate = _sum_between(bad, until - window_s, until) / requests
                     values.append((until - period_s / 2, error_rate / objective.error_budget))
-            key = (BURN_RATE_NAMESPACE, BURN_RATE_METRIC, frozenset(
-                {("SloName", objective.slo_name), ("BurnRateWindowMinutes", str(window_minutes))}))
+            key = (
+                BURN_RATE_NAMESPACE,
+                BURN_RATE_METRIC,
+                frozenset({("SloName", objective.slo_name), ("BurnRateWindowMinutes", str(window_minutes))}),
+            )
             derived[key] = values
     return derived
 
 
-def attainment_series(objectives: Objectives, series: dict, namespace: str, *, period_s: float, start: float,
-                      end: float, time_scale: float = 1.0) -> dict:
+def attainment_series(
+    objectives: Objectives,
+    series: dict,
+    namespace: str,
+    *,
+    period_s: float,
+    start: float,
+    end: float,
+    time_scale: float = 1.0,
+) -> dict:
     """The AttainmentRate series Application Signals publishes for each SLO (by SloName): the percentage of good
     requests over the SLO's rolling interval (window_days, compressed by `time_scale`), one value per period with a
     request in the interval."""
@@ -169,8 +198,9 @@ def attainment_series(objectives: Objectives, series: dict, namespace: str, *, p
     return derived
 
 
-def _requests_and_bad(objective: Objective, series: dict, namespace: str
-                      ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+def _requests_and_bad(
+    objective: Objective, series: dict, namespace: str
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """The objective's requests, and its bad ones (answered 5xx; or slower than its threshold), as datapoints."""
     totals = _points(series, namespace, "Requests", objective.front_door)
     if objective.indicator == "availability":
@@ -183,8 +213,11 @@ def _query(query_id: str, metric_name: str, statistic: str, front_door: str) -> 
     return {
         "Id": query_id,
         "MetricStat": {
-            "Metric": {"Namespace": {"Ref": "MetricsNamespace"}, "MetricName": metric_name,
-                       "Dimensions": [{"Name": "FrontDoor", "Value": front_door}]},
+            "Metric": {
+                "Namespace": {"Ref": "MetricsNamespace"},
+                "MetricName": metric_name,
+                "Dimensions": [{"Name": "FrontDoor", "Value": front_door}],
+            },
             "Period": 60,
             "Stat": statistic,
         },
@@ -211,8 +244,9 @@ def _objective(entry: Any, where: str) -> Objective:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ObjectiveDefinitionError(f"{where}: name must be lowercase words joined by hyphens")
     if entry["front_door"] not in FRONT_DOORS or entry["indicator"] not in INDICATORS:
-        raise ObjectiveDefinitionError(f"{where}: front_door is one of {sorted(FRONT_DOORS)}, indicator one of"
-                                       f" {sorted(INDICATORS)}")
+        raise ObjectiveDefinitionError(
+            f"{where}: front_door is one of {sorted(FRONT_DOORS)}, indicator one of {sorted(INDICATORS)}"
+        )
     goal = entry["goal"]
     if not isinstance(goal, (int, float)) or not 0 < goal < 100:
         raise ObjectiveDefinitionError(f"{where}: goal is a percentage between 0 and 100 (exclusive)")
@@ -221,5 +255,12 @@ def _objective(entry: Any, where: str) -> Objective:
         raise ObjectiveDefinitionError(f"{where}: threshold_ms is required for latency objectives, and only them")
     if threshold is not None and (not isinstance(threshold, (int, float)) or threshold <= 0):
         raise ObjectiveDefinitionError(f"{where}: threshold_ms must be a positive number of milliseconds")
-    return Objective(name, entry["description"], entry["front_door"], entry["indicator"], float(goal),
-                     float(threshold) if threshold is not None else None, entry.get("condition"))
+    return Objective(
+        name,
+        entry["description"],
+        entry["front_door"],
+        entry["indicator"],
+        float(goal),
+        float(threshold) if threshold is not None else None,
+        entry.get("condition"),
+    )

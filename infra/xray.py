@@ -8,8 +8,8 @@ Each rule is deployed twice, once per door, matching what each door's traces say
   name, POWERTOOLS_SERVICE_NAME), ServiceType `AWS::EC2::Instance` (its segments' origin), ResourceARN `*` (the SDK
   sends none), only when the stack deploys that door.
 X-Ray names are unique in an account and Region and 32 characters at most, so each starts with the first 8
-characters of the stack's id (the StackIdPrefix substitution): two stacks in one account never clash. The group holds the traces in which a door
-answered with a fault or an error, with X-Ray Insights on.
+characters of the stack's id (the StackIdPrefix substitution): two stacks in one account never clash. The group holds
+the traces in which a door answered with a fault or an error, with X-Ray Insights on.
 """
 
 import copy
@@ -26,11 +26,20 @@ EC2_SERVICE_NAME = "${AWS::StackName}"  # the EC2 door's POWERTOOLS_SERVICE_NAME
 TRACES_GROUP = "FaultsAndErrorsGroup"
 _DOORS = {
     # logical id suffix, rule name suffix, what the rule matches, condition
-    "Api": ("api", {"ServiceName": API_SERVICE_NAME, "ServiceType": "AWS::ApiGateway::Stage",
-                    "ResourceARN": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${ApiStageName}"},
-            None),
-    "Ec2": ("ec2", {"ServiceName": EC2_SERVICE_NAME, "ServiceType": EC2_ORIGIN, "ResourceARN": "*"},
-            FLASK_DOOR_CONDITION),
+    "Api": (
+        "api",
+        {
+            "ServiceName": API_SERVICE_NAME,
+            "ServiceType": "AWS::ApiGateway::Stage",
+            "ResourceARN": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${Api}/stages/${ApiStageName}",
+        },
+        None,
+    ),
+    "Ec2": (
+        "ec2",
+        {"ServiceName": EC2_SERVICE_NAME, "ServiceType": EC2_ORIGIN, "ResourceARN": "*"},
+        FLASK_DOOR_CONDITION,
+    ),
 }
 
 
@@ -38,21 +47,27 @@ def tracing_resources(rules: SamplingRules, substitutions: dict[str, Any]) -> di
     resources: dict[str, dict[str, Any]] = {}
     for rule in rules.rules:
         for door, (suffix, service, condition) in _DOORS.items():
-            resource: dict[str, Any] = {"Type": "AWS::XRay::SamplingRule", "Properties": {
-                "SamplingRule": _sampling_rule(rule, suffix, service, substitutions)}}
+            resource: dict[str, Any] = {
+                "Type": "AWS::XRay::SamplingRule",
+                "Properties": {"SamplingRule": _sampling_rule(rule, suffix, service, substitutions)},
+            }
             if condition:
                 resource["Condition"] = condition
             resources[f"{_pascal(rule.name)}{door}SamplingRule"] = resource
-    resources[TRACES_GROUP] = {"Type": "AWS::XRay::Group", "Properties": {
-        "GroupName": copy.deepcopy(substitutions["TracesGroupName"]),
-        "FilterExpression": sub_value(_faults_filter(), substitutions),
-        "InsightsConfiguration": {"InsightsEnabled": True, "NotificationsEnabled": False},
-    }}
+    resources[TRACES_GROUP] = {
+        "Type": "AWS::XRay::Group",
+        "Properties": {
+            "GroupName": copy.deepcopy(substitutions["TracesGroupName"]),
+            "FilterExpression": sub_value(_faults_filter(), substitutions),
+            "InsightsConfiguration": {"InsightsEnabled": True, "NotificationsEnabled": False},
+        },
+    }
     return resources
 
 
-def _sampling_rule(rule: SamplingRule, suffix: str, service: dict[str, str],
-                   substitutions: dict[str, Any]) -> dict[str, Any]:
+def _sampling_rule(
+    rule: SamplingRule, suffix: str, service: dict[str, str], substitutions: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "RuleName": sub_value(f"${{StackIdPrefix}}-{rule.name}-{suffix}", substitutions),
         "Priority": rule.priority,

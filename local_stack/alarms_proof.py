@@ -35,8 +35,23 @@ from infra.alarm_replay import ALARM, OK, Transition, replay, sns_round_trip
 from infra.alarms import AlarmCatalog, load_alarms
 
 from .faults import (
-    ConnectionLeak, CpuHog, DatabaseDown, Deploy, ExpiredTokens, Fault, FlaskDoorDown, Flood, HeldLock, LambdaCrashes,
-    Load, MemoryHog, Mix, StorageFill, Surge, Together, readiness_schedule,
+    ConnectionLeak,
+    CpuHog,
+    DatabaseDown,
+    Deploy,
+    ExpiredTokens,
+    Fault,
+    FlaskDoorDown,
+    Flood,
+    HeldLock,
+    LambdaCrashes,
+    Load,
+    MemoryHog,
+    Mix,
+    StorageFill,
+    Surge,
+    Together,
+    readiness_schedule,
 )
 from .functions import FailingMigration, SigningKeysOutage
 from .scratch_stack import ScratchStack, scratch_stack
@@ -49,11 +64,11 @@ THINK_TIME_S = 1.0  # mean pause between a user's requests
 # Alarms no local stand-in can drive, and why: listed, and left out of the count.
 NOT_PROVABLE = {
     "api-new-version-errors": "on the new version's Errors by FunctionName, Resource (the live alias) and "
-                              "ExecutedVersion: only a published version invoked through an alias has those "
-                              "dimensions, and CodeDeploy's traffic shift decides which; the local runtime runs "
-                              "$LATEST under its function name alone",
+    "ExecutedVersion: only a published version invoked through an alias has those "
+    "dimensions, and CodeDeploy's traffic shift decides which; the local runtime runs "
+    "$LATEST under its function name alone",
     "api-new-version-duration-p90": "on the new version's Duration by FunctionName, Resource and ExecutedVersion: as "
-                                    "api-new-version-errors",
+    "api-new-version-errors",
 }
 
 
@@ -73,63 +88,147 @@ class Scenario:
 
 SCENARIOS = (
     Scenario(
-        "database-down", "PostgreSQL crashes (pg_ctl stop -m immediate) and is started again",
-        ("db-connection-errors", "readiness-failures", "flask-5xx-rate", "api-5xx-errors",
-         "flask-lb-unhealthy-targets", "flask-lb-no-healthy-targets", "slo-availability-lambda-fast-burn",
-         "slo-availability-lambda-slow-burn", "slo-availability-flask-fast-burn", "slo-availability-flask-slow-burn",
-         "on-call-page"),
-        DatabaseDown, fault_s=25, recovery_s=60),
+        "database-down",
+        "PostgreSQL crashes (pg_ctl stop -m immediate) and is started again",
+        (
+            "db-connection-errors",
+            "readiness-failures",
+            "flask-5xx-rate",
+            "api-5xx-errors",
+            "flask-lb-unhealthy-targets",
+            "flask-lb-no-healthy-targets",
+            "slo-availability-lambda-fast-burn",
+            "slo-availability-lambda-slow-burn",
+            "slo-availability-flask-fast-burn",
+            "slo-availability-flask-slow-burn",
+            "on-call-page",
+        ),
+        DatabaseDown,
+        fault_s=25,
+        recovery_s=60,
+    ),
     Scenario(
-        "held-lock", "a session holds an ACCESS EXCLUSIVE lock on students: statements wait 5 s (the statement timeout)",
-        ("db-query-latency-p99", "api-latency-p99", "flask-lb-latency-p99", "slo-latency-lambda-fast-burn",
-         "slo-latency-lambda-slow-burn", "slo-latency-flask-fast-burn", "slo-latency-flask-slow-burn"),
-        HeldLock, time_scale=12, fault_s=90, recovery_s=240),
+        "held-lock",
+        "a session holds an ACCESS EXCLUSIVE lock on students: statements wait 5 s (the statement timeout)",
+        (
+            "db-query-latency-p99",
+            "api-latency-p99",
+            "flask-lb-latency-p99",
+            "slo-latency-lambda-fast-burn",
+            "slo-latency-lambda-slow-burn",
+            "slo-latency-flask-fast-burn",
+            "slo-latency-flask-slow-burn",
+        ),
+        HeldLock,
+        time_scale=12,
+        fault_s=90,
+        recovery_s=240,
+    ),
     Scenario(
-        "lambda-timeouts", "a deploy lifts the statement timeout to 30 s while a lock is held: invocations run into the"
+        "lambda-timeouts",
+        "a deploy lifts the statement timeout to 30 s while a lock is held: invocations run into the"
         " function's 10 s timeout",
         ("api-function-duration-p90",),
         lambda stack: Together(Deploy(stack, "lambda", {"DB_STATEMENT_TIMEOUT_MS": "30000"}), HeldLock(stack)),
-        time_scale=6, fault_s=150, recovery_s=60),
+        time_scale=6,
+        fault_s=150,
+        recovery_s=60,
+    ),
     Scenario(
-        "lambda-crashes", "the Lambda door's execution environments are killed while they serve (as the OOM killer"
-        " does)",
-        ("api-function-errors",), lambda stack: LambdaCrashes(stack, every_s=0.2), fault_s=20, recovery_s=20),
+        "lambda-crashes",
+        "the Lambda door's execution environments are killed while they serve (as the OOM killer does)",
+        ("api-function-errors",),
+        lambda stack: LambdaCrashes(stack, every_s=0.2),
+        fault_s=20,
+        recovery_s=20,
+    ),
     Scenario(
-        "surge", "16 more clients than a function of 4 environments (ApiReservedConcurrency=4) admits",
-        ("api-function-throttles",), lambda stack: Surge(stack, clients=16), env={"LAMBDA_CONCURRENCY": "4"},
-        users_per_door=1, fault_s=20, recovery_s=20),
+        "surge",
+        "16 more clients than a function of 4 environments (ApiReservedConcurrency=4) admits",
+        ("api-function-throttles",),
+        lambda stack: Surge(stack, clients=16),
+        env={"LAMBDA_CONCURRENCY": "4"},
+        users_per_door=1,
+        fault_s=20,
+        recovery_s=20,
+    ),
     Scenario(
-        "expired-tokens", "clients keep calling with a token that expired",
-        ("api-4xx-errors",), lambda stack: ExpiredTokens(stack, clients=4), fault_s=20, recovery_s=20),
+        "expired-tokens",
+        "clients keep calling with a token that expired",
+        ("api-4xx-errors",),
+        lambda stack: ExpiredTokens(stack, clients=4),
+        fault_s=20,
+        recovery_s=20,
+    ),
     Scenario(
-        "flask-door-down", "the Flask door's gunicorn and workers are killed, and started again",
-        ("flask-lb-5xx-rate",), FlaskDoorDown, fault_s=20, recovery_s=30),
+        "flask-door-down",
+        "the Flask door's gunicorn and workers are killed, and started again",
+        ("flask-lb-5xx-rate",),
+        FlaskDoorDown,
+        fault_s=20,
+        recovery_s=30,
+    ),
     Scenario(
-        "connection-leak", "another client opens 80 sessions and leaves them idle",
-        ("db-connections-high",), lambda stack: ConnectionLeak(stack, sessions=80), fault_s=20, recovery_s=20),
+        "connection-leak",
+        "another client opens 80 sessions and leaves them idle",
+        ("db-connections-high",),
+        lambda stack: ConnectionLeak(stack, sessions=80),
+        fault_s=20,
+        recovery_s=20,
+    ),
     Scenario(
-        "cpu-hog", "sessions spin CPU-bound loops in the server",
-        ("db-cpu-high",), lambda stack: CpuHog(stack, sessions=16), users_per_door=0, fault_s=45, recovery_s=20),
+        "cpu-hog",
+        "sessions spin CPU-bound loops in the server",
+        ("db-cpu-high",),
+        lambda stack: CpuHog(stack, sessions=16),
+        users_per_door=0,
+        fault_s=45,
+        recovery_s=20,
+    ),
     Scenario(
-        "storage-fill", "a table grows until less than 2 GiB of the instance's 2.25 GiB is free (then is dropped)",
-        ("db-free-storage-low",), lambda stack: StorageFill(stack, bytes_=int(0.45 * GIB)),
-        allocated_storage_gib=2.25, fault_s=20, recovery_s=20),
+        "storage-fill",
+        "a table grows until less than 2 GiB of the instance's 2.25 GiB is free (then is dropped)",
+        ("db-free-storage-low",),
+        lambda stack: StorageFill(stack, bytes_=int(0.45 * GIB)),
+        allocated_storage_gib=2.25,
+        fault_s=20,
+        recovery_s=20,
+    ),
     Scenario(
-        "memory-hog", "three sessions each hold a 320 MiB temporary table in memory",
-        ("db-freeable-memory-low",), lambda stack: MemoryHog(stack, sessions=3, mib_each=320), fault_s=30,
-        recovery_s=20),
+        "memory-hog",
+        "three sessions each hold a 320 MiB temporary table in memory",
+        ("db-freeable-memory-low",),
+        lambda stack: MemoryHog(stack, sessions=3, mib_each=320),
+        fault_s=30,
+        recovery_s=20,
+    ),
     Scenario(
-        "flood", "one client address sends 150 requests a second (3,000 a compressed minute), past the web ACL's"
+        "flood",
+        "one client address sends 150 requests a second (3,000 a compressed minute), past the web ACL's"
         " limit of 1,500 in 5 minutes",
-        ("waf-blocked-requests-spike",), lambda stack: Flood(stack, per_second=150), time_scale=20, fault_s=60,
-        recovery_s=45),
+        ("waf-blocked-requests-spike",),
+        lambda stack: Flood(stack, per_second=150),
+        time_scale=20,
+        fault_s=60,
+        recovery_s=45,
+    ),
     Scenario(
-        "failing-migration", "a deploy ships a migration that fails (a NOT NULL column added to a filled table): the"
+        "failing-migration",
+        "a deploy ships a migration that fails (a NOT NULL column added to a filled table): the"
         " migrations function runs it",
-        ("migrations-function-errors",), FailingMigration, fault_s=15, recovery_s=15),
+        ("migrations-function-errors",),
+        FailingMigration,
+        fault_s=15,
+        recovery_s=15,
+    ),
     Scenario(
-        "signing-keys-outage", "the user pool's signing keys cannot be fetched: the scheduled refreshes fail",
-        ("signing-keys-function-errors",), SigningKeysOutage, fault_s=60, recovery_s=45),
+        "signing-keys-outage",
+        "the user pool's signing keys cannot be fetched: the scheduled refreshes fail",
+        ("signing-keys-function-errors",),
+        SigningKeysOutage,
+        fault_s=60,
+        recovery_s=45,
+    ),
 )
 
 
@@ -138,6 +237,7 @@ def log(message: str) -> None:
 
 
 # ---- one scenario -----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Proof:
@@ -152,8 +252,12 @@ class Proof:
 
     @property
     def proven(self) -> bool:
-        return (self.ok_before and self.alarm_at is not None and self.ok_at is not None
-                and {(OK, ALARM), (ALARM, OK)} <= self.sns)
+        return (
+            self.ok_before
+            and self.alarm_at is not None
+            and self.ok_at is not None
+            and {(OK, ALARM), (ALARM, OK)} <= self.sns
+        )
 
     def why_not(self) -> str:
         if not self.ok_before:
@@ -196,16 +300,24 @@ class Capture:
         return self.lines
 
 
-def _states(transitions: list[Transition], alarms: tuple[str, ...], until: float | None = None
-            ) -> dict[str, list[Transition]]:
+def _states(
+    transitions: list[Transition], alarms: tuple[str, ...], until: float | None = None
+) -> dict[str, list[Transition]]:
     """Each alarm's transitions; with `until`, only those of periods over by then (the last period of a capture still
     being written is evaluated on what it has so far, at its end, which is still to come)."""
-    return {alarm: [t for t in transitions if t.alarm == alarm and (until is None or t.at.timestamp() <= until)]
-            for alarm in alarms}
+    return {
+        alarm: [t for t in transitions if t.alarm == alarm and (until is None or t.at.timestamp() <= until)]
+        for alarm in alarms
+    }
 
 
-def _wait(capture: Capture, catalog: AlarmCatalog, scenario: Scenario, limit_s: float,
-          done: Callable[[dict[str, list[Transition]]], bool]) -> None:
+def _wait(
+    capture: Capture,
+    catalog: AlarmCatalog,
+    scenario: Scenario,
+    limit_s: float,
+    done: Callable[[dict[str, list[Transition]]], bool],
+) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         time.sleep(CHECK_EVERY_S)  # the stack runs meanwhile: this is the pace of the replay, not a readiness wait
@@ -233,27 +345,58 @@ def _closing(fault: Fault) -> Iterator[Fault]:
 def run_scenario(scenario: Scenario, catalog: AlarmCatalog, save_to: Path | None = None) -> list[Proof]:
     log(f"{scenario.name}: {scenario.what} (time compressed {scenario.time_scale:g}x)")
     minute_s = 60 / scenario.time_scale
-    env = {"METRICS_FLUSH_INTERVAL_S": f"{max(minute_s / 4, 0.25):g}", "XRAY_SAMPLING": "all",
-           "GUNICORN_THREADS": str(USERS_PER_DOOR + 4), "DB_POOL_MAX_SIZE": str(USERS_PER_DOOR + 4), **scenario.env}
-    with scratch_stack(env, lambda message: None, prefix=f"alarms-proof-{scenario.name}-",
-                       time_scale=scenario.time_scale, allocated_storage_gib=scenario.allocated_storage_gib) as stack:
+    env = {
+        "METRICS_FLUSH_INTERVAL_S": f"{max(minute_s / 4, 0.25):g}",
+        "XRAY_SAMPLING": "all",
+        "GUNICORN_THREADS": str(USERS_PER_DOOR + 4),
+        "DB_POOL_MAX_SIZE": str(USERS_PER_DOOR + 4),
+        **scenario.env,
+    }
+    with scratch_stack(
+        env,
+        lambda message: None,
+        prefix=f"alarms-proof-{scenario.name}-",
+        time_scale=scenario.time_scale,
+        allocated_storage_gib=scenario.allocated_storage_gib,
+    ) as stack:
         tokens = {role: stack.token(role) for role in ("registrar", "admin")}
-        users = Load(stack.door_urls, Mix(tokens, busy=False), workers=scenario.users_per_door,
-                     pause_s=THINK_TIME_S, think=random.Random(scenario.name))
+        users = Load(
+            stack.door_urls,
+            Mix(tokens, busy=False),
+            workers=scenario.users_per_door,
+            pause_s=THINK_TIME_S,
+            think=random.Random(scenario.name),
+        )
         capture = Capture(stack)
         fault = scenario.fault(stack)
         with _closing(fault), users, readiness_schedule(stack, scenario.time_scale):
-            _wait(capture, catalog, scenario, 30 * minute_s + 30,
-                  lambda states: all(_state_now(t) == OK for t in states.values()))
+            _wait(
+                capture,
+                catalog,
+                scenario,
+                30 * minute_s + 30,
+                lambda states: all(_state_now(t) == OK for t in states.values()),
+            )
             fault.inject()
             log(f"{scenario.name}: fault injected")
-            _wait(capture, catalog, scenario, scenario.fault_s,
-                  lambda states: all(_went(t, ALARM, fault.injected_at) for t in states.values()))
+            _wait(
+                capture,
+                catalog,
+                scenario,
+                scenario.fault_s,
+                lambda states: all(_went(t, ALARM, fault.injected_at) for t in states.values()),
+            )
             fault.heal()
             log(f"{scenario.name}: fault healed")
-            _wait(capture, catalog, scenario, scenario.recovery_s,
-                  lambda states: all(_went(t, OK, fault.healed_at) or not _went(t, ALARM, fault.injected_at)
-                                     for t in states.values()))
+            _wait(
+                capture,
+                catalog,
+                scenario,
+                scenario.recovery_s,
+                lambda states: all(
+                    _went(t, OK, fault.healed_at) or not _went(t, ALARM, fault.injected_at) for t in states.values()
+                ),
+            )
         everything = stack.stop()
         lines = capture.read()
     if save_to is not None:
@@ -267,10 +410,17 @@ def run_scenario(scenario: Scenario, catalog: AlarmCatalog, save_to: Path | None
         before = [t for t in transitions if t.at.timestamp() <= fault.injected_at]
         went_to_alarm = _went(transitions, ALARM, fault.injected_at)
         went_to_ok = _went(transitions, OK, went_to_alarm.at.timestamp()) if went_to_alarm else None
-        proofs.append(Proof(alarm, scenario, ok_before=bool(before) and before[-1].new_state == OK,
-                            alarm_at=went_to_alarm.at.timestamp() if went_to_alarm else None,
-                            ok_at=went_to_ok.at.timestamp() if went_to_ok else None,
-                            injected_at=fault.injected_at, healed_at=fault.healed_at))
+        proofs.append(
+            Proof(
+                alarm,
+                scenario,
+                ok_before=bool(before) and before[-1].new_state == OK,
+                alarm_at=went_to_alarm.at.timestamp() if went_to_alarm else None,
+                ok_at=went_to_ok.at.timestamp() if went_to_ok else None,
+                injected_at=fault.injected_at,
+                healed_at=fault.healed_at,
+            )
+        )
     _read_back_sns(result.transitions, proofs)
     for proof in proofs:
         log(f"{scenario.name}: {proof.alarm} {'proven' if proof.proven else 'NOT proven: ' + proof.why_not()}")
@@ -286,13 +436,22 @@ def _read_back_sns(transitions: list[Transition], proofs: list[Proof]) -> None:
 
 # ---- the whole proof --------------------------------------------------------------------------------------------
 
+
 def scenario_of(alarm: str) -> Scenario:
     return next(scenario for scenario in SCENARIOS if alarm in scenario.proves)
 
 
 def report(proofs: list[Proof], not_provable: dict[str, str]) -> bool:
-    rows = [(proof.alarm, proof.scenario.name, proof.time_to_alarm(), proof.time_to_ok(),
-             "proven" if proof.proven else f"NOT PROVEN: {proof.why_not()}") for proof in proofs]
+    rows = [
+        (
+            proof.alarm,
+            proof.scenario.name,
+            proof.time_to_alarm(),
+            proof.time_to_ok(),
+            "proven" if proof.proven else f"NOT PROVEN: {proof.why_not()}",
+        )
+        for proof in proofs
+    ]
     header = ("alarm", "scenario", "time to ALARM", "time to OK", "")
     widths = [max(len(row[index]) for row in [header, *rows]) for index in range(4)]
     print()
@@ -308,14 +467,26 @@ def report(proofs: list[Proof], not_provable: dict[str, str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack.alarms_proof", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", action="append", default=[], metavar="ALARM",
-                        help="prove this alarm only (its scenario runs; repeat or separate by commas for several)")
+    parser = argparse.ArgumentParser(
+        prog="python -m local_stack.alarms_proof",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ALARM",
+        help="prove this alarm only (its scenario runs; repeat or separate by commas for several)",
+    )
     parser.add_argument("--list", action="store_true", help="list each alarm with the scenario that proves it")
-    parser.add_argument("--save", type=Path, metavar="DIR",
-                        help="keep what each scenario's stack printed as DIR/<scenario>.log, to replay again"
-                             " (python -m infra.alarm_replay DIR/<scenario>.log --time-scale <its scale>)")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="keep what each scenario's stack printed as DIR/<scenario>.log, to replay again"
+        " (python -m infra.alarm_replay DIR/<scenario>.log --time-scale <its scale>)",
+    )
     args = parser.parse_args(argv)
     catalog = load_alarms()
     names = [alarm.name for alarm in catalog.alarms] + [catalog.composite.name]

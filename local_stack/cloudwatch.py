@@ -41,17 +41,24 @@ class AwsMetrics:
     def __init__(self, stream: LineStream) -> None:
         self._stream = stream
 
-    def put(self, namespace: str, dimension_sets: Sequence[Sequence[str]], dimensions: Mapping[str, str],
-            values: Mapping[str, tuple[float, str]]) -> None:
+    def put(
+        self,
+        namespace: str,
+        dimension_sets: Sequence[Sequence[str]],
+        dimensions: Mapping[str, str],
+        values: Mapping[str, tuple[float, str]],
+    ) -> None:
         """`values`: metric name -> (value, unit); each of `dimension_sets` names some of `dimensions`."""
         document = {
             "_aws": {
                 "Timestamp": int(time.time() * 1000),
-                "CloudWatchMetrics": [{
-                    "Namespace": namespace,
-                    "Dimensions": [list(dimension_set) for dimension_set in dimension_sets],
-                    "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
-                }],
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": namespace,
+                        "Dimensions": [list(dimension_set) for dimension_set in dimension_sets],
+                        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
+                    }
+                ],
             },
             **dimensions,
             **{name: value for name, (value, _) in values.items()},

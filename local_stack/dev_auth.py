@@ -41,8 +41,9 @@ def ensure_keys(key_dir: Path = DEFAULT_KEY_DIR) -> Path:
     private_pem, jwks_file = key_dir / "signing-key.pem", key_dir / "jwks.json"
     if not private_pem.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         private_pem.touch(mode=0o600)
         private_pem.write_bytes(pem)
         public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
@@ -55,8 +56,14 @@ def auth_environment(key_dir: Path = DEFAULT_KEY_DIR) -> dict[str, str]:
     return {"AUTH_JWKS_FILE": str(ensure_keys(key_dir)), "AUTH_ISSUER": ISSUER, "AUTH_AUDIENCE": AUDIENCE}
 
 
-def issue_token(role: Role | str, *, student_id: int | None = None, subject: str | None = None,
-                ttl_s: int = 3600, key_dir: Path = DEFAULT_KEY_DIR) -> str:
+def issue_token(
+    role: Role | str,
+    *,
+    student_id: int | None = None,
+    subject: str | None = None,
+    ttl_s: int = 3600,
+    key_dir: Path = DEFAULT_KEY_DIR,
+) -> str:
     ensure_keys(key_dir)
     now = int(time.time())
     claims = {
@@ -77,13 +84,17 @@ def issue_token(role: Role | str, *, student_id: int | None = None, subject: str
 def roles_help(problem: str) -> str:
     """A few lines for a newcomer who ran `make token` without a role, or with a wrong one."""
     width = max(len(role.value) for role in Role)
-    return "\n".join([
-        f"{problem}; ROLE is one of:",
-        *(f"  ROLE={role.value:<{width}}  {ROLE_DUTIES[role]}" for role in Role),
-        "SUBJECT=<user id> is who the token is for (a fresh user by default); SUBJECT=demo-teacher-grace teaches the"
-        " demo data's CS offerings.",
-        USAGE,
-    ])
+    return "\n".join(
+        [
+            f"{problem}; ROLE is one of:",
+            *(f"  ROLE={role.value:<{width}}  {ROLE_DUTIES[role]}" for role in Role),
+            (
+                "SUBJECT=<user id> is who the token is for (a fresh user by default); SUBJECT=demo-teacher-grace"
+                " teaches the demo data's CS offerings."
+            ),
+            USAGE,
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

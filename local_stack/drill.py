@@ -74,53 +74,88 @@ def run_drill(before_s: float, outage_s: float, after_s: float, workers: int, ti
     transitions = [t for t in result.transitions if t.alarm == ALARM_NAME]
     messages = sns_round_trip(transitions)
     assert fault.accepting_at is not None
-    return _report(Outage(down_at, fault.accepting_at), load, liveness.replies + readiness.replies,
-                   sum(map(len, load.acknowledged.values())), missing, transitions, messages)
+    return _report(
+        Outage(down_at, fault.accepting_at),
+        load,
+        liveness.replies + readiness.replies,
+        sum(map(len, load.acknowledged.values())),
+        missing,
+        transitions,
+        messages,
+    )
 
 
-def _report(outage: Outage, load: Load, probes: list[Reply], acknowledged: int, missing: int, transitions,
-            messages) -> bool:
+def _report(
+    outage: Outage, load: Load, probes: list[Reply], acknowledged: int, missing: int, transitions, messages
+) -> bool:
     checks = []
     print("\nOutage drill")
     print(f"  database down {outage.accepting_at - outage.down_at:.1f} s")
     for door in load.urls:
         replies = [reply for reply in load.replies if reply.door == door]
-        during = [reply for reply in replies + probes
-                  if reply.door == door and outage.down_at <= reply.sent <= outage.accepting_at]
+        during = [
+            reply
+            for reply in replies + probes
+            if reply.door == door and outage.down_at <= reply.sent <= outage.accepting_at
+        ]
         unexpected = [reply for reply in replies + probes if reply.status >= 500 and reply.status != 503]
         unexpected = [reply for reply in unexpected if reply.door == door]
         unanswered = [reply for reply in replies if reply.status == 0]
         health = [reply for reply in probes if reply.door == door and reply.path == "/health"]
-        first_success = min((reply.sent + reply.elapsed for reply in replies
-                             if 200 <= reply.status < 300 and reply.sent + reply.elapsed >= outage.accepting_at),
-                            default=None)
+        first_success = min(
+            (
+                reply.sent + reply.elapsed
+                for reply in replies
+                if 200 <= reply.status < 300 and reply.sent + reply.elapsed >= outage.accepting_at
+            ),
+            default=None,
+        )
         recovery = first_success - outage.accepting_at if first_success is not None else None
         slowest = max((reply.elapsed for reply in during), default=0.0)
         statuses: dict[int, int] = {}
         for reply in replies:
             statuses[reply.status] = statuses.get(reply.status, 0) + 1
-        print(f"  {door:6} {len(replies)} requests {dict(sorted(statuses.items()))}; during the outage"
-              f" {len(during)}, slowest {slowest:.2f} s; /health {sum(r.status == 200 for r in health)}/{len(health)}"
-              f" 200; first success {f'{recovery:.2f} s' if recovery is not None else 'never'} after the database"
-              " accepted connections")
-        checks += [(f"{door}: no 5xx other than 503", not unexpected),
-                   (f"{door}: every request answered", not unanswered),
-                   (f"{door}: every response during the outage within {ANSWER_LIMIT_S:g} s",
-                    bool(during) and slowest < ANSWER_LIMIT_S),
-                   (f"{door}: /health 200 throughout", bool(health) and all(r.status == 200 for r in health)),
-                   (f"{door}: first success within {RECOVERY_LIMIT_S:g} s of the database accepting connections",
-                    recovery is not None and recovery < RECOVERY_LIMIT_S)]
+        print(
+            f"  {door:6} {len(replies)} requests {dict(sorted(statuses.items()))}; during the outage"
+            f" {len(during)}, slowest {slowest:.2f} s; /health {sum(r.status == 200 for r in health)}/{len(health)}"
+            f" 200; first success {f'{recovery:.2f} s' if recovery is not None else 'never'} after the database"
+            " accepted connections"
+        )
+        checks += [
+            (f"{door}: no 5xx other than 503", not unexpected),
+            (f"{door}: every request answered", not unanswered),
+            (
+                f"{door}: every response during the outage within {ANSWER_LIMIT_S:g} s",
+                bool(during) and slowest < ANSWER_LIMIT_S,
+            ),
+            (f"{door}: /health 200 throughout", bool(health) and all(r.status == 200 for r in health)),
+            (
+                f"{door}: first success within {RECOVERY_LIMIT_S:g} s of the database accepting connections",
+                recovery is not None and recovery < RECOVERY_LIMIT_S,
+            ),
+        ]
     print(f"  acknowledged creates {acknowledged}, missing from the database {missing}")
-    checks += [("acknowledged creates were made", acknowledged > 0), ("no acknowledged create is missing", missing == 0)]
+    checks += [
+        ("acknowledged creates were made", acknowledged > 0),
+        ("no acknowledged create is missing", missing == 0),
+    ]
     for transition in transitions:
-        print(f"  alarm {transition.alarm}: {transition.old_state} -> {transition.new_state} at "
-              f"{transition.at:%H:%M:%S} ({transition.reason})")
+        print(
+            f"  alarm {transition.alarm}: {transition.old_state} -> {transition.new_state} at "
+            f"{transition.at:%H:%M:%S} ({transition.reason})"
+        )
     states = [t.new_state for t in transitions]
-    checks.append((f"{ALARM_NAME} went to ALARM and back to OK", "ALARM" in states and "OK" in states[states.index("ALARM"):]))
+    checks.append(
+        (f"{ALARM_NAME} went to ALARM and back to OK", "ALARM" in states and "OK" in states[states.index("ALARM") :])
+    )
     sns_states = [(m["AlarmName"], m["OldStateValue"], m["NewStateValue"]) for m in messages]
     print(f"  SNS messages read back: {sns_states}")
-    checks.append(("an SNS message each way", (ALARM_NAME, "OK", "ALARM") in sns_states
-                   and (ALARM_NAME, "ALARM", "OK") in sns_states))
+    checks.append(
+        (
+            "an SNS message each way",
+            (ALARM_NAME, "OK", "ALARM") in sns_states and (ALARM_NAME, "ALARM", "OK") in sns_states,
+        )
+    )
     print()
     for name, passed in checks:
         print(f"  {'PASS' if passed else 'FAIL'}  {name}")

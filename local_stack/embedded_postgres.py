@@ -129,7 +129,15 @@ class EmbeddedPostgres:
         self._log(f"stopping PostgreSQL ({self.data_dir})")
         try:
             self._run_tool(
-                "pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(PG_CTL_WAIT_SECONDS),
+                "pg_ctl",
+                "stop",
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                str(PG_CTL_WAIT_SECONDS),
                 failure="could not stop PostgreSQL",
             )
         except EmbeddedPostgresError:
@@ -183,10 +191,7 @@ class EmbeddedPostgres:
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc_value: BaseException | None,
-        traceback: TracebackType | None,
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
 
@@ -206,7 +211,7 @@ class EmbeddedPostgres:
     @contextlib.contextmanager
     def _exclusive_lock(self) -> Iterator[None]:
         """Serialise start() across processes sharing the data directory (e.g. parallel test runs)."""
-        with open(self._runtime_dir / "start.lock", "a") as lock_file:
+        with (self._runtime_dir / "start.lock").open("a") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             yield  # closing the file releases the lock
 
@@ -225,14 +230,21 @@ class EmbeddedPostgres:
         self._log(f"initialising PostgreSQL data directory at {self.data_dir}")
         self._run_tool(
             "initdb",
-            "-D", str(self.data_dir),
-            "--username", SUPERUSER,
-            "--auth", "trust",
-            "--encoding", "UTF8",
+            "-D",
+            str(self.data_dir),
+            "--username",
+            SUPERUSER,
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
             # The builtin provider needs no OS locales, so the cluster behaves the same on every machine.
-            "--locale", "C",
-            "--locale-provider", "builtin",
-            "--builtin-locale", "C.UTF-8",
+            "--locale",
+            "C",
+            "--locale-provider",
+            "builtin",
+            "--builtin-locale",
+            "C.UTF-8",
             failure=f"could not initialise a PostgreSQL data directory at {self.data_dir}",
         )
 
@@ -280,15 +292,29 @@ class EmbeddedPostgres:
         )
 
     def _start_server(self, port: int) -> None:
-        server_options = shlex.join([
-            "-c", f"listen_addresses={self.host}",
-            "-c", f"port={port}",
-            "-c", "unix_socket_directories=",  # TCP only
-        ])
+        server_options = shlex.join(
+            [
+                "-c",
+                f"listen_addresses={self.host}",
+                "-c",
+                f"port={port}",
+                "-c",
+                "unix_socket_directories=",  # TCP only
+            ]
+        )
         try:
             self._run_tool(
-                "pg_ctl", "start", "-D", str(self.data_dir), "-w", "-t", str(PG_CTL_WAIT_SECONDS),
-                "-l", str(self._server_log), "-o", server_options,
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                str(PG_CTL_WAIT_SECONDS),
+                "-l",
+                str(self._server_log),
+                "-o",
+                server_options,
                 failure=f"could not start PostgreSQL on {self.host}:{port}",
                 # Own session: the server's life is governed by stop(), not by Ctrl-C aimed at our caller.
                 new_session=True,
@@ -318,6 +344,7 @@ class EmbeddedPostgres:
                 timeout=PG_CTL_WAIT_SECONDS + 30,
                 start_new_session=new_session,
                 **privileges,
+                check=False,
             )
         except subprocess.TimeoutExpired as error:
             raise EmbeddedPostgresError(f"{failure}: {tool} did not finish within {error.timeout} s") from error
@@ -344,6 +371,7 @@ def _server_account() -> _Account | None:
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_ACCOUNT],
             capture_output=True,
             text=True,
+            check=False,
         )
         try:
             # Looked up again even on failure: a concurrent process may have created it first.
@@ -391,7 +419,7 @@ def _write_if_different(path: Path, text: str) -> bool:
     account = _server_account()
     if account is not None:
         os.chown(staging, account.uid, account.gid)
-    os.replace(staging, path)
+    staging.replace(path)
     return True
 
 

@@ -9,7 +9,7 @@ timestamps the alarm replay reads). Each works on a local_stack.scratch_stack.Sc
 | fault | what goes wrong, for real |
 |---|---|
 | DatabaseDown | PostgreSQL crashes (SIGQUIT to the postmaster: `pg_ctl stop -m immediate`), and is started again |
-| HeldLock | a session holds an ACCESS EXCLUSIVE lock on `students` (a migration or batch job): statements on it wait, until the statement timeout |
+| HeldLock | a session holds an ACCESS EXCLUSIVE lock on `students` (a migration, a batch job): statements wait |
 | ConnectionLeak | another client opens sessions and never closes them |
 | CpuHog | sessions run CPU-bound loops in the server (a runaway report) |
 | StorageFill | a table grows until the allocated storage is nearly full (a runaway import), then is dropped |
@@ -51,6 +51,7 @@ MAX_REQUESTS_PER_CLIENT = 200_000  # every load loop is bounded in count as well
 
 # ---- clients ---------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Reply:
     door: str
@@ -79,8 +80,9 @@ class Client:
         payload = json.dumps(body).encode() if body is not None else None
         try:
             if self._connection is None:
-                self._connection = http.client.HTTPConnection(self._host, self._port, timeout=REQUEST_TIMEOUT_S,
-                                                              source_address=self._source)
+                self._connection = http.client.HTTPConnection(
+                    self._host, self._port, timeout=REQUEST_TIMEOUT_S, source_address=self._source
+                )
             self._connection.request(method, path, body=payload, headers=headers)
             response = self._connection.getresponse()
             data = response.read()
@@ -114,9 +116,11 @@ class Mix:
     def round(self, worker: str, number: int, created: list[int]) -> list[Step]:
         registrar = self.tokens["registrar"]
         email = f"load-{worker}-{number}-{uuid.uuid4().hex[:8]}@example.org"
-        steps: list[Step] = [("POST", "/students", registrar, {"first_name": "Load", "last_name": worker,
-                                                                 "email": email}),
-                             ("GET", "/students?limit=20", registrar, None), ("GET", "/students/count", registrar, None)]
+        steps: list[Step] = [
+            ("POST", "/students", registrar, {"first_name": "Load", "last_name": worker, "email": email}),
+            ("GET", "/students?limit=20", registrar, None),
+            ("GET", "/students/count", registrar, None),
+        ]
         if created:
             steps.append(("GET", f"/students/{created[-1]}", registrar, None))
         if not self.busy:
@@ -126,8 +130,11 @@ class Mix:
         if len(created) > 2 and number % 4 == 0:
             steps.append(("DELETE", f"/students/{created.pop(0)}", registrar, None))
         if number % 5 == 0:
-            steps += [("GET", "/students/999999999", registrar, None), ("GET", "/students/not-a-number", registrar, None),
-                      ("POST", "/students", registrar, {"first_name": "Load", "last_name": "Twice", "email": email})]
+            steps += [
+                ("GET", "/students/999999999", registrar, None),
+                ("GET", "/students/not-a-number", registrar, None),
+                ("POST", "/students", registrar, {"first_name": "Load", "last_name": "Twice", "email": email}),
+            ]
         if created and number % 6 == 0:
             steps.append(("GET", f"/students/{created[-1]}/audit", self.tokens["admin"], None))
         if number % 7 == 0:
@@ -138,15 +145,28 @@ class Mix:
         """The worker's offering, made the first time it is asked for (a course and a term of its own)."""
         if worker not in self._offerings:
             registrar, tag = self.tokens["registrar"], uuid.uuid4().hex[:6].upper()
-            course = client.send("POST", "/courses", registrar, {"code": f"LOAD-{tag}", "title": "Load", "credits": 5,
-                                                                  "department": "Load"})
-            term = client.send("POST", "/terms", registrar, {"code": f"LOAD-{tag}", "starts_on": "2026-09-01",
-                                                              "ends_on": "2026-12-18"})
+            course = client.send(
+                "POST",
+                "/courses",
+                registrar,
+                {"code": f"LOAD-{tag}", "title": "Load", "credits": 5, "department": "Load"},
+            )
+            term = client.send(
+                "POST", "/terms", registrar, {"code": f"LOAD-{tag}", "starts_on": "2026-09-01", "ends_on": "2026-12-18"}
+            )
             if course[0] != 201 or term[0] != 201:
                 return None
-            offering = client.send("POST", "/offerings", registrar, {
-                "course_id": json.loads(course[1])["id"], "term_id": json.loads(term[1])["id"],
-                "teacher_sub": "load-teacher", "capacity": 10_000})
+            offering = client.send(
+                "POST",
+                "/offerings",
+                registrar,
+                {
+                    "course_id": json.loads(course[1])["id"],
+                    "term_id": json.loads(term[1])["id"],
+                    "teacher_sub": "load-teacher",
+                    "capacity": 10_000,
+                },
+            )
             if offering[0] != 201:
                 return None
             self._offerings[worker] = json.loads(offering[1])["id"]
@@ -174,9 +194,16 @@ class Load:
     person's think time: exponential, so that clients do not move in step). Every reply is kept, and every create
     the door acknowledged (201), to check later that the database has it."""
 
-    def __init__(self, urls: dict[str, str], mix: Mix | Callable[[str, int, list[int]], list[Step]], *,
-                 workers: int = 2, pause_s: float = 0.0, think: random.Random | None = None,
-                 source_address: str | None = None) -> None:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        mix: Mix | Callable[[str, int, list[int]], list[Step]],
+        *,
+        workers: int = 2,
+        pause_s: float = 0.0,
+        think: random.Random | None = None,
+        source_address: str | None = None,
+    ) -> None:
         self.urls = urls
         self._mix = mix
         self._round = mix.round if isinstance(mix, Mix) else mix
@@ -191,9 +218,11 @@ class Load:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Load:
-        self._threads = [threading.Thread(target=self._work, args=(door, url, index), name=f"load-{door}-{index}",
-                                          daemon=True)
-                         for door, url in self.urls.items() for index in range(self.workers)]
+        self._threads = [
+            threading.Thread(target=self._work, args=(door, url, index), name=f"load-{door}-{index}", daemon=True)
+            for door, url in self.urls.items()
+            for index in range(self.workers)
+        ]
         for thread in self._threads:
             thread.start()
         return self
@@ -228,8 +257,9 @@ class Load:
                         return
                     started = time.monotonic()
                     status, data = client.send(method, path, token, body)
-                    reply = Reply(door, method, path, started, time.monotonic() - started, status,
-                                  data if status == 201 else b"")
+                    reply = Reply(
+                        door, method, path, started, time.monotonic() - started, status, data if status == 201 else b""
+                    )
                     sent += 1
                     with self._lock:
                         self.replies.append(reply)
@@ -290,6 +320,7 @@ def readiness_schedule(stack: ScratchStack, time_scale: float) -> Probe:
 
 # ---- faults ----------------------------------------------------------------------------------------------------
 
+
 class Fault:
     name = "fault"
 
@@ -324,8 +355,9 @@ class Fault:
 
 def _session(stack: ScratchStack) -> psycopg.Connection:
     """A session of the faults' own: no statement timeout (the doors' settings are theirs, not this client's)."""
-    return psycopg.connect(stack.database_url, autocommit=True, application_name=FAULT_APPLICATION,
-                           options="-c statement_timeout=0")
+    return psycopg.connect(
+        stack.database_url, autocommit=True, application_name=FAULT_APPLICATION, options="-c statement_timeout=0"
+    )
 
 
 class DatabaseDown(Fault):
@@ -421,8 +453,9 @@ class _BackgroundStatements(Fault):
 
     def _inject(self) -> None:
         self._held = [_session(self.stack) for _ in range(self.sessions)]
-        self._threads = [threading.Thread(target=self._run, args=(session,), name=self.name, daemon=True)
-                         for session in self._held]
+        self._threads = [
+            threading.Thread(target=self._run, args=(session,), name=self.name, daemon=True) for session in self._held
+        ]
         for thread in self._threads:
             thread.start()
         self._ready.wait(timeout=60)
@@ -472,9 +505,11 @@ class MemoryHog(_BackgroundStatements):
 
     def statements(self) -> list[str]:
         rows = self.mib_each * 1024 * 1024 // 1100  # a row of 1,000 characters takes about 1.1 kB in a page
-        return [f"SET temp_buffers = '{self.mib_each + 16}MB'",
-                f"CREATE TEMP TABLE ballast AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, {rows})",
-                "SELECT pg_sleep(3600)"]  # the session (and its buffers) kept until the fault is healed
+        return [
+            f"SET temp_buffers = '{self.mib_each + 16}MB'",
+            f"CREATE TEMP TABLE ballast AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, {rows})",
+            "SELECT pg_sleep(3600)",
+        ]  # the session (and its buffers) kept until the fault is healed
 
 
 class StorageFill(Fault):
@@ -493,8 +528,10 @@ class StorageFill(Fault):
             session.execute("CREATE UNLOGGED TABLE IF NOT EXISTS fault_ballast (pad text STORAGE PLAIN)")
             written = 0
             while written < self.bytes:
-                session.execute("INSERT INTO fault_ballast SELECT repeat('x', 1800) FROM generate_series(1, %s)",
-                                (self._BATCH_ROWS,))
+                session.execute(
+                    "INSERT INTO fault_ballast SELECT repeat('x', 1800) FROM generate_series(1, %s)",
+                    (self._BATCH_ROWS,),
+                )
                 written = session.execute("SELECT pg_total_relation_size('fault_ballast')").fetchone()[0]
 
     def _heal(self) -> None:
@@ -578,8 +615,13 @@ class Surge(_ClientsFault):
 
     def __init__(self, stack: ScratchStack, clients: int) -> None:
         token = stack.token("registrar")
-        super().__init__(Load({"lambda": stack.door_urls["lambda"]},
-                              lambda *_: [("GET", "/students?limit=200", token, None)], workers=clients))
+        super().__init__(
+            Load(
+                {"lambda": stack.door_urls["lambda"]},
+                lambda *_: [("GET", "/students?limit=200", token, None)],
+                workers=clients,
+            )
+        )
 
 
 class ExpiredTokens(_ClientsFault):
@@ -589,9 +631,10 @@ class ExpiredTokens(_ClientsFault):
 
     def __init__(self, stack: ScratchStack, clients: int, pause_s: float = 0.0) -> None:
         token = stack.token("registrar", ttl_s=-60)
-        urls = {door: url for door, url in stack.door_urls.items()}
-        super().__init__(Load(urls, lambda *_: [("GET", "/students/count", token, None)], workers=clients,
-                              pause_s=pause_s))
+        urls = dict(stack.door_urls)
+        super().__init__(
+            Load(urls, lambda *_: [("GET", "/students/count", token, None)], workers=clients, pause_s=pause_s)
+        )
 
 
 class Flood(_ClientsFault):
@@ -603,8 +646,15 @@ class Flood(_ClientsFault):
 
     def __init__(self, stack: ScratchStack, per_second: float, address: str = "127.0.0.66") -> None:
         _check_loopback(address)
-        super().__init__(Load({"flask": stack.door_urls["flask"]}, lambda *_: [("GET", "/health", None, None)],
-                              workers=self.CLIENTS, pause_s=self.CLIENTS / per_second, source_address=address))
+        super().__init__(
+            Load(
+                {"flask": stack.door_urls["flask"]},
+                lambda *_: [("GET", "/health", None, None)],
+                workers=self.CLIENTS,
+                pause_s=self.CLIENTS / per_second,
+                source_address=address,
+            )
+        )
 
 
 class FlaskDoorDown(Fault):

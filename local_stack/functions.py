@@ -133,11 +133,17 @@ class _RecorderHandler(BaseHTTPRequestHandler):
 def custom_resource_event(request_type: str, response_url: str) -> dict[str, Any]:
     """What CloudFormation sends a custom resource's function
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-requests.html)."""
-    return {"RequestType": request_type, "ResponseURL": response_url, "ServiceToken": "local",
-            "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/student-records/local",
-            "RequestId": f"local-{request_type.lower()}", "LogicalResourceId": "Migrations",
-            "PhysicalResourceId": "student-records-schema", "ResourceType": "Custom::DatabaseMigrations",
-            "ResourceProperties": {"ServiceToken": "local"}}
+    return {
+        "RequestType": request_type,
+        "ResponseURL": response_url,
+        "ServiceToken": "local",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/student-records/local",
+        "RequestId": f"local-{request_type.lower()}",
+        "LogicalResourceId": "Migrations",
+        "PhysicalResourceId": "student-records-schema",
+        "ResourceType": "Custom::DatabaseMigrations",
+        "ResourceProperties": {"ServiceToken": "local"},
+    }
 
 
 class FailingMigration(Fault):
@@ -199,19 +205,40 @@ class SigningKeysOutage(Fault):
         self.s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.s3.start()
         host, port = self.s3.get_host_and_port()
-        aws = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+        aws = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+        }
         import boto3
 
-        boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id="local",
-                     aws_secret_access_key="local").create_bucket(Bucket=SIGNING_KEYS_BUCKET)
-        self.function = LocalFunction(stack, SIGNING_KEYS_FUNCTION, {
-            **aws, "SIGNING_KEYS_ISSUER": f"{self.issuer.url}/pool", "SIGNING_KEYS_BUCKET": SIGNING_KEYS_BUCKET,
-            "SIGNING_KEYS_OBJECT_KEY": SIGNING_KEYS_OBJECT})
+        boto3.client(
+            "s3",
+            endpoint_url=aws["AWS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        ).create_bucket(Bucket=SIGNING_KEYS_BUCKET)
+        self.function = LocalFunction(
+            stack,
+            SIGNING_KEYS_FUNCTION,
+            {
+                **aws,
+                "SIGNING_KEYS_ISSUER": f"{self.issuer.url}/pool",
+                "SIGNING_KEYS_BUCKET": SIGNING_KEYS_BUCKET,
+                "SIGNING_KEYS_OBJECT_KEY": SIGNING_KEYS_OBJECT,
+            },
+        )
         self.runs: list[Invocation] = []
         self._stop = threading.Event()
-        self._schedule = threading.Thread(target=self._run_on_schedule, args=(SCHEDULE_S / stack.time_scale,),
-                                          name="signing-keys-schedule", daemon=True)
+        self._schedule = threading.Thread(
+            target=self._run_on_schedule,
+            args=(SCHEDULE_S / stack.time_scale,),
+            name="signing-keys-schedule",
+            daemon=True,
+        )
         self._schedule.start()
 
     def _run_on_schedule(self, every_s: float) -> None:

@@ -24,7 +24,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -66,7 +66,7 @@ _API_DIMENSION_SETS = (("ApiName", "Stage"), ("ApiName", "Stage", "Resource", "M
 # One "container" per process: Lambda runs one invocation at a time per execution environment, and Powertools
 # keeps per-invocation state in globals (Logger keys, the resolver's current_event).
 _INVOCATION_LOCK = threading.Lock()
-_CONTAINER_STARTED = datetime.now(timezone.utc)
+_CONTAINER_STARTED = datetime.now(UTC)
 _LOG_STREAM_NAME = f"{_CONTAINER_STARTED:%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"
 
 
@@ -87,7 +87,7 @@ def build_rest_event(
     single_headers, multi_headers = _single_and_multi_value_maps(headers)
     single_query, multi_query = _single_and_multi_value_maps(query)
     encoded_body, is_base64_encoded = _encode_body(body, _last_header_value(headers, "Content-Type"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {
         "resource": resource,
         "path": path,
@@ -182,9 +182,7 @@ def _match_template(template_segments: list[str], segments: list[str]) -> dict[s
 
 def _specificity(template: str) -> tuple[int, ...]:
     """Left to right, a literal segment beats {param}, which beats {greedy+}."""
-    return tuple(
-        0 if _is_greedy(segment) else 1 if _is_parameter(segment) else 2 for segment in _split_path(template)
-    )
+    return tuple(0 if _is_greedy(segment) else 1 if _is_parameter(segment) else 2 for segment in _split_path(template))
 
 
 def _single_and_multi_value_maps(
@@ -286,7 +284,9 @@ def invoke(
     with _INVOCATION_LOCK:
         trace_id = trace_id or new_trace_header(trace_header)
         environment = lambda_runtime_environment(function_name, memory_mb=memory_mb)
-        context = LambdaContext(function_name, timeout_s=timeout_s, memory_mb=memory_mb, region=environment["AWS_REGION"])
+        context = LambdaContext(
+            function_name, timeout_s=timeout_s, memory_mb=memory_mb, region=environment["AWS_REGION"]
+        )
         os.environ.update({**environment, "_X_AMZN_TRACE_ID": trace_id})
         return handler(_with_trace_header(event, trace_id), context)
 
@@ -324,9 +324,10 @@ class InProcessFunction:
 
     def invoke(self, event: dict, trace_header: str, *, wait_s: float | None = None) -> Invocation:
         try:
-            return Invocation(Outcome.SUCCESS, invoke(self.handler, event, function_name=self.name,
-                                                      trace_id=trace_header))
-        except Exception as error:
+            return Invocation(
+                Outcome.SUCCESS, invoke(self.handler, event, function_name=self.name, trace_id=trace_header)
+            )
+        except Exception as error:  # noqa: BLE001 - any error of the function is its invocation's, as in Lambda
             self.log(traceback.format_exc())
             return Invocation(Outcome.ERROR, {"errorMessage": str(error), "errorType": type(error).__name__})
 
@@ -418,8 +419,9 @@ def lambda_response_to_http(result: dict) -> tuple[int, list[tuple[str, str]], b
     return status, headers, body.encode("utf-8")
 
 
-def _api_gateway_answer(response_type: str, status: int, message: str,
-                        request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+def _api_gateway_answer(
+    response_type: str, status: int, message: str, request_id: str
+) -> tuple[int, list[tuple[str, str]], bytes]:
     """API Gateway's own answer of `response_type`: the template's where it customizes the type (with the request id
     in X-Request-Id, as its ResponseParameters say), else API Gateway's default, `status` with {"message":
     `message`} (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html)."""
@@ -463,14 +465,20 @@ class ApiGatewayMetrics:
         self._metrics = metrics
         self._api = {"ApiName": api_name, "Stage": stage}
 
-    def request(self, resource: str, method: str, status: int, latency_ms: float,
-                integration_latency_ms: float | None) -> None:
-        values = {"Count": (1, COUNT), "4XXError": (int(400 <= status < 500), COUNT),
-                  "5XXError": (int(status >= 500), COUNT), "Latency": (latency_ms, MILLISECONDS)}
+    def request(
+        self, resource: str, method: str, status: int, latency_ms: float, integration_latency_ms: float | None
+    ) -> None:
+        values = {
+            "Count": (1, COUNT),
+            "4XXError": (int(400 <= status < 500), COUNT),
+            "5XXError": (int(status >= 500), COUNT),
+            "Latency": (latency_ms, MILLISECONDS),
+        }
         if integration_latency_ms is not None:
             values["IntegrationLatency"] = (integration_latency_ms, MILLISECONDS)
-        self._metrics.put(API_GATEWAY_NAMESPACE, _API_DIMENSION_SETS,
-                          {**self._api, "Resource": resource, "Method": method}, values)
+        self._metrics.put(
+            API_GATEWAY_NAMESPACE, _API_DIMENSION_SETS, {**self._api, "Resource": resource, "Method": method}, values
+        )
 
 
 class LocalGateway:
@@ -538,6 +546,7 @@ class LocalGateway:
         if self._thread is not None:
             self._thread.join()
 
+
 class _GatewayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not block shutdown
 
@@ -570,8 +579,9 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
         if content_length > gateway.max_body_bytes:
             # Read the body anyway: closing with unread data resets the connection and the client may never see the 413.
             self._discard_body(content_length)
-            self._answer(_api_gateway_answer("REQUEST_TOO_LARGE", 413, "Request Too Long", request_id), request_id,
-                         received)
+            self._answer(
+                _api_gateway_answer("REQUEST_TOO_LARGE", 413, "Request Too Long", request_id), request_id, received
+            )
             return
         event = build_rest_event(
             self.command,
@@ -584,11 +594,13 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             request_id=request_id,
             source_ip=self.client_address[0],
         )
-        trace_id = new_trace_header(self.headers.get(TRACE_HEADER),
-                                    sampled=lambda: gateway.trace_decision(self.command, url.path))
+        trace_id = new_trace_header(
+            self.headers.get(TRACE_HEADER), sampled=lambda: gateway.trace_decision(self.command, url.path)
+        )
         started = time.time()
-        invocation = gateway.function.invoke(_with_trace_header(event, trace_id), trace_id,
-                                             wait_s=gateway.integration_timeout_s)
+        invocation = gateway.function.invoke(
+            _with_trace_header(event, trace_id), trace_id, wait_s=gateway.integration_timeout_s
+        )
         integration_ms = (time.time() - started) * 1000
         try:
             response = _integration_answer(invocation, request_id)
@@ -600,8 +612,14 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
         )
         self._answer(response, request_id, received, event["resource"], integration_ms)
 
-    def _answer(self, response: tuple[int, list[tuple[str, str]], bytes], request_id: str, received: float,
-                resource: str | None = None, integration_ms: float | None = None) -> None:
+    def _answer(
+        self,
+        response: tuple[int, list[tuple[str, str]], bytes],
+        request_id: str,
+        received: float,
+        resource: str | None = None,
+        integration_ms: float | None = None,
+    ) -> None:
         """Sends API Gateway's answer, then publishes its metrics (the function was called when `integration_ms`)."""
         gateway = self.server.gateway
         status, headers, body = response
@@ -612,7 +630,7 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
             resource, _ = _match_route(urlsplit(self.path).path, gateway.route_templates)
         gateway.metrics.request(resource, self.command, status, (monotonic() - received) * 1000, integration_ms)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy  # noqa: N815 - http.server's names
 
     def _discard_body(self, content_length: int) -> None:
         remaining = content_length
@@ -635,4 +653,4 @@ class _ProxyRequestHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Silence the per-request access log (and idle-timeout notices) that BaseHTTPRequestHandler writes to stderr."""
+        """Silence the per-request access log (and idle-timeout notices) BaseHTTPRequestHandler writes to stderr."""

@@ -79,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         return _failed(run_id, f"{error}; nothing was loaded", EXIT_FAILED, error)
     except psycopg.Error as error:
         # Driver messages can quote a row ("Failing row contains ..."): the SQLSTATE and type only.
-        return _failed(run_id, f"database error {error.sqlstate or ''} ({type(error).__name__}); nothing was loaded",
-                       EXIT_FAILED, error)
+        return _failed(
+            run_id,
+            f"database error {error.sqlstate or ''} ({type(error).__name__}); nothing was loaded",
+            EXIT_FAILED,
+            error,
+        )
     finally:
         installed().flush()
     write_report(report, summary.rejections)
@@ -97,12 +101,19 @@ def _parser() -> argparse.ArgumentParser:
         " reported by line, field and reason; students whose email is already there are left as they are.",
     )
     parser.add_argument("file", type=Path, help="the CSV file (UTF-8); with --generate, the file to write")
-    parser.add_argument("--report", type=Path,
-                        help="where to write the rejected rows (default: beside FILE, as NAME.rejected.csv)")
-    parser.add_argument("--database-url", help="libpq URI or key=value string (default: DATABASE_URL, else the"
-                        " embedded server of `make run`)")
-    parser.add_argument("--generate", type=int, metavar="N",
-                        help="write N valid fake students to FILE (the same N every time) instead of importing")
+    parser.add_argument(
+        "--report", type=Path, help="where to write the rejected rows (default: beside FILE, as NAME.rejected.csv)"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="libpq URI or key=value string (default: DATABASE_URL, else the embedded server of `make run`)",
+    )
+    parser.add_argument(
+        "--generate",
+        type=int,
+        metavar="N",
+        help="write N valid fake students to FILE (the same N every time) instead of importing",
+    )
     return parser
 
 
@@ -133,12 +144,16 @@ def _database(url: str | None) -> Iterator[Database]:
         migrations.migrate(environ["DATABASE_URL"])
     settings = Settings.from_environ(environ)
     install(settings.observability)
-    database = Database(settings.database.model_copy(update={
-        "statement_timeout_ms": IMPORT_STATEMENT_TIMEOUT_MS,
-        "pool_min_size": 1,
-        "pool_max_size": 1,
-        "pool_timeout_s": IMPORT_POOL_TIMEOUT_S,
-    }))
+    database = Database(
+        settings.database.model_copy(
+            update={
+                "statement_timeout_ms": IMPORT_STATEMENT_TIMEOUT_MS,
+                "pool_min_size": 1,
+                "pool_max_size": 1,
+                "pool_timeout_s": IMPORT_POOL_TIMEOUT_S,
+            }
+        )
+    )
     try:
         yield database
     finally:
@@ -244,18 +259,28 @@ _GENERATED_COLUMNS = ("first_name", "last_name", "email", "date_of_birth", "stat
 def write_fake_students(path: Path, count: int, seed: int = 2026) -> None:
     """`count` valid students with unique emails; the same file for the same count and seed."""
     rng = random.Random(seed)
-    birth_dates = [f"{year}-{month:02d}-{day:02d}" for year in range(1990, 2008) for month in range(1, 13)
-                   for day in (1, 9, 17, 25)]
+    birth_dates = [
+        f"{year}-{month:02d}-{day:02d}"
+        for year in range(1990, 2008)
+        for month in range(1, 13)
+        for day in (1, 9, 17, 25)
+    ]
     enrolled_on = [f"{year}-09-01" for year in range(2018, 2026)]
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(_GENERATED_COLUMNS)
         for number in range(1, count + 1):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            writer.writerow((
-                first, last, f"{first}.{last}.{number}@import.example.edu".lower(), rng.choice(birth_dates),
-                rng.choice(_STATUSES), rng.choice(enrolled_on),
-            ))
+            writer.writerow(
+                (
+                    first,
+                    last,
+                    f"{first}.{last}.{number}@import.example.edu".lower(),
+                    rng.choice(birth_dates),
+                    rng.choice(_STATUSES),
+                    rng.choice(enrolled_on),
+                )
+            )
 
 
 if __name__ == "__main__":

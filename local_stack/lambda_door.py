@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable
 
 from application.settings import ProcessSettings, read_section
+from infra.render import API_FUNCTION, function_spec, stack_values
 from observability import ObservabilitySettings
 from observability.sampling import local_sampler
-from infra.render import API_FUNCTION, function_spec, stack_values
 from rest_contract.operations import OPERATIONS
 from student_records.settings import ConfigurationError
 
@@ -55,14 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     spec = function_spec(API_FUNCTION)
     names = stack_values()
     stream = LineStream()
-    function = LocalLambda(spec, concurrency=settings.lambda_concurrency or spec.reserved_concurrency
-                           or DEFAULT_CONCURRENCY, idle_timeout_s=settings.lambda_idle_timeout_s, stream=stream)
+    function = LocalLambda(
+        spec,
+        concurrency=settings.lambda_concurrency or spec.reserved_concurrency or DEFAULT_CONCURRENCY,
+        idle_timeout_s=settings.lambda_idle_timeout_s,
+        stream=stream,
+    )
     try:
-        gateway = LocalGateway(function, route_templates=[operation.path for operation in OPERATIONS],
-                               port=settings.gateway_port if args.port is None else args.port,
-                               stage=names["ApiStageName"],
-                               metrics=ApiGatewayMetrics(AwsMetrics(stream), names["ApiName"], names["ApiStageName"]),
-                               trace_decision=None if sampling == "all" else _rules_decision())
+        gateway = LocalGateway(
+            function,
+            route_templates=[operation.path for operation in OPERATIONS],
+            port=settings.gateway_port if args.port is None else args.port,
+            stage=names["ApiStageName"],
+            metrics=ApiGatewayMetrics(AwsMetrics(stream), names["ApiName"], names["ApiStageName"]),
+            trace_decision=None if sampling == "all" else _rules_decision(),
+        )
     except PortInUse as error:
         function.close()
         log(str(error))
@@ -71,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
     gateway.start_in_thread()
-    log(f"{spec.name} ({spec.handler}, {function.concurrency} environments at most, timeout {spec.timeout_s} s)"
-        f" behind the local API Gateway on http://127.0.0.1:{gateway.port} (stage {gateway.stage})")
+    log(
+        f"{spec.name} ({spec.handler}, {function.concurrency} environments at most, timeout {spec.timeout_s} s)"
+        f" behind the local API Gateway on http://127.0.0.1:{gateway.port} (stage {gateway.stage})"
+    )
     stop.wait()
     gateway.shutdown()
     function.close()

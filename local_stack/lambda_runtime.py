@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ class ExecutionEnvironment:
 
     def __init__(self, spec: FunctionSpec, stream: LineStream, platform: PlatformLog) -> None:
         self.spec = spec
-        today, instance = f"{datetime.now(timezone.utc):%Y/%m/%d}", uuid.uuid4().hex
+        today, instance = f"{datetime.now(UTC):%Y/%m/%d}", uuid.uuid4().hex
         self.log_stream_name = f"{today}/[$LATEST]{instance}"
         self.instance_id = f"{today}/{spec.name}[$LATEST]{instance}"
         self._stream = stream
@@ -104,8 +104,9 @@ class ExecutionEnvironment:
         self.cold = True  # until its first invocation
         self.last_used = time.monotonic()
         self._api = _RuntimeApiServer(self)
-        self._api_thread = threading.Thread(target=self._api.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="lambda-runtime-api", daemon=True)
+        self._api_thread = threading.Thread(
+            target=self._api.serve_forever, kwargs={"poll_interval": 0.05}, name="lambda-runtime-api", daemon=True
+        )
         self._api_thread.start()
         self._init_started = time.monotonic()
         self.init_duration_ms: float | None = None
@@ -117,10 +118,16 @@ class ExecutionEnvironment:
         self._markers_sent = self._markers_seen = 0
         self._output_closed = False
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", spec.handler], cwd=REPO_ROOT, env=self._environment(),
-            stdin=subprocess.DEVNULL, stdout=self._output_end, stderr=self._output_end)
-        threading.Thread(target=self._forward_output, args=(output,), name="lambda-environment-output",
-                         daemon=True).start()
+            [sys.executable, "-m", "awslambdaric", spec.handler],
+            cwd=REPO_ROOT,
+            env=self._environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._output_end,
+            stderr=self._output_end,
+        )
+        threading.Thread(
+            target=self._forward_output, args=(output,), name="lambda-environment-output", daemon=True
+        ).start()
         threading.Thread(target=self._watch_exit, name="lambda-environment-exit", daemon=True).start()
 
     def _environment(self) -> dict[str, str]:
@@ -174,8 +181,7 @@ class ExecutionEnvironment:
         """POST /invocation/{id}/response or /error; False for an id that is not the current invocation's."""
         with self._lock:
             request = self._current
-        return request is not None and request.request_id == request_id and request.finish(outcome, payload,
-                                                                                           error_type)
+        return request is not None and request.request_id == request_id and request.finish(outcome, payload, error_type)
 
     def init_failed(self, payload: bytes, error_type: str) -> None:
         """POST /init/error: the runtime could not load the handler, and will exit."""
@@ -197,17 +203,28 @@ class ExecutionEnvironment:
         if self._init_error is not None or not self.alive:
             self._drain_output()
             self.stop()
-            return Outcome.ERROR, self._init_error or _error_document(
-                "Runtime.ExitError", f"RequestId: {request.request_id} Error: Runtime exited without providing a"
-                " reason"), self._init_error_type or "Runtime.ExitError"
+            return (
+                Outcome.ERROR,
+                self._init_error
+                or _error_document(
+                    "Runtime.ExitError",
+                    f"RequestId: {request.request_id} Error: Runtime exited without providing a reason",
+                ),
+                self._init_error_type or "Runtime.ExitError",
+            )
         if self._ready.is_set():
             with self._lock:
                 self._pending = request
                 self._lock.notify_all()
         if not request.done.wait(max(request.remaining_s, 0)):
-            request.finish(Outcome.TIMEOUT, _error_document(
-                "Sandbox.Timedout", f"RequestId: {request.request_id} Error: Task timed out after"
-                f" {request.timeout_s:.2f} seconds"), "Sandbox.Timedout")
+            request.finish(
+                Outcome.TIMEOUT,
+                _error_document(
+                    "Sandbox.Timedout",
+                    f"RequestId: {request.request_id} Error: Task timed out after {request.timeout_s:.2f} seconds",
+                ),
+                "Sandbox.Timedout",
+            )
             self.stop()
         self._drain_output()
         with self._lock:
@@ -248,9 +265,9 @@ class ExecutionEnvironment:
         partial = b""
         while chunk := os.read(output, 1 << 16):
             *lines, partial = (partial + chunk).split(b"\n")
-            for line in lines:
-                marked = line.endswith(_DRAIN_MARKER)
-                line = line.removesuffix(_DRAIN_MARKER)
+            for marked_line in lines:
+                marked = marked_line.endswith(_DRAIN_MARKER)
+                line = marked_line.removesuffix(_DRAIN_MARKER)
                 if line:
                     self._stream.write_line(line.decode("utf-8", "replace"))
                 if marked:
@@ -267,9 +284,14 @@ class ExecutionEnvironment:
         with self._lock:
             request = self._current
         if request is not None:
-            request.finish(Outcome.ERROR, _error_document(
-                "Runtime.ExitError", f"RequestId: {request.request_id} Error: Runtime exited with error: exit status"
-                f" {code}"), "Runtime.ExitError")
+            request.finish(
+                Outcome.ERROR,
+                _error_document(
+                    "Runtime.ExitError",
+                    f"RequestId: {request.request_id} Error: Runtime exited with error: exit status {code}",
+                ),
+                "Runtime.ExitError",
+            )
         self._ready.set()
 
 
@@ -300,12 +322,16 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             return
         spec = self.server.environment.spec
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        self._reply(200, request.event, {
-            "Lambda-Runtime-Aws-Request-Id": request.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(request.deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{spec.name}",
-            "Lambda-Runtime-Trace-Id": request.trace_header,
-        })
+        self._reply(
+            200,
+            request.event,
+            {
+                "Lambda-Runtime-Aws-Request-Id": request.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(request.deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{spec.name}",
+                "Lambda-Runtime-Trace-Id": request.trace_header,
+            },
+        )
 
     def do_POST(self) -> None:
         payload = self._body()
@@ -319,8 +345,12 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         request_id, _, kind = request_id_and_kind.partition("/")
         if prefix or kind not in ("response", "error"):
             self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
-        elif environment.finish(request_id, Outcome.SUCCESS if kind == "response" else Outcome.ERROR, payload,
-                                _error_type(payload, error_type) if kind == "error" else None):
+        elif environment.finish(
+            request_id,
+            Outcome.SUCCESS if kind == "response" else Outcome.ERROR,
+            payload,
+            _error_type(payload, error_type) if kind == "error" else None,
+        ):
             self._reply(202, {"status": "OK"})
         else:
             self._reply(400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"})
@@ -370,34 +400,64 @@ class PlatformLog:
         self._enabled = spec.log_format == "JSON" and spec.system_log_level in _PLATFORM_LOG_LEVELS
 
     def init_start(self, environment: ExecutionEnvironment) -> None:
-        self._write("platform.initStart", {
-            "initializationType": "on-demand", "phase": "init",
-            "runtimeVersion": f"python:{sys.version_info.major}.{sys.version_info.minor}",
-            "functionName": self._spec.name, "functionVersion": "$LATEST", "instanceId": environment.instance_id,
-            "instanceMaxMemory": self._spec.memory_mb * 1024 * 1024})
+        self._write(
+            "platform.initStart",
+            {
+                "initializationType": "on-demand",
+                "phase": "init",
+                "runtimeVersion": f"python:{sys.version_info.major}.{sys.version_info.minor}",
+                "functionName": self._spec.name,
+                "functionVersion": "$LATEST",
+                "instanceId": environment.instance_id,
+                "instanceMaxMemory": self._spec.memory_mb * 1024 * 1024,
+            },
+        )
 
     def start(self, request: _Request) -> None:
-        self._write("platform.start", {"requestId": request.request_id, "version": "$LATEST",
-                                       "tracing": _tracing(request.trace_header)})
+        self._write(
+            "platform.start",
+            {"requestId": request.request_id, "version": "$LATEST", "tracing": _tracing(request.trace_header)},
+        )
 
-    def report(self, request: _Request, outcome: Outcome, error_type: str | None, duration_ms: float,
-               environment: ExecutionEnvironment, cold: bool) -> None:
-        metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3), "billedDurationMs": math.ceil(duration_ms),
-                                   "memorySizeMB": self._spec.memory_mb,
-                                   "maxMemoryUsedMB": environment.max_memory_used_mb()}
+    def report(
+        self,
+        request: _Request,
+        outcome: Outcome,
+        error_type: str | None,
+        duration_ms: float,
+        environment: ExecutionEnvironment,
+        cold: bool,
+    ) -> None:
+        metrics: dict[str, Any] = {
+            "durationMs": round(duration_ms, 3),
+            "billedDurationMs": math.ceil(duration_ms),
+            "memorySizeMB": self._spec.memory_mb,
+            "maxMemoryUsedMB": environment.max_memory_used_mb(),
+        }
         if cold and environment.init_duration_ms is not None:
             metrics["initDurationMs"] = round(environment.init_duration_ms, 3)
-        record: dict[str, Any] = {"requestId": request.request_id, "metrics": metrics,
-                                  "tracing": _tracing(request.trace_header), "status": outcome.value}
+        record: dict[str, Any] = {
+            "requestId": request.request_id,
+            "metrics": metrics,
+            "tracing": _tracing(request.trace_header),
+            "status": outcome.value,
+        }
         if error_type:
             record["errorType"] = error_type
         self._write("platform.report", record)
 
     def _write(self, event_type: str, record: dict) -> None:
         if self._enabled:
-            now = datetime.now(timezone.utc)
-            self._stream.write_line(json.dumps({"time": f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z",
-                                                "type": event_type, "record": record}))
+            now = datetime.now(UTC)
+            self._stream.write_line(
+                json.dumps(
+                    {
+                        "time": f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z",
+                        "type": event_type,
+                        "record": record,
+                    }
+                )
+            )
 
 
 def _tracing(trace_header: str) -> dict[str, str]:
@@ -432,8 +492,15 @@ class LambdaMetrics:
 class LocalLambda:
     """The Lambda service, for one function: invokes it in its execution environments (LambdaFunction)."""
 
-    def __init__(self, spec: FunctionSpec, *, concurrency: int, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
-                 stream: LineStream | None = None, timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        concurrency: int,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        stream: LineStream | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
         self.spec = spec
         self.name = spec.name
         self.concurrency = concurrency
@@ -458,8 +525,11 @@ class LocalLambda:
         environment, concurrent = self._acquire()
         if environment is None:
             self._metrics.throttled()
-            reason = ("ReservedFunctionConcurrentInvocationLimitExceeded" if self.spec.reserved_concurrency
-                      else "ConcurrentInvocationLimitExceeded")
+            reason = (
+                "ReservedFunctionConcurrentInvocationLimitExceeded"
+                if self.spec.reserved_concurrency
+                else "ConcurrentInvocationLimitExceeded"
+            )
             return Invocation(Outcome.THROTTLED, {"Reason": reason, "Type": "User", "message": "Rate Exceeded."})
         self._metrics.started(concurrent)
         request = _Request(str(uuid.uuid4()), json.dumps(event).encode(), trace_header, self.timeout_s)
@@ -468,8 +538,9 @@ class LocalLambda:
         # The caller may stop waiting before the function ends: the invocation then runs on without it, holding
         # its environment (and its unit of concurrency) until it ends, as in Lambda.
         finished: list[Invocation] = []
-        runner = threading.Thread(target=lambda: finished.append(self._run(environment, request)),
-                                  name="lambda-invocation", daemon=True)
+        runner = threading.Thread(
+            target=lambda: finished.append(self._run(environment, request)), name="lambda-invocation", daemon=True
+        )
         runner.start()
         runner.join(wait_s)
         return finished[0] if finished else None
@@ -525,8 +596,11 @@ class LocalLambda:
         while not self._closed.wait(_REAP_INTERVAL_S):
             now = time.monotonic()
             with self._lock:
-                expired = [environment for environment in self._idle
-                           if now - environment.last_used > self.idle_timeout_s or not environment.alive]
+                expired = [
+                    environment
+                    for environment in self._idle
+                    if now - environment.last_used > self.idle_timeout_s or not environment.alive
+                ]
                 for environment in expired:
                     self._idle.remove(environment)
                     self._environments.remove(environment)

@@ -77,8 +77,19 @@ IDLE_TIMEOUT_S = 60.0
 RATE_WINDOW_S = 300.0
 RATE_CHECK_INTERVAL_S = 10.0
 HOST_COUNT_PERIOD_S = 60.0
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-                         "transfer-encoding", "upgrade", "content-length"})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 
 
 def load_balancer_listener(port: int) -> Port:
@@ -99,12 +110,15 @@ class LoadBalancerMetrics:
             values[f"HTTPCode_{source}_{status // 100}XX_Count"] = (1, COUNT)
         if target_response_s is not None:
             values["TargetResponseTime"] = (target_response_s, SECONDS)
-        self._metrics.put(ELB_NAMESPACE, (("LoadBalancer",), ("TargetGroup", "LoadBalancer")), self._dimensions,
-                          values)
+        self._metrics.put(ELB_NAMESPACE, (("LoadBalancer",), ("TargetGroup", "LoadBalancer")), self._dimensions, values)
 
     def hosts(self, healthy: int, unhealthy: int) -> None:
-        self._metrics.put(ELB_NAMESPACE, (("TargetGroup", "LoadBalancer"),), self._dimensions,
-                          {"HealthyHostCount": (healthy, COUNT), "UnHealthyHostCount": (unhealthy, COUNT)})
+        self._metrics.put(
+            ELB_NAMESPACE,
+            (("TargetGroup", "LoadBalancer"),),
+            self._dimensions,
+            {"HealthyHostCount": (healthy, COUNT), "UnHealthyHostCount": (unhealthy, COUNT)},
+        )
 
 
 class WebAclMetrics:
@@ -120,16 +134,21 @@ class WebAclMetrics:
         self._put(rule, {"BlockedRequests": (1, COUNT)})
 
     def _put(self, rule: str, values: dict[str, tuple[float, str]]) -> None:
-        self._metrics.put(WAF_NAMESPACE, (("WebACL", "Region", "Rule"),),
-                          {"WebACL": self._web_acl, "Region": self._region, "Rule": rule}, values)
+        self._metrics.put(
+            WAF_NAMESPACE,
+            (("WebACL", "Region", "Rule"),),
+            {"WebACL": self._web_acl, "Region": self._region, "Rule": rule},
+            values,
+        )
 
 
 class RateLimit:
     """The rate-based rule: requests per address over a sliding window, checked every `check_interval_s`; an address
     found over the limit is blocked until a check finds it under again (every request counts, blocked or not)."""
 
-    def __init__(self, limit: int, window_s: float, check_interval_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int, window_s: float, check_interval_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limit, self.window_s, self.check_interval_s = limit, window_s, check_interval_s
         self._clock = clock
         self._seen: dict[str, deque[float]] = defaultdict(deque)
@@ -176,17 +195,27 @@ class Target:
 
 
 class LocalLoadBalancer:
-    def __init__(self, targets: list[tuple[str, int]], *, port: int = 0, time_scale: float = 1.0,
-                 stream: LineStream | None = None, rate_limit_per_ip: int | None = None) -> None:
+    def __init__(
+        self,
+        targets: list[tuple[str, int]],
+        *,
+        port: int = 0,
+        time_scale: float = 1.0,
+        stream: LineStream | None = None,
+        rate_limit_per_ip: int | None = None,
+    ) -> None:
         metrics = AwsMetrics(stream or LineStream())
         names = stack_values()
         self.targets = [Target(host, port_) for host, port_ in targets]
         self.time_scale = time_scale
         self.metrics = LoadBalancerMetrics(metrics)
         self.web_acl_metrics = WebAclMetrics(metrics, names["WebAclName"])
-        self.rate_limit = RateLimit(rate_limit_per_ip or int(names["WafRateLimitPerIp"]), RATE_WINDOW_S / time_scale,
-                                    RATE_CHECK_INTERVAL_S / time_scale)
-        # The template's custom response of the rate rule (WebAcl's too-many-requests body, rendered by infra/render.py).
+        self.rate_limit = RateLimit(
+            rate_limit_per_ip or int(names["WafRateLimitPerIp"]),
+            RATE_WINDOW_S / time_scale,
+            RATE_CHECK_INTERVAL_S / time_scale,
+        )
+        # The template's custom response of the rate rule (WebAcl's too-many-requests body, by infra/render.py).
         self.blocked_answer = problems.problem_response(problems.TOO_MANY_REQUESTS, WAF_RATE_LIMITED_DETAIL)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -203,10 +232,13 @@ class LocalLoadBalancer:
         return self._server.server_address[1]
 
     def start(self) -> None:
-        self._threads = [threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                          name="load-balancer", daemon=True),
-                         threading.Thread(target=self._health_checks, name="load-balancer-health", daemon=True),
-                         threading.Thread(target=self._host_counts, name="load-balancer-hosts", daemon=True)]
+        self._threads = [
+            threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="load-balancer", daemon=True
+            ),
+            threading.Thread(target=self._health_checks, name="load-balancer-health", daemon=True),
+            threading.Thread(target=self._host_counts, name="load-balancer-hosts", daemon=True),
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -284,8 +316,11 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
         target = targets[threading.get_ident() % len(targets)]
         headers = {name: value for name, value in self.headers.items() if name.lower() not in _HOP_BY_HOP}
         forwarded_for = ", ".join(filter(None, [self.headers.get("X-Forwarded-For"), self.client_address[0]]))
-        headers |= {"X-Forwarded-For": forwarded_for, "X-Forwarded-Proto": "http",
-                    "X-Forwarded-Port": str(balancer.port)}
+        headers |= {
+            "X-Forwarded-For": forwarded_for,
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-Port": str(balancer.port),
+        }
         connection = http.client.HTTPConnection(target.host, target.port, timeout=IDLE_TIMEOUT_S)
         sent = time.monotonic()
         try:
@@ -305,7 +340,7 @@ class _ForwardingHandler(BaseHTTPRequestHandler):
         self._send(response.status, reply_headers, payload)
         balancer.metrics.request(response.status, answered_by_target=True, target_response_s=answered_s)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _forward
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _forward  # noqa: N815 - http.server's names
 
     def _answer_itself(self, status: int, reason: str) -> None:
         body = f"<html><body><center><h1>{status} {reason}</h1></center></body></html>".encode()
@@ -347,8 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signal_number, lambda *_: stop.set())
     balancer.start()
-    print(f"[load-balancer] http://127.0.0.1:{balancer.port} -> {', '.join(f'{h}:{p}' for h, p in args.target)}",
-          file=sys.stderr, flush=True)
+    print(
+        f"[load-balancer] http://127.0.0.1:{balancer.port} -> {', '.join(f'{h}:{p}' for h, p in args.target)}",
+        file=sys.stderr,
+        flush=True,
+    )
     stop.wait()
     balancer.shutdown()
     return 0

@@ -28,7 +28,7 @@ for them: a missing timing is not a 0.
 The server must run on this machine (its processes are read with psutil): `make run`'s embedded server, or one a
 DATABASE_URL names on loopback. When it does not answer, the period publishes nothing, as an instance that is down
 does not report.
-"""
+"""  # noqa: E501 - the table above is Markdown, one row a line
 
 from __future__ import annotations
 
@@ -58,10 +58,18 @@ APPLICATION_NAME = "rds-monitor"
 # vCPUs and memory (GiB) of the classes the template may name, from
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.Summary.html
 INSTANCE_CLASSES = {
-    "db.t4g.micro": (2, 1), "db.t4g.small": (2, 2), "db.t4g.medium": (2, 4), "db.t4g.large": (2, 8),
-    "db.t4g.xlarge": (4, 16), "db.t4g.2xlarge": (8, 32),
-    "db.t3.micro": (2, 1), "db.t3.small": (2, 2), "db.t3.medium": (2, 4), "db.t3.large": (2, 8),
-    "db.t3.xlarge": (4, 16), "db.t3.2xlarge": (8, 32),
+    "db.t4g.micro": (2, 1),
+    "db.t4g.small": (2, 2),
+    "db.t4g.medium": (2, 4),
+    "db.t4g.large": (2, 8),
+    "db.t4g.xlarge": (4, 16),
+    "db.t4g.2xlarge": (8, 32),
+    "db.t3.micro": (2, 1),
+    "db.t3.small": (2, 2),
+    "db.t3.medium": (2, 4),
+    "db.t3.large": (2, 8),
+    "db.t3.xlarge": (4, 16),
+    "db.t3.2xlarge": (8, 32),
 }
 _IO_TOTALS = """
 SELECT coalesce(sum(reads), 0) AS reads, coalesce(sum(read_time), 0) AS read_ms,
@@ -92,8 +100,9 @@ class Instance:
         return INSTANCE_CLASSES[self.instance_class][1] * GIB
 
     @classmethod
-    def from_template(cls, *, instance_class: str | None = None,
-                      allocated_storage_gib: float | None = None) -> Instance:
+    def from_template(
+        cls, *, instance_class: str | None = None, allocated_storage_gib: float | None = None
+    ) -> Instance:
         """The template's defaults (DbInstanceIdentifier, DbInstanceClass, DbAllocatedStorage), each overridable: a
         scenario that runs storage out on a laptop gives a smaller allocation."""
         from infra.render import stack_values
@@ -101,8 +110,10 @@ class Instance:
         defaults = stack_values()
         instance_class = instance_class or defaults["DbInstanceClass"]
         if instance_class not in INSTANCE_CLASSES:
-            raise MonitorError(f"instance class {instance_class} is not in local_stack/rds_monitor.py's"
-                               " INSTANCE_CLASSES: add its vCPUs and memory from AWS's table")
+            raise MonitorError(
+                f"instance class {instance_class} is not in local_stack/rds_monitor.py's"
+                " INSTANCE_CLASSES: add its vCPUs and memory from AWS's table"
+            )
         gib = allocated_storage_gib if allocated_storage_gib is not None else float(defaults["DbAllocatedStorage"])
         # The Database resource is named by this parameter: the alarms' and dashboards' ${Database}.
         return cls(defaults["DbInstanceIdentifier"], instance_class, int(gib * GIB))
@@ -118,8 +129,9 @@ class _Counters:
 
 
 class RdsMonitor:
-    def __init__(self, database_url: str, instance: Instance, metrics: AwsMetrics,
-                 log: Callable[[str], None] = lambda _: None) -> None:
+    def __init__(
+        self, database_url: str, instance: Instance, metrics: AwsMetrics, log: Callable[[str], None] = lambda _: None
+    ) -> None:
         self._database_url = database_url
         self.instance = instance
         self._metrics = metrics
@@ -150,8 +162,10 @@ class RdsMonitor:
         self.collect()  # the counters the first period starts from
         self._thread = threading.Thread(target=self._run, args=(period_s,), name="rds-monitor", daemon=True)
         self._thread.start()
-        self._log(f"RDS monitor: AWS/RDS metrics of {self.instance.identifier} ({self.instance.instance_class},"
-                  f" {self.instance.allocated_storage_bytes / GIB:g} GiB) every {period_s:g} s")
+        self._log(
+            f"RDS monitor: AWS/RDS metrics of {self.instance.identifier} ({self.instance.instance_class},"
+            f" {self.instance.allocated_storage_bytes / GIB:g} GiB) every {period_s:g} s"
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -174,8 +188,10 @@ class RdsMonitor:
         values = {
             "DatabaseConnections": (float(connections), COUNT),
             "FreeableMemory": (float(max(self.instance.memory_bytes - _memory_used(processes), 0)), BYTES),
-            "FreeStorageSpace": (float(max(self.instance.allocated_storage_bytes - _disk_used(self._data_dir), 0)),
-                                 BYTES),
+            "FreeStorageSpace": (
+                float(max(self.instance.allocated_storage_bytes - _disk_used(self._data_dir), 0)),
+                BYTES,
+            ),
         }
         now = _Counters(time.monotonic(), _cpu_seconds(postmaster, processes[1:]), self._io_totals(connection))
         previous, self._previous = self._previous, now
@@ -190,7 +206,8 @@ class RdsMonitor:
         if self._connection is None or self._connection.closed:
             self._connection = psycopg.connect(self._database_url, autocommit=True, application_name=APPLICATION_NAME)
             backend, data_dir = self._connection.execute(
-                "SELECT pg_backend_pid(), current_setting('data_directory')").fetchone()
+                "SELECT pg_backend_pid(), current_setting('data_directory')"
+            ).fetchone()
             self._postmaster = _postmaster_of(backend)
             self._data_dir = Path(data_dir)
             self._previous = None  # a restarted server's counters start again
@@ -252,7 +269,7 @@ def _disk_used(data_dir: Path) -> int:
     for directory, _, files in os.walk(data_dir):
         for name in files:
             try:
-                status = os.lstat(os.path.join(directory, name))
+                status = (Path(directory) / name).lstat()
             except FileNotFoundError:  # a temporary file or WAL segment removed since the listing
                 continue
             used += getattr(status, "st_blocks", 0) * 512 or status.st_size
@@ -272,8 +289,9 @@ def _latencies(previous: dict[str, float], now: dict[str, float]) -> dict[str, t
     return values
 
 
-def monitor_local_server(database_url: str, period_s: float, stream: LineStream,
-                         log: Callable[[str], None]) -> RdsMonitor | None:
+def monitor_local_server(
+    database_url: str, period_s: float, stream: LineStream, log: Callable[[str], None]
+) -> RdsMonitor | None:
     """The monitor of the server `database_url` names, publishing to `stream` every `period_s`, as `make run` and the
     drill start it; None, with a line saying why, when it cannot read that server."""
     monitor = RdsMonitor(database_url, Instance.from_template(), AwsMetrics(stream), log=log)
@@ -293,10 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance-class", help="default: the template's DbInstanceClass")
     parser.add_argument("--allocated-storage-gib", type=float, help="default: the template's DbAllocatedStorage")
     args = parser.parse_args(argv)
-    instance = Instance.from_template(instance_class=args.instance_class,
-                                      allocated_storage_gib=args.allocated_storage_gib)
-    monitor = RdsMonitor(args.database_url, instance, AwsMetrics(LineStream()),
-                         log=lambda message: print(f"[rds-monitor] {message}", file=sys.stderr, flush=True))
+    instance = Instance.from_template(
+        instance_class=args.instance_class, allocated_storage_gib=args.allocated_storage_gib
+    )
+    monitor = RdsMonitor(
+        args.database_url,
+        instance,
+        AwsMetrics(LineStream()),
+        log=lambda message: print(f"[rds-monitor] {message}", file=sys.stderr, flush=True),
+    )
     monitor.start(args.period)
     try:
         threading.Event().wait()

@@ -18,10 +18,10 @@ from student_records.data import migrations
 from student_records.settings import ConfigurationError
 
 from . import seed
+from .cloudwatch import LineStream
 from .dev_auth import DEFAULT_KEY_DIR, auth_environment
 from .embedded_postgres import DEFAULT_DATA_DIR, EmbeddedPostgres
 from .gateway import gateway_listener
-from .cloudwatch import LineStream
 from .ports import Port, PortInUse, held_by_others
 from .rds_monitor import RdsMonitor, monitor_local_server
 from .trace_viewer import TraceViewer, viewer_listener
@@ -33,7 +33,9 @@ DATABASE_NAME = "student_records"
 # viewer started here, and the Flask door does not look for an EC2 instance to name (the metadata service's timeout
 # would only delay each worker's start).
 LOCAL_DEFAULTS = {
-    "XRAY_SAMPLING": "rules", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "AWS_EC2_METADATA_DISABLED": "true",
+    "XRAY_SAMPLING": "rules",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    "AWS_EC2_METADATA_DISABLED": "true",
 }
 
 
@@ -61,14 +63,23 @@ def _start_database() -> EmbeddedPostgres | None:
 
 def _start_door(command: list[str], env: dict[str, str], stdout=None) -> subprocess.Popen:
     # Its own session: Ctrl-C reaches only this process, which then stops everything in order.
-    return subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=stdout,
-                            stderr=subprocess.STDOUT if stdout else None, start_new_session=True)
+    return subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        stdout=stdout,
+        stderr=subprocess.STDOUT if stdout else None,
+        start_new_session=True,
+    )
 
 
 def start_flask_door(port: int, env: dict[str, str] | None = None, stdout=None) -> subprocess.Popen:
     config = str(REPO_ROOT / "flask_backend" / "gunicorn.conf.py")
-    return _start_door([sys.executable, "-m", "gunicorn", "--config", config, "flask_backend.wsgi:app"],
-                       {**(env or {}), "HOST": "127.0.0.1", "PORT": str(port)}, stdout)
+    return _start_door(
+        [sys.executable, "-m", "gunicorn", "--config", config, "flask_backend.wsgi:app"],
+        {**(env or {}), "HOST": "127.0.0.1", "PORT": str(port)},
+        stdout,
+    )
 
 
 def start_lambda_door(port: int, env: dict[str, str] | None = None, stdout=None) -> subprocess.Popen:
@@ -90,9 +101,13 @@ def main() -> int:
 
     # Every port another program holds, each named in one line with the variable that moves it, before anything
     # starts; one taken since (or the database's) is reported the same way by the server that fails to bind it.
-    taken = held_by_others([Port("the Flask door", "PORT", "127.0.0.1", flask_port),
-                            gateway_listener("127.0.0.1", gateway_port),
-                            viewer_listener(*daemon_address())])
+    taken = held_by_others(
+        [
+            Port("the Flask door", "PORT", "127.0.0.1", flask_port),
+            gateway_listener("127.0.0.1", gateway_port),
+            viewer_listener(*daemon_address()),
+        ]
+    )
     for error in taken:
         log(str(error))
     if taken:
@@ -120,10 +135,14 @@ def main() -> int:
 
         doors = [start_flask_door(flask_port), start_lambda_door(gateway_port)]
         log(f"Flask door:  http://127.0.0.1:{flask_port}   (gunicorn)")
-        log(f"Lambda door: http://127.0.0.1:{gateway_port}   (local API Gateway -> handlers.api.lambda_handler in"
-            " execution environments under awslambdaric; Lambda's platform lines on stdout)")
-        log(f"try: TOKEN=$(make -s token ROLE=registrar); curl -s -H \"Authorization: Bearer $TOKEN\""
-            f" http://127.0.0.1:{flask_port}/students?limit=2 ; Ctrl-C stops everything")
+        log(
+            f"Lambda door: http://127.0.0.1:{gateway_port}   (local API Gateway -> handlers.api.lambda_handler in"
+            " execution environments under awslambdaric; Lambda's platform lines on stdout)"
+        )
+        log(
+            f'try: TOKEN=$(make -s token ROLE=registrar); curl -s -H "Authorization: Bearer $TOKEN"'
+            f" http://127.0.0.1:{flask_port}/students?limit=2 ; Ctrl-C stops everything"
+        )
         while not stop.is_set():
             exited = [door for door in doors if door.poll() is not None]
             if exited:

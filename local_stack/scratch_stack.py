@@ -91,18 +91,66 @@ class ScratchStack:
             process.terminate()
         for process in self.processes.values():
             process.wait(timeout=30)
+        self._stop_monitor()
+        return self.lines()
+
+    def kill(self) -> None:
+        """Whatever still runs, killed: the way out of a stack whose run failed."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+        self._stop_monitor()
+
+    def _stop_monitor(self) -> None:
         if self._monitor is not None:
             self._monitor.stop()
             self._monitor = None
-        return self.lines()
 
-    # The name the end-to-end test against a stack knows it by.
-    stop_doors = stop
+    def start_aws_stand_ins(self, allocated_storage_gib: float | None) -> None:
+        """The load balancer and web ACL before the Flask door (which clients then call), and the RDS monitor."""
+        assert self.time_scale is not None
+        time_scale = self.time_scale
+        output = self.scratch / "load-balancer.log"
+        self.stdout_files["load-balancer"] = output
+        port = free_port()
+        with output.open("w") as stdout:
+            self.processes["load-balancer"] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "local_stack.load_balancer",
+                    "--port",
+                    str(port),
+                    "--target",
+                    f"127.0.0.1:{self.door_ports['flask']}",
+                    "--time-scale",
+                    f"{time_scale:g}",
+                ],
+                cwd=REPO_ROOT,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.door_urls["flask"] = f"http://127.0.0.1:{port}"
+        wait_until_serving(self.door_urls["flask"], self.processes["load-balancer"])
+        monitor_output = self.scratch / "rds-monitor.log"
+        self.stdout_files["rds-monitor"] = monitor_output
+        instance = Instance.from_template(allocated_storage_gib=allocated_storage_gib)
+        self._monitor = RdsMonitor(
+            self.database_url, instance, AwsMetrics(LineStream(monitor_output.open("a"))), log=self._log
+        )
+        self._monitor.start(RDS_PERIOD_S / time_scale)
 
 
 @contextmanager
-def scratch_stack(env: dict[str, str], log: Callable[[str], None], prefix: str, *, time_scale: float | None = None,
-                  allocated_storage_gib: float | None = None) -> Iterator[ScratchStack]:
+def scratch_stack(
+    env: dict[str, str],
+    log: Callable[[str], None],
+    prefix: str,
+    *,
+    time_scale: float | None = None,
+    allocated_storage_gib: float | None = None,
+) -> Iterator[ScratchStack]:
     """`env` is added to the doors' environment (which already names the database, the development signing
     key, a UDP port nobody reads for X-Ray, one gunicorn worker and no effective rate limit). With `time_scale`, the
     load balancer and the RDS monitor stand in (the monitor's instance given `allocated_storage_gib` when set)."""
@@ -130,39 +178,24 @@ def scratch_stack(env: dict[str, str], log: Callable[[str], None], prefix: str, 
             **env,
         }
         ports = {name: free_port() for name in STARTERS}
-        stack = ScratchStack(database_url, server, {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
-                             ports, {name: scratch / f"{name}.log" for name in STARTERS}, scratch, time_scale,
-                             door_env, log)
+        stack = ScratchStack(
+            database_url,
+            server,
+            {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
+            ports,
+            {name: scratch / f"{name}.log" for name in STARTERS},
+            scratch,
+            time_scale,
+            door_env,
+            log,
+        )
         for name in STARTERS:
             stack.start_door(name)
         if time_scale:
-            _start_aws_stand_ins(stack, time_scale, allocated_storage_gib)
+            stack.start_aws_stand_ins(allocated_storage_gib)
         yield stack
     finally:
         if stack is not None:
-            for process in stack.processes.values():
-                if process.poll() is None:
-                    process.kill()
-            if stack._monitor is not None:
-                stack._monitor.stop()
+            stack.kill()
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _start_aws_stand_ins(stack: ScratchStack, time_scale: float, allocated_storage_gib: float | None) -> None:
-    output = stack.scratch / "load-balancer.log"
-    stack.stdout_files["load-balancer"] = output
-    port = free_port()
-    with output.open("w") as stdout:
-        stack.processes["load-balancer"] = subprocess.Popen(
-            [sys.executable, "-m", "local_stack.load_balancer", "--port", str(port), "--target",
-             f"127.0.0.1:{stack.door_ports['flask']}", "--time-scale", f"{time_scale:g}"],
-            cwd=REPO_ROOT, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
-    stack.door_urls["flask"] = f"http://127.0.0.1:{port}"
-    wait_until_serving(stack.door_urls["flask"], stack.processes["load-balancer"])
-    monitor_output = stack.scratch / "rds-monitor.log"
-    stack.stdout_files["rds-monitor"] = monitor_output
-    instance = Instance.from_template(allocated_storage_gib=allocated_storage_gib)
-    stack._monitor = RdsMonitor(stack.database_url, instance, AwsMetrics(LineStream(monitor_output.open("a"))),
-                                log=stack._log)
-    stack._monitor.start(RDS_PERIOD_S / time_scale)

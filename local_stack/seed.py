@@ -16,22 +16,68 @@ from student_records.students.models import Student, StudentCreate, StudentStatu
 # The demo data is audited like any other write, under this name.
 SEED_CALLER = Caller(subject="local-demo-seed", role=Role.ADMIN, correlation_id="demo-seed")
 
-FIRST_NAMES = (
-    "Amara Bruno Chen Dalia Emeka Farah Gustavo Hana Idris Jonas Keiko Lucia Mateo Nadia Omar Priya Quentin "
-    "Rosa Samir Tamsin Umar Vera Wen Ximena Yusuf Zofia"
-).split()
-LAST_NAMES = (
-    "Abebe Bianchi Castillo Dubois Eriksen Fischer Garcia Haddad Ivanova Jensen Kowalski Lindqvist Moreau "
-    "Nakamura Okafor Petrov Quispe Rossi Schmidt Tanaka"
-).split()
-_STATUS_WEIGHTS = ((StudentStatus.ACTIVE, 80), (StudentStatus.INACTIVE, 8), (StudentStatus.GRADUATED, 9),
-                   (StudentStatus.WITHDRAWN, 3))
+FIRST_NAMES = [
+    "Amara",
+    "Bruno",
+    "Chen",
+    "Dalia",
+    "Emeka",
+    "Farah",
+    "Gustavo",
+    "Hana",
+    "Idris",
+    "Jonas",
+    "Keiko",
+    "Lucia",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Samir",
+    "Tamsin",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zofia",
+]
+LAST_NAMES = [
+    "Abebe",
+    "Bianchi",
+    "Castillo",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quispe",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+]
+_STATUS_WEIGHTS = (
+    (StudentStatus.ACTIVE, 80),
+    (StudentStatus.INACTIVE, 8),
+    (StudentStatus.GRADUATED, 9),
+    (StudentStatus.WITHDRAWN, 3),
+)
 
 
 def demo_students(count: int, seed: int = 2026) -> list[StudentCreate]:
     """The same `count` students every time: names, emails and dates come from a seeded generator."""
     rng = random.Random(seed)
-    statuses, weights = zip(*_STATUS_WEIGHTS)
+    statuses, weights = zip(*_STATUS_WEIGHTS, strict=False)
     pairs = itertools.islice(itertools.cycle(itertools.product(FIRST_NAMES, LAST_NAMES)), count)
     students = []
     for number, (first, last) in enumerate(pairs, start=1):
@@ -60,8 +106,10 @@ DEMO_COURSES = (
     ("BIO-120", "Cell Biology", 4, "Biology", "demo-teacher-rosalind"),
 )
 # (code, starts, ends, graded): the past term's enrollments are all graded, the current one's are not.
-DEMO_TERMS = (("2026-SPRING", date(2026, 1, 12), date(2026, 5, 8), True),
-              ("2026-FALL", date(2026, 9, 1), date(2026, 12, 18), False))
+DEMO_TERMS = (
+    ("2026-SPRING", date(2026, 1, 12), date(2026, 5, 8), True),
+    ("2026-FALL", date(2026, 9, 1), date(2026, 12, 18), False),
+)
 DEMO_GRADES = ("A", "A-", "B+", "B", "B-", "C+", "C", "D", "F")
 COURSES_PER_STUDENT = 3
 ENROLLED_STUDENTS = 60  # per term, at most
@@ -88,26 +136,34 @@ def seed_academic_records(services: Services, students: list[Student], seed: int
     rng = random.Random(seed)
     active = [student for student in students if student.status is StudentStatus.ACTIVE][:ENROLLED_STUDENTS]
     courses = [
-        (services.courses.create(SEED_CALLER, CourseCreate(code=code, title=title, credits=credits,
-                                                           department=department)), teacher)
+        (
+            services.courses.create(
+                SEED_CALLER, CourseCreate(code=code, title=title, credits=credits, department=department)
+            ),
+            teacher,
+        )
         for code, title, credits, department, teacher in DEMO_COURSES
     ]
     made = 0
     for code, starts_on, ends_on, graded in DEMO_TERMS:
         term = services.terms.create(SEED_CALLER, TermCreate(code=code, starts_on=starts_on, ends_on=ends_on))
         offerings = [
-            services.offerings.create(SEED_CALLER, OfferingCreate(
-                course_id=course.id, term_id=term.id, teacher_sub=teacher, capacity=CAPACITY))
+            services.offerings.create(
+                SEED_CALLER,
+                OfferingCreate(course_id=course.id, term_id=term.id, teacher_sub=teacher, capacity=CAPACITY),
+            )
             for course, teacher in courses
         ]
         for student in active:
             for offering in rng.sample(offerings, COURSES_PER_STUDENT):
-                enrollment = services.enrollments.enroll(SEED_CALLER, offering.id,
-                                                         EnrollmentCreate(student_id=student.id))
+                enrollment = services.enrollments.enroll(
+                    SEED_CALLER, offering.id, EnrollmentCreate(student_id=student.id)
+                )
                 made += 1
                 if graded:
-                    services.enrollments.record_grade(SEED_CALLER, enrollment.id,
-                                                      GradeRecord(grade=rng.choice(DEMO_GRADES)))
+                    services.enrollments.record_grade(
+                        SEED_CALLER, enrollment.id, GradeRecord(grade=rng.choice(DEMO_GRADES))
+                    )
                 elif rng.random() < 0.05:
                     services.enrollments.drop(SEED_CALLER, enrollment.id, EnrollmentPatch(status="dropped"), None)
     return made

@@ -248,8 +248,15 @@ def _problem(entity: dict) -> str | None:
     exceptions = _mapping(entity.get("cause")).get("exceptions")
     exceptions = [_mapping(exception) for exception in exceptions] if isinstance(exceptions, list) else []
     if len(exceptions) > 1:  # a chain: the outermost's type, then the root cause (last) with its message
-        detail = " ← ".join(filter(None, [_exception_text(exceptions[0], with_message=False),
-                                          _exception_text(exceptions[-1], with_message=True)]))
+        detail = " ← ".join(
+            filter(
+                None,
+                [
+                    _exception_text(exceptions[0], with_message=False),
+                    _exception_text(exceptions[-1], with_message=True),
+                ],
+            )
+        )
     else:
         detail = _exception_text(exceptions[0], with_message=True) if exceptions else ""
     return f"! {kind}: {_preview(detail, MESSAGE_PREVIEW_CHARS)}" if detail else f"! {kind}"
@@ -337,7 +344,7 @@ class TraceViewer:
                 continue
             try:
                 self._handle(data)
-            except Exception as error:  # one malformed trace must not end the viewer for the rest of the run
+            except Exception as error:  # noqa: BLE001 - one malformed trace must not end the viewer for the rest of the run
                 print(f"trace viewer: skipped a datagram: {error!r}", file=sys.stderr)
 
     def _handle(self, data: bytes) -> None:
@@ -365,8 +372,14 @@ class TraceViewer:
 
 def viewer_listener(host: str, port: int) -> Port:
     """The viewer's UDP port, moved by the variable the doors read to find the daemon."""
-    return Port("the trace viewer (the doors' X-Ray daemon)", DAEMON_ADDRESS_VARIABLE, host, port, protocol="udp",
-                variable_holds_address=True)
+    return Port(
+        "the trace viewer (the doors' X-Ray daemon)",
+        DAEMON_ADDRESS_VARIABLE,
+        host,
+        port,
+        protocol="udp",
+        variable_holds_address=True,
+    )
 
 
 def _loopback_address(host: str) -> str:
@@ -392,7 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"append every document received to this file, one JSON per line (default: ${TRACES_FILE_VARIABLE})",
     )
     parser.add_argument(
-        "--annotation", action="append", default=[], metavar="KEY=VALUE",
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="print only traces with this annotation, e.g. query_name=students.get (repeatable: all must match)",
     )
     arguments = parser.parse_args(argv)

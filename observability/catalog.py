@@ -54,72 +54,139 @@ _TOTAL = ((),)
 
 REQUESTS = MetricSpec("Requests", Unit.COUNT, _PER_ROUTE, "Requests answered, any status.", "both doors, per request")
 REQUEST_LATENCY = MetricSpec(
-    "RequestLatency", Unit.MILLISECONDS, _PER_ROUTE,
-    "Time from request received to response ready, inside the process.", "both doors, per request", _SAMPLES)
+    "RequestLatency",
+    Unit.MILLISECONDS,
+    _PER_ROUTE,
+    "Time from request received to response ready, inside the process.",
+    "both doors, per request",
+    _SAMPLES,
+)
 CLIENT_ERRORS = MetricSpec(
-    "ClientErrors", Unit.COUNT, _PER_ROUTE, "Requests answered 4xx (0 otherwise: Sum / Requests is the rate).",
-    "both doors, per request")
+    "ClientErrors",
+    Unit.COUNT,
+    _PER_ROUTE,
+    "Requests answered 4xx (0 otherwise: Sum / Requests is the rate).",
+    "both doors, per request",
+)
 SERVER_ERRORS = MetricSpec(
-    "ServerErrors", Unit.COUNT, _PER_ROUTE, "Requests answered 5xx (0 otherwise: Sum / Requests is the rate).",
-    "both doors, per request")
+    "ServerErrors",
+    Unit.COUNT,
+    _PER_ROUTE,
+    "Requests answered 5xx (0 otherwise: Sum / Requests is the rate).",
+    "both doors, per request",
+)
 DB_QUERY_LATENCY = MetricSpec(
-    "DbQueryLatency", Unit.MILLISECONDS, _PER_QUERY, "Time of one statement, from execute to result.",
-    "data layer, per statement", _SAMPLES)
+    "DbQueryLatency",
+    Unit.MILLISECONDS,
+    _PER_QUERY,
+    "Time of one statement, from execute to result.",
+    "data layer, per statement",
+    _SAMPLES,
+)
 DB_QUERY_ERRORS = MetricSpec(
-    "DbQueryErrors", Unit.COUNT, _PER_QUERY,
+    "DbQueryErrors",
+    Unit.COUNT,
+    _PER_QUERY,
     "Statements that failed, except those refused for the client's data (a duplicate email: a ClientError); else 0.",
-    "data layer, per statement")
+    "data layer, per statement",
+)
 DB_CONNECTION_ERRORS = MetricSpec(
-    "DbConnectionErrors", Unit.COUNT, _TOTAL,
+    "DbConnectionErrors",
+    Unit.COUNT,
+    _TOTAL,
     "Requests that could not get a working connection (pool timeout, connection lost, refused at once while the "
-    "database is unreachable).", "data layer")
+    "database is unreachable).",
+    "data layer",
+)
 DB_FAST_REFUSALS = MetricSpec(
-    "DbFastRefusals", Unit.COUNT, _TOTAL,
+    "DbFastRefusals",
+    Unit.COUNT,
+    _TOTAL,
     "Requests refused at once, without waiting for the pool, because new connections to the database were failing "
     "(each is also a DbConnectionErrors); only when some were.",
-    "data layer")
+    "data layer",
+)
 DB_POOL_WAIT = MetricSpec(
-    "DbPoolWait", Unit.MILLISECONDS, _TOTAL, "Time spent waiting for a pooled connection.",
-    "data layer, per checkout", _SAMPLES)
+    "DbPoolWait",
+    Unit.MILLISECONDS,
+    _TOTAL,
+    "Time spent waiting for a pooled connection.",
+    "data layer, per checkout",
+    _SAMPLES,
+)
 STUDENTS_CREATED = MetricSpec(
     "StudentsCreated", Unit.COUNT, _TOTAL, "Students created, through the API or a bulk import.", "domain service"
 )
 STUDENTS_UPDATED = MetricSpec("StudentsUpdated", Unit.COUNT, _TOTAL, "Students changed by PATCH.", "domain service")
 STUDENTS_DELETED = MetricSpec("StudentsDeleted", Unit.COUNT, _TOTAL, "Students deleted.", "domain service")
 STUDENTS_TOTAL = MetricSpec(
-    "StudentsTotal", Unit.COUNT, _TOTAL, "Number of students (exact counter), sampled on each readiness check.",
-    "domain service, readiness", _SAMPLES)
+    "StudentsTotal",
+    Unit.COUNT,
+    _TOTAL,
+    "Number of students (exact counter), sampled on each readiness check.",
+    "domain service, readiness",
+    _SAMPLES,
+)
 READINESS_FAILURES = MetricSpec(
-    "ReadinessFailures", Unit.COUNT, _TOTAL, "Readiness checks that failed (0 when they pass).",
-    "domain service, readiness")
+    "ReadinessFailures",
+    Unit.COUNT,
+    _TOTAL,
+    "Readiness checks that failed (0 when they pass).",
+    "domain service, readiness",
+)
 ENROLLMENTS_CREATED = MetricSpec(
-    "EnrollmentsCreated", Unit.COUNT, _TOTAL,
-    "Students enrolled in an offering (enrolling again after a drop included).", "domain service")
+    "EnrollmentsCreated",
+    Unit.COUNT,
+    _TOTAL,
+    "Students enrolled in an offering (enrolling again after a drop included).",
+    "domain service",
+)
 ENROLLMENTS_DROPPED = MetricSpec(
-    "EnrollmentsDropped", Unit.COUNT, _TOTAL, "Enrollments dropped (each frees a seat).", "domain service")
+    "EnrollmentsDropped", Unit.COUNT, _TOTAL, "Enrollments dropped (each frees a seat).", "domain service"
+)
 GRADES_RECORDED = MetricSpec(
-    "GradesRecorded", Unit.COUNT, _TOTAL, "Final grades recorded or corrected.", "domain service")
+    "GradesRecorded", Unit.COUNT, _TOTAL, "Final grades recorded or corrected.", "domain service"
+)
 SIGNALS_DROPPED = MetricSpec(
-    "SignalsDropped", Unit.COUNT, _TOTAL,
+    "SignalsDropped",
+    Unit.COUNT,
+    _TOTAL,
     "Request log lines and X-Ray datagrams lost: the writer's queue was full, or the socket refused a datagram (the "
     "daemon not listening, a full buffer); only when some were.",
-    "both doors, X-Ray sender; Flask door, signal writer")
+    "both doors, X-Ray sender; Flask door, signal writer",
+)
 COLD_STARTS = MetricSpec(
-    "ColdStarts", Unit.COUNT, ((Dimension.FUNCTION_NAME,),), "First invocation of a Lambda execution environment.",
-    "Lambda door, first invocation")
+    "ColdStarts",
+    Unit.COUNT,
+    ((Dimension.FUNCTION_NAME,),),
+    "First invocation of a Lambda execution environment.",
+    "Lambda door, first invocation",
+)
 
 CATALOG: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        REQUESTS, REQUEST_LATENCY, CLIENT_ERRORS, SERVER_ERRORS,
-        DB_QUERY_LATENCY, DB_QUERY_ERRORS, DB_CONNECTION_ERRORS, DB_FAST_REFUSALS, DB_POOL_WAIT,
-        STUDENTS_CREATED, STUDENTS_UPDATED, STUDENTS_DELETED, STUDENTS_TOTAL, READINESS_FAILURES,
-        ENROLLMENTS_CREATED, ENROLLMENTS_DROPPED, GRADES_RECORDED,
-        SIGNALS_DROPPED, COLD_STARTS,
+        REQUESTS,
+        REQUEST_LATENCY,
+        CLIENT_ERRORS,
+        SERVER_ERRORS,
+        DB_QUERY_LATENCY,
+        DB_QUERY_ERRORS,
+        DB_CONNECTION_ERRORS,
+        DB_FAST_REFUSALS,
+        DB_POOL_WAIT,
+        STUDENTS_CREATED,
+        STUDENTS_UPDATED,
+        STUDENTS_DELETED,
+        STUDENTS_TOTAL,
+        READINESS_FAILURES,
+        ENROLLMENTS_CREATED,
+        ENROLLMENTS_DROPPED,
+        GRADES_RECORDED,
+        SIGNALS_DROPPED,
+        COLD_STARTS,
     )
 }
-
-
 
 
 def render_markdown() -> str:
@@ -140,7 +207,9 @@ def render_markdown() -> str:
     for spec in CATALOG.values():
         sets = "<br>".join(", ".join(d.value for d in ds) or "(none)" for ds in spec.dimension_sets)
         kind = "counter" if spec.aggregation is Aggregation.SUM else "samples"
-        lines.append(f"| `{spec.name}` | {spec.unit.value} | {kind} | {sets} | {spec.description} | {spec.emitted_by} |")
+        lines.append(
+            f"| `{spec.name}` | {spec.unit.value} | {kind} | {sets} | {spec.description} | {spec.emitted_by} |"
+        )
     lines += ["", "## Dimensions", "", "| dimension | values |", "|---|---|"]
     values = {
         Dimension.FRONT_DOOR: "`lambda`, `flask`",

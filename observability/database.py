@@ -4,9 +4,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .catalog import (
-    DB_CONNECTION_ERRORS, DB_FAST_REFUSALS, DB_POOL_WAIT, DB_QUERY_ERRORS, DB_QUERY_LATENCY, Dimension,
-)
+from .catalog import DB_CONNECTION_ERRORS, DB_FAST_REFUSALS, DB_POOL_WAIT, DB_QUERY_ERRORS, DB_QUERY_LATENCY, Dimension
 from .runtime import installed
 from .sql_errors import caused_by_client
 from .tracing import database_subsegment

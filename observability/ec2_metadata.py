@@ -18,9 +18,9 @@ from .logs import logger
 ENDPOINT_VARIABLE = "AWS_EC2_METADATA_SERVICE_ENDPOINT"
 DEFAULT_ENDPOINT = "http://169.254.169.254/"  # as botocore's METADATA_BASE_URL
 TIMEOUT_S = 0.3  # per request; the token request fails first where nothing answers
-TOKEN_PATH = "latest/api/token"
+TOKEN_PATH = "latest/api/token"  # IMDSv2's session-token path, no secret  # nosec B105
 IDENTITY_PATH = "latest/dynamic/instance-identity/document"
-TOKEN_TTL_S = "60"  # the token is used at once, then forgotten
+TOKEN_TTL_S = "60"  # a lifetime in seconds, no secret: the token is used at once  # nosec B105
 
 
 @dataclass(frozen=True, slots=True)

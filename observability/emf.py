@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 import orjson
 
@@ -61,7 +62,7 @@ def _writer(sink: Sink) -> Callable[[list[str]], None]:
     """A flush's documents in one call where the sink takes them so (stdout), else one call each (the agent)."""
     write_many = getattr(sink, "write_many", None)
     if write_many is not None:
-        return write_many
+        return cast(Callable[[list[str]], None], write_many)
 
     def one_by_one(documents: list[str]) -> None:
         for document in documents:
@@ -79,8 +80,14 @@ class _Group:
 
 
 class MetricsRecorder:
-    def __init__(self, namespace: str, sink: Sink, enabled: bool = True, log_group: str | None = None,
-                 catalog: Mapping[str, MetricSpec] = CATALOG) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        sink: Sink,
+        enabled: bool = True,
+        log_group: str | None = None,
+        catalog: Mapping[str, MetricSpec] = CATALOG,
+    ) -> None:
         """`catalog`: the metrics it takes (the service's; a test's own to try documents of many metrics)."""
         self._catalog = catalog
         self._lock = threading.Lock()
@@ -140,7 +147,9 @@ class MetricsRecorder:
         if self._catalog.get(spec.name) is not spec:
             raise UnknownMetric(f"{spec.name} is not in the metric catalog")
         if set(dimensions) != spec.dimension_names:
-            raise UnknownMetric(f"{spec.name} takes dimensions {sorted(spec.dimension_names)}, got {sorted(dimensions)}")
+            raise UnknownMetric(
+                f"{spec.name} takes dimensions {sorted(spec.dimension_names)}, got {sorted(dimensions)}"
+            )
         for name, dimension_value in dimensions.items():
             if not dimension_value or len(dimension_value) > MAX_DIMENSION_VALUE_LENGTH:
                 raise ValueError(f"dimension {name} must be 1 to {MAX_DIMENSION_VALUE_LENGTH} characters")
@@ -151,7 +160,9 @@ class MetricsRecorder:
             group = self._groups_by_key.setdefault(key, group)  # a racing thread's group wins if it came first
         return group
 
-    def _documents(self, timestamp: int, group: _Group, metrics: dict[MetricSpec, list[float]]) -> Iterator[dict]:
+    def _documents(
+        self, timestamp: int, group: _Group, metrics: dict[MetricSpec, list[float]]
+    ) -> Iterator[dict[str, Any]]:
         values = [
             (spec, [sum(recorded)] if spec.aggregation is Aggregation.SUM else recorded)
             for spec, recorded in metrics.items()
@@ -160,15 +171,18 @@ class MetricsRecorder:
             batch = values[first : first + MAX_METRICS_PER_DOCUMENT]
             longest = max(len(recorded) for _, recorded in batch)
             for offset in range(0, longest, MAX_VALUES_PER_METRIC):
-                present = [(spec, recorded[offset : offset + MAX_VALUES_PER_METRIC])
-                           for spec, recorded in batch if len(recorded) > offset]
+                present = [
+                    (spec, recorded[offset : offset + MAX_VALUES_PER_METRIC])
+                    for spec, recorded in batch
+                    if len(recorded) > offset
+                ]
                 metadata = {
                     "Timestamp": timestamp,
                     "CloudWatchMetrics": self._directive(group, tuple(spec for spec, _ in present)),
                 }
                 if self._log_group:
                     metadata["LogGroupName"] = self._log_group
-                document = {"_aws": metadata, **group.dimensions}
+                document: dict[str, Any] = {"_aws": metadata, **group.dimensions}
                 for spec, chunk in present:
                     document[spec.name] = chunk[0] if len(chunk) == 1 else chunk
                 yield document
@@ -177,9 +191,17 @@ class MetricsRecorder:
         """The document's CloudWatchMetrics, rendered once per group and set of metrics present."""
         directive = self._directives.get((group, present))
         if directive is None:
-            directive = self._directives[group, present] = orjson.Fragment(orjson.dumps([{
-                "Namespace": self._namespace,
-                "Dimensions": [[name.value for name in dimension_set] for dimension_set in group.dimension_sets],
-                "Metrics": [{"Name": spec.name, "Unit": spec.unit.value} for spec in present],
-            }]))
+            directive = self._directives[group, present] = orjson.Fragment(
+                orjson.dumps(
+                    [
+                        {
+                            "Namespace": self._namespace,
+                            "Dimensions": [
+                                [name.value for name in dimension_set] for dimension_set in group.dimension_sets
+                            ],
+                            "Metrics": [{"Name": spec.name, "Unit": spec.unit.value} for spec in present],
+                        }
+                    ]
+                )
+            )
         return directive

@@ -23,8 +23,9 @@ def instrument_flask(app: Flask) -> None:
     segments = None
     if settings.tracing:
         # The instance metadata service asked once per process.
-        segments = FlaskSegments(settings, ec2_metadata.this_instance(settings.ec2_metadata_disabled,
-                                                                      settings.ec2_metadata_endpoint))
+        segments = FlaskSegments(
+            settings, ec2_metadata.this_instance(settings.ec2_metadata_disabled, settings.ec2_metadata_endpoint)
+        )
     flush_after_each_request = settings.metrics_flush_interval_s <= 0
     observability.write_in_background()
 

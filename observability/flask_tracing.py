@@ -11,6 +11,7 @@ read once per process at boot (ec2_metadata).
 """
 
 import platform
+from typing import Any
 
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.recorder import XRAY_META
@@ -47,10 +48,13 @@ class FlaskSegments:
             context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
         )
         xray = dict(XRAY_META["xray"])
-        ec2 = {} if instance is None else {
-            "ec2": {"instance_id": instance.instance_id, "availability_zone": instance.availability_zone}}
+        ec2 = (
+            {}
+            if instance is None
+            else {"ec2": {"instance_id": instance.instance_id, "availability_zone": instance.availability_zone}}
+        )
         # Shared by every segment (nothing changes a segment's `aws` once begun).
-        self._aws: dict = {**ec2, "xray": xray}
+        self._aws: dict[str, Any] = {**ec2, "xray": xray}
 
     def begin_segment(self, observability: Observability) -> Trace:
         """The request's segment (or its unsampled trace), current until end_segment."""
@@ -71,7 +75,7 @@ class FlaskSegments:
         g.trace, g.trace_caller_asks = trace, incoming.sampled == _CALLER_ASKS
         return trace
 
-    def _runtime_metadata(self, decision: int | str) -> dict:
+    def _runtime_metadata(self, decision: int | str) -> dict[str, Any]:
         if isinstance(decision, str):
             return {**self._aws, "xray": {**self._aws["xray"], "sampling_rule_name": decision}}
         return self._aws
@@ -98,13 +102,18 @@ def _sampling_decision(incoming: TraceHeader, service_name: str) -> int | str:
     if not xray_recorder.sampling:
         return 1
     rule = xray_recorder.sampler.should_trace(
-        {"host": request.host, "method": request.method, "path": request.path, "service": service_name,
-         "service_type": EC2_ORIGIN}  # what the rules rendered for this door match (infra/render.py)
+        {
+            "host": request.host,
+            "method": request.method,
+            "path": request.path,
+            "service": service_name,
+            "service_type": EC2_ORIGIN,
+        }  # what the rules rendered for this door match (infra/render.py)
     )
     return rule or 0
 
 
-def _url_without_query(environ: dict) -> str:
+def _url_without_query(environ: dict[str, Any]) -> str:
     # request.base_url without werkzeug's quoting, IRI round trip and host checks: the same text, for reading.
     host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
     return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}{request.path}"

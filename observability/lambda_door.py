@@ -17,7 +17,7 @@ from .tracing import TRACE_HEADER, Trace, TraceHeader, begin_trace
 # Set by the Lambda runtime per invocation: the function's segment (Root, Parent) and the sampling decision.
 LAMBDA_TRACE_VARIABLE = "_X_AMZN_TRACE_ID"
 
-ProxyHandler = Callable[[dict, LambdaContext], dict]
+ProxyHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
@@ -30,7 +30,7 @@ def instrument_api_handler(resolve: ProxyHandler) -> ProxyHandler:
     # appended per invocation (the correlation id is a logging filter's), and the context keys are replaced.
     @logger.inject_lambda_context
     @functools.wraps(resolve)  # the trace shows "## lambda_handler", the entry point's name
-    def handler(event: dict, context: LambdaContext) -> dict:
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         nonlocal cold_start
         observability = installed()
         trace = _begin_handler_trace(observability, f"## {resolve.__name__}", cold_start)
@@ -66,8 +66,14 @@ def _begin_handler_trace(observability: Observability, name: str, cold_start: bo
     header = TraceHeader.parse(os.environ.get(LAMBDA_TRACE_VARIABLE))
     if header.root is None:
         return None
-    return begin_trace(header, name, header.sampled == "1", observability.daemon, type="subsegment",
-                       annotations={"ColdStart": cold_start, "Service": observability.settings.service_name})
+    return begin_trace(
+        header,
+        name,
+        header.sampled == "1",
+        observability.daemon,
+        type="subsegment",
+        annotations={"ColdStart": cold_start, "Service": observability.settings.service_name},
+    )
 
 
 def _add_header(result: dict[str, Any], name: str, value: str) -> None:

@@ -53,7 +53,7 @@ formatter = _TraceAwareFormatter(utc=True)
 logger = Logger(
     service=SERVICE_NAME,
     level="INFO",
-    stream=_CurrentStdout(),  # type: ignore[arg-type]
+    stream=_CurrentStdout(),  # type: ignore[arg-type]  # typed IO[str]; a logging stream needs write and flush
     logger_formatter=formatter,
 )
 
@@ -98,7 +98,7 @@ def exception_fields(error: BaseException) -> dict[str, object]:
     Driver messages can quote the row that failed ("Failing row contains (..., Ada, ada@...)"), so no
     exception text reaches the logs; the type, the chain of causes and the frames are enough to find it.
     """
-    chain = []
+    chain: list[str] = []
     current: BaseException | None = error
     while current is not None and len(chain) < 10:
         chain.append(f"{type(current).__module__}.{type(current).__qualname__}")

@@ -37,14 +37,14 @@ def write_request_line(correlation_id: str, fields: dict[str, object]) -> None:
         "level": "INFO",
         "location": "write_request_line",
         "message": "request",
-        "timestamp": formatter.formatTime(_Instant(time.time())),  # type: ignore[arg-type]
+        "timestamp": formatter.formatTime(_Instant(time.time())),  # type: ignore[arg-type]  # reads .created, .msecs
         "name": _service_logger.name,
     }
     line = {}
     for key, value in formatter.get_current_keys().items():
-        value = rendered.get(key, value)
-        if value is not None:  # Powertools leaves out keys without a value (e.g. sampling_rate)
-            line[key] = value
+        shown = rendered.get(key, value)
+        if shown is not None:  # Powertools leaves out keys without a value (e.g. sampling_rate)
+            line[key] = shown
     line["correlation_id"] = correlation_id
     line.update(fields)
     trace_id = current_trace_id()  # the one the formatter puts on every line of the request

@@ -32,11 +32,13 @@ class Observability:
         if metrics_sink is None:
             # On EC2 the CloudWatch agent receives EMF over UDP; in Lambda (and locally) EMF lines go to stdout.
             metrics_sink = agent_sink(settings.emf_agent_endpoint) if settings.emf_agent_endpoint else stdout_sink
-        self.recorder = MetricsRecorder(settings.metrics_namespace, metrics_sink, settings.enabled,
-                                        settings.emf_log_group_name)
+        self.recorder = MetricsRecorder(
+            settings.metrics_namespace, metrics_sink, settings.enabled, settings.emf_log_group_name
+        )
         # AWS_XRAY_SDK_ENABLED=false, the SDK's own switch, turns tracing off here too (bench: "no traces").
-        self.daemon = XRayDaemon(settings.xray_daemon_address, self.send_datagram, self.recorder) \
-            if settings.tracing else None
+        self.daemon = (
+            XRayDaemon(settings.xray_daemon_address, self.send_datagram, self.recorder) if settings.tracing else None
+        )
         self._writer: Writer = DirectWriter(self.recorder)
         self._threads: list[_Repeating] = []
         self._lock = threading.Lock()
@@ -71,8 +73,9 @@ class Observability:
             if settings.signals_flush_interval_ms > 0:
                 writer = SignalWriter(settings.signals_queue_max, self.recorder)
                 self._writer = writer
-                self._threads.append(_Repeating("signal-writer", settings.signals_flush_interval_ms / 1000,
-                                                writer.flush))
+                self._threads.append(
+                    _Repeating("signal-writer", settings.signals_flush_interval_ms / 1000, writer.flush)
+                )
             if settings.metrics_flush_interval_s > 0:
                 self._threads.append(_Repeating("emf-flusher", settings.metrics_flush_interval_s, self.flush))
             for thread in self._threads:

@@ -9,6 +9,7 @@ rules with the X-Ray SDK's local sampler, so a health probe is not traced on a l
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
 
@@ -39,14 +40,22 @@ class SamplingRules:
     default_reservoir_size: int
     default_fixed_rate: float
 
-    def local_document(self) -> dict:
+    def local_document(self) -> dict[str, Any]:
         """The rules in the X-Ray SDK's local format (version 2), evaluated in order as X-Ray evaluates them by
         priority: https://docs.aws.amazon.com/xray/latest/devguide/xray-sdk-python-configuration.html#xray-sdk-python-configuration-sampling"""
         return {
             "version": 2,
-            "rules": [{"description": rule.name, "host": "*", "http_method": rule.http_method,
-                       "url_path": rule.url_path, "fixed_target": rule.reservoir_size, "rate": rule.fixed_rate}
-                      for rule in self.rules],
+            "rules": [
+                {
+                    "description": rule.name,
+                    "host": "*",
+                    "http_method": rule.http_method,
+                    "url_path": rule.url_path,
+                    "fixed_target": rule.reservoir_size,
+                    "rate": rule.fixed_rate,
+                }
+                for rule in self.rules
+            ],
             "default": {"fixed_target": self.default_reservoir_size, "rate": self.default_fixed_rate},
         }
 
@@ -74,5 +83,6 @@ def load_rules(path: Path = RULES_FILE) -> SamplingRules:
     if len(set(priorities)) != len(priorities):
         raise SamplingRuleError(f"{path.name}: two rules share a priority")
     default = document["default"]
-    return SamplingRules(tuple(sorted(rules, key=lambda rule: rule.priority)), default["reservoir_size"],
-                         default["fixed_rate"])
+    return SamplingRules(
+        tuple(sorted(rules, key=lambda rule: rule.priority)), default["reservoir_size"], default["fixed_rate"]
+    )

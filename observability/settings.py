@@ -16,8 +16,9 @@ DEFAULT_DAEMON_ADDRESS = "127.0.0.1:2000"
 class ObservabilitySettings(BaseModel):
     # Built at first use, not at import (a Lambda cold start); each field's docstring is its description, which the
     # README's table is generated from (application/config_table.py).
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
-                              defer_build=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, defer_build=True
+    )
 
     enabled: bool = Field(True, validation_alias="OBSERVABILITY")
     """`off`: no metrics, no traces, and logs at WARNING only; for measuring what signals cost"""

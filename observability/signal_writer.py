@@ -13,7 +13,7 @@ most one interval.
 import sys
 import threading
 from collections import deque
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from .catalog import SIGNALS_DROPPED
 from .emf import MetricsRecorder
@@ -106,7 +106,10 @@ def _write_stdout(text: str) -> None:
         pass  # a closed or broken stdout fails nothing, as with a logging handler
 
 
-def _drain(waiting: deque) -> list:
+_Waiting = TypeVar("_Waiting")
+
+
+def _drain(waiting: deque[_Waiting]) -> list[_Waiting]:
     # popleft until empty: appends from request threads during the drain go to this batch or the next, never lost
     drained = []
     try:

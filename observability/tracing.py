@@ -27,9 +27,11 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -53,7 +55,7 @@ _TRUNCATED_SQL_MARK_BYTES = TRUNCATED_SQL_MARK.encode()
 _ANNOTATION_KEY = re.compile(r"[A-Za-z0-9_]+")
 _INVALID_NAME_CHARACTERS = str.maketrans("", "", "?;*()!$~^<>")  # what the SDK strips from entity names
 _SUBSEGMENTS_FIELD_BYTES = len(b',"subsegments":[]')
-_WORKING_DIRECTORY = os.getcwd()
+_WORKING_DIRECTORY = str(Path.cwd())
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +93,9 @@ class Trace:
     """The request's entity: fields set at its start, annotations and statements added while it runs, sent to
     `daemon` when it ends. An unsampled trace keeps only its id (log lines carry it) and sends nothing."""
 
-    __slots__ = ("trace_id", "sampled", "document", "_daemon", "_statements", "_statement_bytes", "_token")
+    __slots__ = ("_daemon", "_statement_bytes", "_statements", "_token", "document", "sampled", "trace_id")
 
-    def __init__(self, trace_id: str, document: dict | None, daemon: XRayDaemon | None) -> None:
+    def __init__(self, trace_id: str, document: dict[str, Any] | None, daemon: XRayDaemon | None) -> None:
         self.trace_id = trace_id
         self.sampled = document is not None
         self.document = document
@@ -102,11 +104,11 @@ class Trace:
         self._statement_bytes = 0
         self._token = current_trace.set(self)
 
-    def annotate(self, annotations: dict[str, object]) -> None:
+    def annotate(self, annotations: Mapping[str, object]) -> None:
         if self.document is not None:
             self.document.setdefault("annotations", {}).update(_indexable(annotations))
 
-    def add_statement(self, statement: dict) -> None:
+    def add_statement(self, statement: dict[str, Any]) -> None:
         """A finished statement's subsegment: kept for the request's document, the oldest sent on their own once
         the kept ones pass STATEMENT_BYTES_PER_DOCUMENT (which also bounds what a long request holds)."""
         encoded = _encoded_statement(statement)
@@ -146,12 +148,12 @@ class Trace:
         if self._daemon is not None:
             self._daemon.send_encoded(statement)
 
-    def _fitted(self, document: dict, statements: list[bytes]) -> bytes:
+    def _fitted(self, document: dict[str, Any], statements: list[bytes]) -> bytes:
         """The document with as many statements as fit beside its own fields; the others sent on their own."""
         del document["subsegments"]
         alone = orjson.dumps(document, default=str)
         room = MAX_DOCUMENT_BYTES - len(alone) - _SUBSEGMENTS_FIELD_BYTES
-        embedded = []
+        embedded: list[orjson.Fragment] = []
         for statement in statements:
             cost = len(statement) + (1 if embedded else 0)
             if cost <= room:
@@ -184,7 +186,7 @@ def annotate(**annotations: str) -> None:
         trace.annotate(annotations)
 
 
-def _indexable(annotations: dict[str, object]) -> dict[str, object]:
+def _indexable(annotations: Mapping[str, object]) -> Mapping[str, object]:
     """The annotations X-Ray can index: keys of letters, digits and underscores (others are left out, with a
     warning once per key, as the SDK does), values strings, numbers or booleans."""
     if all(_annotation_key_allowed(key) for key in annotations):
@@ -232,10 +234,10 @@ def database_subsegment(query_name: str, sql: str, url: str, user: str) -> Itera
         trace.add_statement(statement)
 
 
-def exception_cause(error: BaseException) -> dict:
+def exception_cause(error: BaseException) -> dict[str, Any]:
     """What a trace may say about an exception and those that caused it: driver errors can quote row values, so
     each one's type, its SQLSTATE and where it was raised, never its message."""
-    chain = []
+    chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and len(chain) < MAX_CHAINED_EXCEPTIONS:
         chain.append(current)
@@ -244,7 +246,7 @@ def exception_cause(error: BaseException) -> dict:
     exceptions = []
     for position, exception in enumerate(chain):
         own_sqlstate = getattr(exception, "sqlstate", None)
-        described = {
+        described: dict[str, Any] = {
             "id": ids[position],
             "type": type(exception).__name__,
             "message": f"SQLSTATE {own_sqlstate}" if own_sqlstate else "see the logs by correlation id",
@@ -258,7 +260,7 @@ def exception_cause(error: BaseException) -> dict:
     return {"working_directory": _WORKING_DIRECTORY, "exceptions": exceptions}
 
 
-def _stack(error: BaseException) -> list[dict]:
+def _stack(error: BaseException) -> list[dict[str, Any]]:
     frames = traceback.extract_tb(error.__traceback__, limit=MAX_STACK_FRAMES)
     return [{"path": _relative_path(frame.filename), "line": frame.lineno, "label": frame.name} for frame in frames]
 
@@ -298,7 +300,7 @@ def _sql_metadata(sql: str, url: str, user: str) -> dict[str, str]:
     return {"sanitized_query": sql, "database_type": DATABASE_TYPE, "url": url, "user": user, "driver_version": _DRIVER}
 
 
-def _encoded_statement(statement: dict) -> bytes:
+def _encoded_statement(statement: dict[str, Any]) -> bytes:
     """The statement as an independent subsegment document, its SQL text cut short when the whole would not fit in
     one datagram: a statement is never dropped for its size."""
     encoded = orjson.dumps(statement, default=str)

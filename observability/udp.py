@@ -32,8 +32,11 @@ class LossWarning:
         if not self._warned:
             self._warned = True
             shown = ":".join(map(str, where)) if isinstance(where, tuple) else where
-            logger.warning("X-Ray documents are not reaching the daemon (%s): %s; counted in SignalsDropped",
-                           shown, type(error).__name__)
+            logger.warning(
+                "X-Ray documents are not reaching the daemon (%s): %s; counted in SignalsDropped",
+                shown,
+                type(error).__name__,
+            )
 
 
 class DatagramSender:

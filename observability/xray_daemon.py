@@ -3,6 +3,7 @@ datagram within the size the daemon reads; a document lost on the way out is cou
 
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -35,8 +36,9 @@ class XRayDaemon:
     that cannot be sent at all (an address that does not parse, a value that does not serialize) counts in
     SignalsDropped."""
 
-    def __init__(self, address: str, send_datagram: Callable[[bytes, Address], None],
-                 recorder: MetricsRecorder) -> None:
+    def __init__(
+        self, address: str, send_datagram: Callable[[bytes, Address], None], recorder: MetricsRecorder
+    ) -> None:
         self._variable = address
         self._target: Address | ValueError
         try:
@@ -47,7 +49,7 @@ class XRayDaemon:
         self._recorder = recorder
         self._report = LossWarning()
 
-    def send(self, document: dict) -> None:
+    def send(self, document: dict[str, Any]) -> None:
         """One document, serialized here."""
         try:
             encoded = orjson.dumps(document, default=str)

@@ -22,7 +22,7 @@ class Api:
         try:
             caller = None if operation.public else self._caller(request)
             return operation.endpoint(Context(request, self.services, self._max_body_bytes, caller))
-        except Exception as error:  # any: every error a request can raise has its problem document, or is a 500
+        except Exception as error:  # noqa: BLE001 - any: every error a request can raise has its problem document, or is a 500
             return problem_for_exception(error)
 
     def unmatched(self, method: str, path: str) -> ApiResponse:

@@ -23,8 +23,9 @@ class AuthSettings(BaseModel):
 
     # Built at first use, not at import (a Lambda cold start); each field's docstring is its description, which the
     # README's table is generated from (application/config_table.py).
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
-                              defer_build=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, defer_build=True
+    )
 
     issuer: str | None = Field(None, validation_alias="AUTH_ISSUER")
     """the token issuer (`iss`) to accept; set by `make run`"""
@@ -40,8 +41,11 @@ class AuthSettings(BaseModel):
 
     def problems(self) -> list[str]:
         """What keeps tokens from being verified, each naming the variable to fix (none when configured)."""
-        problems = [f"{name} is not set" for name, value in (("AUTH_ISSUER", self.issuer),
-                                                               ("AUTH_AUDIENCE", self.audience)) if not value]
+        problems = [
+            f"{name} is not set"
+            for name, value in (("AUTH_ISSUER", self.issuer), ("AUTH_AUDIENCE", self.audience))
+            if not value
+        ]
         if (self.jwks_file is None) == (self.jwks_url is None):
             problems.append("set exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL")
         elif self.jwks_url is not None and not self.jwks_url.startswith(("https://", "s3://")):
@@ -108,8 +112,10 @@ class _BuiltAtFirstUse:
                 from .token_verifier import Authenticator, SigningKeys, jwks_reader
 
                 settings = self._settings
-                keys = SigningKeys(jwks_reader(jwks_file=settings.jwks_file, jwks_url=settings.jwks_url,
-                                               region=settings.region))
-                self._authenticator = Authenticator(issuer=str(settings.issuer), audience=str(settings.audience),
-                                                    keys=keys)
+                keys = SigningKeys(
+                    jwks_reader(jwks_file=settings.jwks_file, jwks_url=settings.jwks_url, region=settings.region)
+                )
+                self._authenticator = Authenticator(
+                    issuer=str(settings.issuer), audience=str(settings.audience), keys=keys
+                )
             return self._authenticator

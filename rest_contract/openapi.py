@@ -7,6 +7,7 @@ a test fails when the two differ.
 import json
 import sys
 from http import HTTPStatus
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -22,16 +23,18 @@ INFO = {
     "title": "Student records API",
     "version": "1.0.0",
     "description": "One REST contract served by two front doors: AWS Lambda behind API Gateway, and Flask on EC2"
-                   " behind a load balancer. A deployed stack's doors are its outputs `ApiUrl` (API Gateway) and"
-                   " `FlaskUrl` (the load balancer); `make run` serves both on this machine, as `servers` lists."
-                   " Every error is an RFC 9457 problem document; request bodies are JSON, sent as such.",
+    " behind a load balancer. A deployed stack's doors are its outputs `ApiUrl` (API Gateway) and"
+    " `FlaskUrl` (the load balancer); `make run` serves both on this machine, as `servers` lists."
+    " Every error is an RFC 9457 problem document; request bodies are JSON, sent as such.",
     "contact": {"name": "The student records team, maintainers of this repository"},
 }
 # The doors as `make run` serves them (README, "Routes"); a deployed stack's URLs are named in `info`.
 SERVERS = [
     {"url": "http://127.0.0.1:8000", "description": "Flask door, under `make run` (`PORT` moves it)"},
-    {"url": "http://127.0.0.1:3000",
-     "description": "Lambda door through the local API Gateway, under `make run` (`GATEWAY_PORT` moves it)"},
+    {
+        "url": "http://127.0.0.1:3000",
+        "description": "Lambda door through the local API Gateway, under `make run` (`GATEWAY_PORT` moves it)",
+    },
 ]
 
 _PROBLEM_SCHEMA = {
@@ -59,10 +62,11 @@ _PROBLEM_SCHEMA = {
         },
         "current_version": {"type": "integer", "description": "On 412: the record's version now."},
         "retry_after_ms": {
-            "type": "integer", "minimum": 1,
+            "type": "integer",
+            "minimum": 1,
             "description": "On service-unavailable 503: when to retry, in milliseconds (Retry-After gives it in whole"
-                           " seconds, rounded up); while the database is known to be unreachable, how often the"
-                           " service checks whether it is back.",
+            " seconds, rounded up); while the database is known to be unreachable, how often the"
+            " service checks whether it is back.",
         },
         "checks": {"type": "object", "description": "On readiness 503: each check and its result."},
     },
@@ -78,36 +82,59 @@ def _models() -> list[type[BaseModel]]:
     return sorted(found, key=lambda model: model.__name__)
 
 
-def _parameters(operation: Operation) -> list[dict]:
+def _parameters(operation: Operation) -> list[dict[str, Any]]:
     parameters = [
-        {"name": name, "in": "path", "required": True,
-         "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        }
         for name in _path_names(operation.path)
     ]
     if operation.query_model is not None:
         schema = operation.query_model.model_json_schema()
         for name, prop in schema["properties"].items():
-            parameters.append({"name": name, "in": "query", "required": name in schema.get("required", []),
-                               "description": prop.get("description", ""), "schema": _inline(prop, schema)})
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in schema.get("required", []),
+                    "description": prop.get("description", ""),
+                    "schema": _inline(prop, schema),
+                }
+            )
     if operation.accepts_idempotency_key:
-        parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                           "description": "Makes the create safe to retry: a replay within 24 hours gets the first"
-                                          " answer; the same key with another body is a 422.",
-                           "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"}})
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Makes the create safe to retry: a replay within 24 hours gets the first"
+                " answer; the same key with another body is a 422.",
+                "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+            }
+        )
     if operation.method == "PATCH":
-        parameters.append({"name": "If-Match", "in": "header", "required": False,
-                           "description": "The ETag of the version the change is based on; 412 when stale.",
-                           "schema": {"type": "string", "pattern": '^(\\*|(W/)?"[1-9][0-9]{0,9}")$'}})
+        parameters.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": False,
+                "description": "The ETag of the version the change is based on; 412 when stale.",
+                "schema": {"type": "string", "pattern": '^(\\*|(W/)?"[1-9][0-9]{0,9}")$'},
+            }
+        )
     return parameters
 
 
-def _inline(prop: dict, schema: dict) -> dict:
+def _inline(prop: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     """A query parameter's schema, self-contained: $defs resolved in place, and no null alternative
     (a query string can leave a parameter out, but cannot send null)."""
     text = json.dumps(prop)
     for name, definition in schema.get("$defs", {}).items():
         text = text.replace(json.dumps({"$ref": f"#/$defs/{name}"}), json.dumps(definition))
-    resolved = json.loads(text)
+    resolved: dict[str, Any] = json.loads(text)
     alternatives = [option for option in resolved.pop("anyOf", []) if option != {"type": "null"}]
     if len(alternatives) == 1:
         resolved.update(alternatives[0])
@@ -120,8 +147,8 @@ def _path_names(path: str) -> list[str]:
     return [segment[1:-1] for segment in path.split("/") if segment.startswith("{")]
 
 
-def _responses(operation: Operation) -> dict:
-    success: dict = {"description": HTTPStatus(operation.success_status).phrase}
+def _responses(operation: Operation) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": HTTPStatus(operation.success_status).phrase}
     refs = [{"$ref": REF.format(model=model.__name__)} for model in operation.response_models]
     if refs:
         success["content"] = {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
@@ -136,14 +163,14 @@ def _responses(operation: Operation) -> dict:
     return dict(sorted(responses.items()))
 
 
-def build_openapi() -> dict:
+def build_openapi() -> dict[str, Any]:
     _, schemas = models_json_schema([(model, "serialization") for model in _models()], ref_template=REF)
     components = {**schemas["$defs"], "Problem": _PROBLEM_SCHEMA}
     for model in (op.body_model for op in OPERATIONS if op.body_model is not None):
         # Request bodies are validated in input mode (e.g. defaults may be left out).
         components[model.__name__] = model.model_json_schema(ref_template=REF, mode="validation")
         components.update(components[model.__name__].pop("$defs", {}))
-    paths: dict[str, dict] = {}
+    paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
         entry = {
             "operationId": operation.operation_id,
@@ -157,7 +184,7 @@ def build_openapi() -> dict:
             entry["requestBody"] = {
                 "required": True,
                 "description": f"JSON sent as `application/json` (or another `application/*+json` type), at most"
-                               f" {DEFAULT_MAX_BODY_BYTES} bytes, each key at most once per object.",
+                f" {DEFAULT_MAX_BODY_BYTES} bytes, each key at most once per object.",
                 "content": {"application/json": {"schema": {"$ref": REF.format(model=operation.body_model.__name__)}}},
             }
         if not entry["parameters"]:
@@ -178,7 +205,7 @@ def build_openapi() -> dict:
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "A Cognito ID or access token; the role comes from cognito:groups"
-                                   " (admin, registrar, teacher, student).",
+                    " (admin, registrar, teacher, student).",
                 }
             },
         },

@@ -18,7 +18,12 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 # Each tag the operations name, with what it groups (openapi.json declares them, in this order).
 TAGS: dict[str, str] = {
-    **health.TAGS, **students.TAGS, **audit.TAGS, **catalogue.TAGS, **enrollments.TAGS, **transcripts.TAGS,
+    **health.TAGS,
+    **students.TAGS,
+    **audit.TAGS,
+    **catalogue.TAGS,
+    **enrollments.TAGS,
+    **transcripts.TAGS,
 }
 
 _PATTERNS = [(re.compile("^" + re.sub(r"\{\w+\}", r"[^/]+", op.path) + "$"), op) for op in OPERATIONS]

@@ -91,8 +91,9 @@ def _refuse_invalid_json(body: bytes) -> None:
             raise MalformedRequest("the request body is not valid JSON") from None
         key = duplicate["key"]
         shown = key if len(key) <= _NAMED_KEY_MAX else key[:_NAMED_KEY_MAX] + "…"
-        raise MalformedRequest(f'the key "{shown}" appears more than once in one object; send each key once',
-                               duplicate_key=shown) from None
+        raise MalformedRequest(
+            f'the key "{shown}" appears more than once in one object; send each key once', duplicate_key=shown
+        ) from None
 
 
 def parse_query(model: type[Model], pairs: Sequence[tuple[str, str]]) -> Model:
@@ -136,8 +137,14 @@ def parse_idempotency_key(request: ApiRequest) -> str | None:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(raw.strip()):
         raise InvalidFields(
-            [{"field": "Idempotency-Key", "in": "header", "message": "1 to 255 visible ASCII characters",
-              "type": "idempotency_key"}],
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "in": "header",
+                    "message": "1 to 255 visible ASCII characters",
+                    "type": "idempotency_key",
+                }
+            ],
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         )
     return raw.strip()

@@ -5,7 +5,6 @@ import math
 from dataclasses import dataclass
 
 from observability import exception_fields, logger
-
 from student_records.errors import (
     AccessDenied,
     AlreadyTaken,
@@ -89,8 +88,15 @@ ALL_PROBLEM_TYPES = (
 # parses a request, before any route runs). A status missing here is one the server never raises on its own.
 _REJECTIONS = {
     problem.status: problem
-    for problem in (MALFORMED_REQUEST, NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, URI_TOO_LONG,
-                    UNSUPPORTED_MEDIA_TYPE, REQUEST_HEADER_FIELDS_TOO_LARGE)
+    for problem in (
+        MALFORMED_REQUEST,
+        NOT_FOUND,
+        METHOD_NOT_ALLOWED,
+        PAYLOAD_TOO_LARGE,
+        URI_TOO_LONG,
+        UNSUPPORTED_MEDIA_TYPE,
+        REQUEST_HEADER_FIELDS_TOO_LARGE,
+    )
 }
 
 
@@ -105,8 +111,12 @@ def problem_response(
 def service_unavailable(detail: str, retry_after_ms: int) -> ApiResponse:
     """A 503 with its retry advice twice: `Retry-After` in whole seconds (RFC 9110 allows no fraction, so rounded
     up), and `retry_after_ms` in the document for clients that can wait less than a second."""
-    return problem_response(SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(math.ceil(retry_after_ms / 1000))},
-                            retry_after_ms=retry_after_ms)
+    return problem_response(
+        SERVICE_UNAVAILABLE,
+        detail,
+        headers={"Retry-After": str(math.ceil(retry_after_ms / 1000))},
+        retry_after_ms=retry_after_ms,
+    )
 
 
 def problem_for_rejection(status: int, detail: str) -> ApiResponse:

@@ -128,53 +128,121 @@ class Resource:
         self.record_path = f"{path}/{{{record_id}}}"
         self._service = service
 
-    def create(self, operation_id: str, summary: str, description: str, body: type[BaseModel],
-               record: type[BaseModel]) -> Operation:
+    def create(
+        self, operation_id: str, summary: str, description: str, body: type[BaseModel], record: type[BaseModel]
+    ) -> Operation:
         def endpoint(ctx: Context) -> ApiResponse:
             created = self._service(ctx.services).create(ctx.caller, ctx.body(body))
             return json_body(201, created, f"{self.path}/{created.id}")
 
-        return self._operation(operation_id, "POST", self.path, summary, description, endpoint, 201, (record,),
-                               body_model=body, problem_statuses=CREATE_PROBLEMS)
+        return self._operation(
+            operation_id,
+            "POST",
+            self.path,
+            summary,
+            description,
+            endpoint,
+            201,
+            (record,),
+            body_model=body,
+            problem_statuses=CREATE_PROBLEMS,
+        )
 
-    def list(self, operation_id: str, summary: str, description: str, query: type[BaseModel],
-             *pages: type[BaseModel]) -> Operation:
+    def list(
+        self, operation_id: str, summary: str, description: str, query: type[BaseModel], *pages: type[BaseModel]
+    ) -> Operation:
         def endpoint(ctx: Context) -> ApiResponse:
             return json_body(200, self._service(ctx.services).list(ctx.caller, ctx.query(query)))
 
-        return self._operation(operation_id, "GET", self.path, summary, description, endpoint, 200, pages,
-                               query_model=query, problem_statuses=LIST_PROBLEMS)
+        return self._operation(
+            operation_id,
+            "GET",
+            self.path,
+            summary,
+            description,
+            endpoint,
+            200,
+            pages,
+            query_model=query,
+            problem_statuses=LIST_PROBLEMS,
+        )
 
     def get(self, operation_id: str, summary: str, description: str, *records: type[BaseModel]) -> Operation:
         def endpoint(ctx: Context) -> ApiResponse:
             return json_body(200, self._service(ctx.services).get(ctx.caller, ctx.path_id(self.record_id)))
 
-        return self._operation(operation_id, "GET", self.record_path, summary, description, endpoint, 200, records,
-                               problem_statuses=ONE_PROBLEMS)
+        return self._operation(
+            operation_id,
+            "GET",
+            self.record_path,
+            summary,
+            description,
+            endpoint,
+            200,
+            records,
+            problem_statuses=ONE_PROBLEMS,
+        )
 
-    def update(self, operation_id: str, summary: str, description: str, patch: type[Patch],
-               record: type[BaseModel]) -> Operation:
+    def update(
+        self, operation_id: str, summary: str, description: str, patch: type[Patch], record: type[BaseModel]
+    ) -> Operation:
         def endpoint(ctx: Context) -> ApiResponse:
             record_id, if_match = ctx.path_id(self.record_id), ctx.if_match()
             return json_body(200, self._service(ctx.services).update(ctx.caller, record_id, ctx.patch(patch), if_match))
 
-        return self._operation(operation_id, "PATCH", self.record_path, summary, description, endpoint, 200,
-                               (record,), body_model=patch, problem_statuses=PATCH_PROBLEMS)
+        return self._operation(
+            operation_id,
+            "PATCH",
+            self.record_path,
+            summary,
+            description,
+            endpoint,
+            200,
+            (record,),
+            body_model=patch,
+            problem_statuses=PATCH_PROBLEMS,
+        )
 
-    def delete(self, operation_id: str, summary: str, description: str, *,
-               refusals: tuple[int, ...] = ()) -> Operation:
+    def delete(self, operation_id: str, summary: str, description: str, *, refusals: tuple[int, ...] = ()) -> Operation:
         """`refusals`: statuses a delete may be refused with besides ONE_PROBLEMS' (409 for a record still used)."""
 
         def endpoint(ctx: Context) -> ApiResponse:
             self._service(ctx.services).delete(ctx.caller, ctx.path_id(self.record_id))
             return ApiResponse(204)
 
-        return self._operation(operation_id, "DELETE", self.record_path, summary, description, endpoint, 204,
-                               problem_statuses=(*refusals, *ONE_PROBLEMS))
+        return self._operation(
+            operation_id,
+            "DELETE",
+            self.record_path,
+            summary,
+            description,
+            endpoint,
+            204,
+            problem_statuses=(*refusals, *ONE_PROBLEMS),
+        )
 
-    def _operation(self, operation_id: str, method: str, path: str, summary: str, description: str,
-                   endpoint: Endpoint, success_status: int, response_models: tuple[type[BaseModel], ...] = (),
-                   **details: Any) -> Operation:
+    def _operation(
+        self,
+        operation_id: str,
+        method: str,
+        path: str,
+        summary: str,
+        description: str,
+        endpoint: Endpoint,
+        success_status: int,
+        response_models: tuple[type[BaseModel], ...] = (),
+        **details: Any,
+    ) -> Operation:
         endpoint.__name__ = endpoint.__qualname__ = operation_id
-        return Operation(operation_id, method, path, summary, description, endpoint, success_status, response_models,
-                         tag=self.tag, **details)
+        return Operation(
+            operation_id,
+            method,
+            path,
+            summary,
+            description,
+            endpoint,
+            success_status,
+            response_models,
+            tag=self.tag,
+            **details,
+        )

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -28,7 +29,7 @@ class SigningKeys:
     not held (a rotated key), but at most once a minute, so that a flood of forged key ids is not a flood of
     reads. A failed read keeps the keys already held; with none ever read, AuthUnavailable."""
 
-    def __init__(self, read: Callable[[], dict], *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, read: Callable[[], dict[str, Any]], *, clock: Callable[[], float] = time.monotonic) -> None:
         self._read = read
         self._clock = clock
         self._lock = threading.Lock()
@@ -61,8 +62,7 @@ class SigningKeys:
             keys = {key.key_id: key for key in jwt.PyJWKSet.from_dict(self._read()).keys if key.key_id}
             if not keys:
                 raise ValueError("no key of the JWKS has a key id")
-        # Whatever failed (the network, S3, the document), the keys held stay good until replaced.
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - whatever failed (network, S3, document), the keys held stay good
             self._failure = type(error).__name__
             logger.warning("signing keys could not be read; the keys held are kept", extra=exception_fields(error))
             return
@@ -70,8 +70,9 @@ class SigningKeys:
         logger.info("signing keys read", extra={"key_ids": sorted(keys)})
 
 
-def jwks_reader(*, jwks_file: Path | None = None, jwks_url: str | None = None,
-                region: str | None = None) -> Callable[[], dict]:
+def jwks_reader(
+    *, jwks_file: Path | None = None, jwks_url: str | None = None, region: str | None = None
+) -> Callable[[], dict[str, Any]]:
     """How to read the JWKS document in a file, or at an https:// or s3:// URL (`region`: the bucket's)."""
     if jwks_file is not None:
         return lambda: json.loads(jwks_file.read_text())
@@ -88,18 +89,20 @@ class S3Object:
     def __init__(self, uri: str, region: str | None) -> None:
         self.bucket, _, self.key = uri.removeprefix("s3://").partition("/")
         self._region = region
-        self._client = None
+        self._client: Any = None  # boto3's S3 client, untyped
 
-    def read_json(self) -> dict:
+    def read_json(self) -> dict[str, Any]:
         if self._client is None:
             # Imported at the first read, not at import: boto3 costs a Lambda cold start ~200 ms.
             import boto3
             from botocore.config import Config
 
-            config = Config(connect_timeout=FETCH_TIMEOUT_S, read_timeout=FETCH_TIMEOUT_S,
-                            retries={"total_max_attempts": 2})
+            config = Config(
+                connect_timeout=FETCH_TIMEOUT_S, read_timeout=FETCH_TIMEOUT_S, retries={"total_max_attempts": 2}
+            )
             self._client = boto3.client("s3", region_name=self._region, config=config)
-        return json.loads(self._client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read())
+        document: dict[str, Any] = json.loads(self._client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read())
+        return document
 
 
 class Authenticator:
@@ -138,7 +141,7 @@ class Authenticator:
             self._verified[token] = (identity, float(claims["exp"]))
         return identity
 
-    def _verified_claims(self, token: str) -> dict:
+    def _verified_claims(self, token: str) -> dict[str, Any]:
         try:
             key = self._signing_key(token)
             claims = jwt.decode(
@@ -162,7 +165,7 @@ class Authenticator:
             raise Unauthenticated("the token has no subject", token_given=True)
         return claims
 
-    def _signing_key(self, token: str):
+    def _signing_key(self, token: str) -> Any:  # what PyJWT verifies with (a key object of `cryptography`)
         kid = jwt.get_unverified_header(token).get("kid")
         if not isinstance(kid, str):
             raise Unauthenticated("the token names no signing key", token_given=True)
@@ -172,7 +175,7 @@ class Authenticator:
         return key.key
 
 
-def _student_id(claims: dict) -> int | None:
+def _student_id(claims: dict[str, Any]) -> int | None:
     raw = claims.get(STUDENT_ID_CLAIM)
     try:
         return int(raw) if raw is not None else None

@@ -26,7 +26,10 @@ def check_version(current: int, *expected: int | None) -> None:
 
 @contextmanager
 def version_checked(
-    database: Database, repository: Callable[[Session], Repository], record_id: int, *expected: int | None,
+    database: Database,
+    repository: Callable[[Session], Repository],
+    record_id: int,
+    *expected: int | None,
     missing: Callable[[], DomainError],
 ) -> Iterator[Repository]:
     """A transaction in which the record is locked at the expected version: the change made in the block commits

@@ -7,7 +7,7 @@ before its 15 minutes run out.
 """
 
 import time
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 
 class PasswordSource(Protocol):
@@ -33,23 +33,24 @@ class SecretsManagerPassword:
 
     def __init__(self, secret_arn: str) -> None:
         self._secret_arn = secret_arn
-        self._secret: dict | None = None
+        self._secret: dict[str, Any] | None = None
 
     def username(self) -> str:
-        return self._read()["username"]
+        return cast(str, self._read()["username"])
 
     def password(self) -> str | None:
-        return self._read()["password"]
+        return cast(str | None, self._read()["password"])
 
     def refresh(self) -> None:
         self._secret = None
         self._read(force_fetch=True)
 
-    def _read(self, force_fetch: bool = False) -> dict:
+    def _read(self, force_fetch: bool = False) -> dict[str, Any]:
         if self._secret is None or force_fetch:
             from aws_lambda_powertools.utilities.parameters import get_secret
 
-            secret = get_secret(self._secret_arn, transform="json", force_fetch=force_fetch, max_age=86_400)
+            # object: Powertools types a JSON transform's result as a dict; a secret holding a JSON list gives a list
+            secret: object = get_secret(self._secret_arn, transform="json", force_fetch=force_fetch, max_age=86_400)
             if not isinstance(secret, dict) or not {"username", "password"} <= secret.keys():
                 raise ValueError(f"secret {self._secret_arn} has no username and password fields")
             self._secret = secret

@@ -5,8 +5,6 @@ class DomainError(Exception):
     """Base class for every error the domain raises on purpose."""
 
 
-
-
 class VersionMismatch(DomainError):
     """The client's expected version is stale: someone changed the record since it was read."""
 

@@ -70,7 +70,8 @@ class Patch(Input):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         cls._never_null = frozenset(
-            name for name, field in cls.model_fields.items()
+            name
+            for name, field in cls.model_fields.items()
             if field.default is None and not _admits_none(field.annotation)
         )
 
@@ -87,7 +88,9 @@ class Patch(Input):
 
 
 def _admits_none(annotation: object) -> bool:
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
+        annotation
+    )
 
 
 class QueryParameters(Model):

@@ -14,7 +14,7 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .errors import InvalidCursor
 from .models import Page, PageQuery
@@ -31,7 +31,7 @@ class _Keyed(Protocol):
 
 
 Row = TypeVar("Row", bound=_Keyed)
-PageOf = TypeVar("PageOf", bound=Page)
+PageOf = TypeVar("PageOf", bound=Page[Any])
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ class Pager:
         return page_type(items=items, next_cursor=next_cursor)
 
     def cursor(self, after_id: int, filters: Filters) -> str:
-        payload = _encoded(json.dumps({"v": _VERSION, "after": after_id, "f": _fingerprint(filters)},
-                                      separators=(",", ":")).encode())
+        payload = _encoded(
+            json.dumps({"v": _VERSION, "after": after_id, "f": _fingerprint(filters)}, separators=(",", ":")).encode()
+        )
         return f"{payload}.{_encoded(self._signature(payload))}"
 
     def start(self, cursor: str, filters: Filters) -> int:

@@ -19,8 +19,10 @@ class CheckResult(Model):
     status: str
     detail: str | None = None
     since: datetime | None = Field(
-        None, description="Since when the check has been failing, where that is known: the database's, while new "
-                          "connections to it fail and requests are refused at once.")
+        None,
+        description="Since when the check has been failing, where that is known: the database's, while new "
+        "connections to it fail and requests are refused at once.",
+    )
 
 
 class Readiness(Model):
@@ -59,9 +61,10 @@ class ReadinessService:
         outage = self._database.outage()
         if outage is not None:  # not asked again: the probe is asking, every interval
             return CheckResult(
-                status="failed", since=outage.since,
+                status="failed",
+                since=outage.since,
                 detail=f"unreachable: new connections fail ({outage.cause}); probed every "
-                       f"{self._database.probe_interval_ms} ms",
+                f"{self._database.probe_interval_ms} ms",
             )
         started = time.perf_counter()
         try:

@@ -3,7 +3,7 @@ connection gets. The composition root (application/settings.py) reads it from th
 it directly (`DatabaseSettings(url=...)`)."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -20,8 +20,9 @@ class ConfigurationError(RuntimeError):
 class DatabaseSettings(BaseModel):
     # Built at first use, not at import (a Lambda cold start); each field's docstring is its description, which the
     # README's table is generated from (application/config_table.py).
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True,
-                              defer_build=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, defer_build=True
+    )
 
     url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
     """libpq URI or key=value string of the database; when unset (and no `DB_HOST`) `make run` starts the embedded
@@ -76,7 +77,7 @@ class DatabaseSettings(BaseModel):
         password comes from. In AWS the secret is read here, once: its username completes the connection string."""
         source: PasswordSource
         if self.url is not None:
-            parts = conninfo_to_dict(self.url.get_secret_value())
+            parts: dict[str, Any] = conninfo_to_dict(self.url.get_secret_value())
             source = StaticPassword(_text(parts.pop("password", None)))
         elif self.host:
             parts = {"host": self.host, "port": str(self.port), "dbname": self.name, "user": self.user or "postgres"}

@@ -13,8 +13,9 @@ from student_records.settings import DatabaseSettings
 
 # Deterministic signals: EMF written at the end of each request, every request traced, each line written at once;
 # not on EC2, so the Flask door asks the instance metadata service nothing.
-OBSERVABILITY = ObservabilitySettings(metrics_flush_interval_s=0, signals_flush_interval_ms=0, xray_sampling="all",
-                                      ec2_metadata_disabled=True)
+OBSERVABILITY = ObservabilitySettings(
+    metrics_flush_interval_s=0, signals_flush_interval_ms=0, xray_sampling="all", ec2_metadata_disabled=True
+)
 # The suite sends far more than a client should; the rate limit's own test sets a small one.
 HTTP = HttpSettings(rate_limit="100000 per second")
 

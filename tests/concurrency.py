@@ -5,7 +5,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def run_concurrently(count: int, action: Callable[[int], Any], *, expected: tuple[type[BaseException], ...] = ()) -> list:
+def run_concurrently(
+    count: int, action: Callable[[int], Any], *, expected: tuple[type[BaseException], ...] = ()
+) -> list:
     """Calls action(0..count-1) from `count` threads released together by a barrier; returns the results in
     index order. An exception of an `expected` type is returned as that thread's result instead of lost."""
     barrier = threading.Barrier(count)

@@ -17,17 +17,17 @@ os.environ.setdefault("XRAY_SAMPLING", "all")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 os.environ.setdefault("RATE_LIMIT", "100000 per second")
 
-import psycopg  # noqa: E402
-import pytest  # noqa: E402
-from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from application import Application  # noqa: E402
-from application.settings import Settings  # noqa: E402
-from observability import install, installed  # noqa: E402
-from student_records.data import migrations  # noqa: E402
-from student_records.data.database import Database  # noqa: E402
-from student_records.settings import DatabaseSettings  # noqa: E402
-from tests.apps import OBSERVABILITY, application_for, settings_for  # noqa: E402
+from application import Application
+from application.settings import Settings
+from observability import install, installed
+from student_records.data import migrations
+from student_records.data.database import Database
+from student_records.settings import DatabaseSettings
+from tests.apps import OBSERVABILITY, application_for, settings_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Each test's tier (unit, contract, integration, infra; slow) from where it lives.
@@ -40,7 +40,7 @@ def _docker_answers() -> bool:
 
         docker.from_env(timeout=2).ping()
         return True
-    except Exception:  # no engine, no socket, no permission: all mean "not here"
+    except Exception:  # noqa: BLE001 - no engine, no socket, no permission: all mean "not here"
         return False
 
 
@@ -207,8 +207,9 @@ def isolated_doors(isolated_database, auth_keys):
 
     server, scratch = isolated_database
     collector = UdpCollector()
-    started = {door: DoorProcess(door, server.dsn("student_records"), collector.port, scratch)
-               for door in ("lambda", "flask")}
+    started = {
+        door: DoorProcess(door, server.dsn("student_records"), collector.port, scratch) for door in ("lambda", "flask")
+    }
     try:
         yield started
     finally:
@@ -232,7 +233,7 @@ def signing_keys_bucket(monkeypatch) -> Iterator:
     monkeypatch.setenv("AWS_DEFAULT_REGION", AWS_TEST_REGION)
     with mock_aws():
         client = boto3.client("s3", region_name=AWS_TEST_REGION)
-        client.create_bucket(Bucket=SIGNING_KEYS_BUCKET,
-                             CreateBucketConfiguration={"LocationConstraint": AWS_TEST_REGION})
+        client.create_bucket(
+            Bucket=SIGNING_KEYS_BUCKET, CreateBucketConfiguration={"LocationConstraint": AWS_TEST_REGION}
+        )
         yield client
-

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from application import Application
-from deployed.contract_check import OPENAPI_PATH, reply_mismatch
+from deployed.contract_check import reply_mismatch
 from rest_contract.operations import OPERATIONS
 
 ROUTE_TEMPLATES = [operation.path for operation in OPERATIONS]

@@ -26,8 +26,9 @@ ENVIRONMENT_READERS = {
 
 
 def test_database_url_wins_and_gets_timeouts():
-    settings = Settings.from_environ({"DATABASE_URL": "postgresql://app:s3cret@db.internal:5433/records",
-                                      "DB_HOST": "ignored"})
+    settings = Settings.from_environ(
+        {"DATABASE_URL": "postgresql://app:s3cret@db.internal:5433/records", "DB_HOST": "ignored"}
+    )
     parts = conninfo_to_dict(settings.database.conninfo())
     assert parts["host"] == "db.internal" and parts["port"] == "5433" and parts["dbname"] == "records"
     assert parts["connect_timeout"] == "3"
@@ -35,11 +36,25 @@ def test_database_url_wins_and_gets_timeouts():
 
 
 def test_separate_variables_make_the_same_connection():
-    settings = Settings.from_environ({"DB_HOST": "h", "DB_NAME": "n", "DB_USER": "u", "DB_PASSWORD": "p",
-                                      "DB_PORT": "6543", "DB_CONNECT_TIMEOUT": "7"})
+    settings = Settings.from_environ(
+        {
+            "DB_HOST": "h",
+            "DB_NAME": "n",
+            "DB_USER": "u",
+            "DB_PASSWORD": "p",
+            "DB_PORT": "6543",
+            "DB_CONNECT_TIMEOUT": "7",
+        }
+    )
     assert conninfo_to_dict(settings.database.conninfo()) == {
-        "host": "h", "port": "6543", "dbname": "n", "user": "u", "password": "p", "connect_timeout": "7",
-        "application_name": "student-records"}
+        "host": "h",
+        "port": "6543",
+        "dbname": "n",
+        "user": "u",
+        "password": "p",
+        "connect_timeout": "7",
+        "application_name": "student-records",
+    }
 
 
 def test_the_password_is_kept_apart_and_traces_name_no_credentials():
@@ -56,12 +71,23 @@ def test_nothing_configured_says_what_to_set():
         Settings.from_environ({}).database.connection()
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("DB_STATEMENT_TIMEOUT_MS", "0"), ("DB_STATEMENT_TIMEOUT_MS", "-5"), ("DB_STATEMENT_TIMEOUT_MS", "many"),
-    ("DB_POOL_TIMEOUT_S", "soon"), ("READ_AUDIT_COMMIT", "lazy"), ("MAX_BODY_BYTES", "0"), ("LOG_LEVEL", "loud"),
-    ("OBSERVABILITY", "maybe"), ("XRAY_SAMPLING", "some"), ("AWS_XRAY_DAEMON_ADDRESS", "no-port"),
-    ("EMF_AGENT_ENDPOINT", "tcp://agent:25888"), ("TRUSTED_PROXY_HOPS", "-1"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DB_STATEMENT_TIMEOUT_MS", "0"),
+        ("DB_STATEMENT_TIMEOUT_MS", "-5"),
+        ("DB_STATEMENT_TIMEOUT_MS", "many"),
+        ("DB_POOL_TIMEOUT_S", "soon"),
+        ("READ_AUDIT_COMMIT", "lazy"),
+        ("MAX_BODY_BYTES", "0"),
+        ("LOG_LEVEL", "loud"),
+        ("OBSERVABILITY", "maybe"),
+        ("XRAY_SAMPLING", "some"),
+        ("AWS_XRAY_DAEMON_ADDRESS", "no-port"),
+        ("EMF_AGENT_ENDPOINT", "tcp://agent:25888"),
+        ("TRUSTED_PROXY_HOPS", "-1"),
+    ],
+)
 def test_a_bad_value_is_refused_in_one_line_naming_its_variable(variable, value):
     with pytest.raises(ConfigurationError) as refused:
         Settings.from_environ({variable: value})
@@ -85,9 +111,16 @@ def test_an_empty_variable_counts_as_unset():
 
 
 def test_each_section_reads_its_variables_and_no_other():
-    settings = Settings.from_environ({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1",
-                                      "OBSERVABILITY": "off", "RATE_LIMIT": "5 per second", "PATH": "/usr/bin",
-                                      "UNRELATED": "x"})
+    settings = Settings.from_environ(
+        {
+            "AWS_REGION": "eu-west-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "OBSERVABILITY": "off",
+            "RATE_LIMIT": "5 per second",
+            "PATH": "/usr/bin",
+            "UNRELATED": "x",
+        }
+    )
     assert settings.database.region == settings.auth.region == "eu-west-1"
     assert settings.observability.enabled is False and settings.http.rate_limit == "5 per second"
     # And a section built directly reads nothing from the environment, whatever it holds
@@ -102,8 +135,13 @@ def test_only_the_settings_read_the_environment():
             relative = str(path.relative_to(REPO_ROOT))
             tree = ast.parse(path.read_text(encoding="utf-8"))
             # When any of them names os.environ or os.getenv
-            if any(isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
-                   and isinstance(node.value, ast.Name) and node.value.id == "os" for node in ast.walk(tree)):
+            if any(
+                isinstance(node, ast.Attribute)
+                and node.attr in ("environ", "getenv")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+                for node in ast.walk(tree)
+            ):
                 readers[relative] = ENVIRONMENT_READERS.get(relative)
     # Then it is the settings, or a reader with a reason
     assert {path: reason for path, reason in readers.items() if reason is None} == {}

@@ -4,10 +4,10 @@ import json
 
 from openapi_spec_validator import validate
 
+from deployed.contract_check import OPENAPI_PATH
 from flask_backend import create_app
 from rest_contract.openapi import render
 from rest_contract.operations import OPERATIONS
-from tests.doors import OPENAPI_PATH
 
 
 def test_committed_document_is_fresh():
@@ -30,7 +30,8 @@ def test_document_lists_every_operation_once():
 def test_flask_routes_exactly_the_documented_operations(application):
     expected = {(op.method, op.rule) for op in OPERATIONS}
     flask_routes = {
-        (method, rule.rule) for rule in create_app(application=application).url_map.iter_rules()
+        (method, rule.rule)
+        for rule in create_app(application=application).url_map.iter_rules()
         for method in rule.methods - {"HEAD"}
     }
     assert flask_routes == expected

@@ -80,7 +80,7 @@ def test_a_routes_module_serves_its_resource_only(routes):
 
 
 def test_the_route_table_is_each_resources_operations_in_the_documented_order():
-    assert operations.OPERATIONS == tuple(operation for routes in ROUTES for operation in routes.OPERATIONS)
+    assert tuple(operation for routes in ROUTES for operation in routes.OPERATIONS) == operations.OPERATIONS
     for routes in ROUTES:
         for operation in routes.OPERATIONS:
             # Each endpoint is its routes module's own, or one its Resource declared there.

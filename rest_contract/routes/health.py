@@ -37,13 +37,32 @@ def _auth_check(ctx: Context) -> CheckResult:
 
 TAGS = {"health": "Liveness and readiness, public: for load balancers, orchestrators and operators."}
 OPERATIONS = (
-    Operation("health", "GET", "/health", "Liveness: the process answers (never touches the database)",
-              "Public, for load balancers and orchestrators: 200 while the process answers. It never touches the"
-              " database, so that a database outage does not get healthy processes replaced.",
-              health, 200, (HealthBody,), tag="health", public=True),
-    Operation("readiness", "GET", "/health/ready", "Readiness: database round trip, schema version and signing keys",
-              "Public, for load balancers and operators: one round trip to the database, its schema version against"
-              " the latest migration, and the signing keys (`auth`). 200 with each check's result; 503 `not-ready`"
-              " naming the failed checks, which keeps the process out of service until they pass.",
-              readiness, 200, (Readiness,), problem_statuses=(503,), tag="health", public=True),
+    Operation(
+        "health",
+        "GET",
+        "/health",
+        "Liveness: the process answers (never touches the database)",
+        "Public, for load balancers and orchestrators: 200 while the process answers. It never touches the"
+        " database, so that a database outage does not get healthy processes replaced.",
+        health,
+        200,
+        (HealthBody,),
+        tag="health",
+        public=True,
+    ),
+    Operation(
+        "readiness",
+        "GET",
+        "/health/ready",
+        "Readiness: database round trip, schema version and signing keys",
+        "Public, for load balancers and operators: one round trip to the database, its schema version against"
+        " the latest migration, and the signing keys (`auth`). 200 with each check's result; 503 `not-ready`"
+        " naming the failed checks, which keeps the process out of service until they pass.",
+        readiness,
+        200,
+        (Readiness,),
+        problem_statuses=(503,),
+        tag="health",
+        public=True,
+    ),
 )

@@ -57,35 +57,67 @@ def _replayed(answer: RecordedAnswer | None) -> ApiResponse:
 TAGS = {"students": "Student records: who may read which fields, and who may change them, is by role."}
 OPERATIONS = (
     # Literal paths before templated ones: /students/count must not be read as a student id.
-    Operation("countStudents", "GET", "/students/count", "Exact number of students, in constant time",
-              "Admins, registrars and teachers. Read from a counter kept in the transaction of every insert and"
-              " delete, so it is exact and costs the same at any number of students.",
-              count_students, 200, (StudentCount,), problem_statuses=READ_PROBLEMS),
-    STUDENTS.list("listStudents", "A page of students, by id, optionally filtered (teachers get directory fields only)",
-                  "Admins, registrars and teachers (directory fields only). Keyset pages ordered by id: pass"
-                  " `next_cursor` back unchanged, with the same `status` and `q`, for the next page; a cursor this API"
-                  " did not sign, or signed for other filters, is a 400 `invalid-cursor`. `q` matches a prefix of the"
-                  " first name, last name or email (teachers: names only), case-insensitively.",
-                  ListStudentsQuery, StudentPage, StudentDirectoryPage),
-    Operation("createStudent", "POST", "/students",
-              "Create a student; an Idempotency-Key makes retries safe for 24 hours",
-              "Admins and registrars. `student_number` is generated (`S` and 8 digits) when not given, and `email`"
-              " is unique whatever its case (409). With an `Idempotency-Key`, a replay within 24 hours gets the first"
-              " answer, the same key with another body is a 422, and concurrent requests with one key create one"
-              " student. 201 with `Location` and `ETag`.",
-              create_student, 201, (Student,), body_model=StudentCreate, problem_statuses=CREATE_PROBLEMS,
-              accepts_idempotency_key=True),
-    STUDENTS.get("getStudent", "One student (teachers get directory fields only; students only their own record)",
-                 "Admins and registrars get the whole record, teachers its directory fields, and a student their own"
-                 " record only: anyone else's is a 404, so that whether a record exists does not leak. The `ETag` is"
-                 " the record's version, for `If-Match`. Every read is recorded in the audit trail.",
-                 Student, StudentDirectoryEntry),
-    STUDENTS.update("updateStudent", "Change some fields; If-Match (or version) guards against lost updates",
-                    "Admins and registrars. Only the fields sent change. `If-Match` (or `version` in the body) makes"
-                    " the change conditional: 412 `precondition-failed`, with `current_version`, when the record has"
-                    " changed since. 409 when the new email is taken.",
-                    StudentPatch, Student),
-    STUDENTS.delete("deleteStudent", "Delete a student",
-                    "Admins and registrars. 204, or 404 when there is no such student; the student's enrollments go"
-                    " with the record and give their seats back."),
+    Operation(
+        "countStudents",
+        "GET",
+        "/students/count",
+        "Exact number of students, in constant time",
+        "Admins, registrars and teachers. Read from a counter kept in the transaction of every insert and"
+        " delete, so it is exact and costs the same at any number of students.",
+        count_students,
+        200,
+        (StudentCount,),
+        problem_statuses=READ_PROBLEMS,
+    ),
+    STUDENTS.list(
+        "listStudents",
+        "A page of students, by id, optionally filtered (teachers get directory fields only)",
+        "Admins, registrars and teachers (directory fields only). Keyset pages ordered by id: pass"
+        " `next_cursor` back unchanged, with the same `status` and `q`, for the next page; a cursor this API"
+        " did not sign, or signed for other filters, is a 400 `invalid-cursor`. `q` matches a prefix of the"
+        " first name, last name or email (teachers: names only), case-insensitively.",
+        ListStudentsQuery,
+        StudentPage,
+        StudentDirectoryPage,
+    ),
+    Operation(
+        "createStudent",
+        "POST",
+        "/students",
+        "Create a student; an Idempotency-Key makes retries safe for 24 hours",
+        "Admins and registrars. `student_number` is generated (`S` and 8 digits) when not given, and `email`"
+        " is unique whatever its case (409). With an `Idempotency-Key`, a replay within 24 hours gets the first"
+        " answer, the same key with another body is a 422, and concurrent requests with one key create one"
+        " student. 201 with `Location` and `ETag`.",
+        create_student,
+        201,
+        (Student,),
+        body_model=StudentCreate,
+        problem_statuses=CREATE_PROBLEMS,
+        accepts_idempotency_key=True,
+    ),
+    STUDENTS.get(
+        "getStudent",
+        "One student (teachers get directory fields only; students only their own record)",
+        "Admins and registrars get the whole record, teachers its directory fields, and a student their own"
+        " record only: anyone else's is a 404, so that whether a record exists does not leak. The `ETag` is"
+        " the record's version, for `If-Match`. Every read is recorded in the audit trail.",
+        Student,
+        StudentDirectoryEntry,
+    ),
+    STUDENTS.update(
+        "updateStudent",
+        "Change some fields; If-Match (or version) guards against lost updates",
+        "Admins and registrars. Only the fields sent change. `If-Match` (or `version` in the body) makes"
+        " the change conditional: 412 `precondition-failed`, with `current_version`, when the record has"
+        " changed since. 409 when the new email is taken.",
+        StudentPatch,
+        Student,
+    ),
+    STUDENTS.delete(
+        "deleteStudent",
+        "Delete a student",
+        "Admins and registrars. 204, or 404 when there is no such student; the student's enrollments go"
+        " with the record and give their seats back.",
+    ),
 )

@@ -22,12 +22,8 @@ from ..models import (
 # Courses
 
 CourseCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{1,31}$")]
-CourseTitle = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE)
-]
-Department = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=PRINTABLE)
-]
+CourseTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=PRINTABLE)]
+Department = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=PRINTABLE)]
 # Halves are exact in binary floating point, so multiple_of=0.5 never misjudges a value.
 Credits = Annotated[float, Field(ge=0, le=30, multiple_of=0.5, description="Whole or half credits, 0 to 30.")]
 
@@ -42,11 +38,11 @@ class CourseCreate(Input):
 class CoursePatch(Patch):
     """A partial update: only the fields present are changed."""
 
-    code: CourseCode = None  # type: ignore[assignment]
-    title: CourseTitle = None  # type: ignore[assignment]
-    credits: Credits = None  # type: ignore[assignment]
-    department: Department = None  # type: ignore[assignment]
-    version: Version = None  # type: ignore[assignment]
+    code: CourseCode = None  # type: ignore[assignment]  # absent, never null (Patch)
+    title: CourseTitle = None  # type: ignore[assignment]  # absent, never null (Patch)
+    credits: Credits = None  # type: ignore[assignment]  # absent, never null (Patch)
+    department: Department = None  # type: ignore[assignment]  # absent, never null (Patch)
+    version: Version = None  # type: ignore[assignment]  # absent, never null (Patch)
 
 
 class ListCoursesQuery(PageQuery):
@@ -106,7 +102,8 @@ class TermPage(Page[Term]):
 
 # Compared with the `sub` of tokens as is: never stripped or case-folded.
 TeacherSub = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=PRINTABLE),
+    str,
+    StringConstraints(min_length=1, max_length=256, pattern=PRINTABLE),
     Field(description="The identity provider's subject (`sub`) of the teacher who teaches the offering."),
 ]
 Capacity = Annotated[int, Field(ge=1, le=10_000)]
@@ -122,9 +119,9 @@ class OfferingCreate(Input):
 class OfferingPatch(Patch):
     """A new teacher or capacity; a capacity below the seats already taken is a 409."""
 
-    teacher_sub: TeacherSub = None  # type: ignore[assignment]
-    capacity: Capacity = None  # type: ignore[assignment]
-    version: Version = None  # type: ignore[assignment]
+    teacher_sub: TeacherSub = None  # type: ignore[assignment]  # absent, never null (Patch)
+    capacity: Capacity = None  # type: ignore[assignment]  # absent, never null (Patch)
+    version: Version = None  # type: ignore[assignment]  # absent, never null (Patch)
 
 
 class ListOfferingsQuery(PageQuery):

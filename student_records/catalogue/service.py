@@ -36,8 +36,14 @@ class CourseService(Service):
 
     def update(self, caller: Caller, course_id: int, patch: CoursePatch, if_match: int | None) -> Course:
         require_academic_manager(caller)
-        with version_checked(self._database, CourseRepository, course_id, if_match, patch.version,
-                             missing=partial(RecordNotFound, "course", course_id)) as courses:
+        with version_checked(
+            self._database,
+            CourseRepository,
+            course_id,
+            if_match,
+            patch.version,
+            missing=partial(RecordNotFound, "course", course_id),
+        ) as courses:
             return courses.update(course_id, patch.changes())
 
     def delete(self, caller: Caller, course_id: int) -> None:
@@ -72,8 +78,14 @@ class OfferingService(Service):
 
     def update(self, caller: Caller, offering_id: int, patch: OfferingPatch, if_match: int | None) -> Offering:
         require_academic_manager(caller)
-        with version_checked(self._database, OfferingRepository, offering_id, if_match, patch.version,
-                             missing=partial(RecordNotFound, "offering", offering_id)) as offerings:
+        with version_checked(
+            self._database,
+            OfferingRepository,
+            offering_id,
+            if_match,
+            patch.version,
+            missing=partial(RecordNotFound, "offering", offering_id),
+        ) as offerings:
             return offerings.update(offering_id, patch.changes())
 
     def list(self, caller: Caller, query: ListOfferingsQuery) -> OfferingPage:

@@ -36,8 +36,12 @@ def read_audited(action: str, source: str, student_id_column: str = "id") -> sql
 
 
 def _audit(action: str, source: str, student_id_column: str, condition: sql.Composable) -> sql.Composed:
-    return _INSERT.format(action=sql.Literal(action), student_id=sql.Identifier(student_id_column),
-                          source=sql.Identifier(source), condition=condition)
+    return _INSERT.format(
+        action=sql.Literal(action),
+        student_id=sql.Identifier(student_id_column),
+        source=sql.Identifier(source),
+        condition=condition,
+    )
 
 
 def actor(caller: Caller) -> dict[str, str]:

@@ -5,7 +5,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -101,7 +101,7 @@ class Session:
             yield
 
     @contextmanager
-    def _run(self, query: Query, params: dict[str, Any] | None) -> Iterator[psycopg.Cursor]:
+    def _run(self, query: Query, params: dict[str, Any] | None) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
         # The one place a statement reaches the driver: each one is measured and traced here.
         if query.audits_read:
             if not self._connection.autocommit:
@@ -165,7 +165,7 @@ def _connection_class(source: PasswordSource, reachability: Reachability) -> typ
 
     class PoolConnection(psycopg.Connection):
         @classmethod
-        def connect(cls, conninfo: str = "", **kwargs: Any):  # type: ignore[override]
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Self:
             try:
                 return cls._connect_renewing_password(conninfo, **kwargs)
             except psycopg.OperationalError as error:
@@ -173,7 +173,7 @@ def _connection_class(source: PasswordSource, reachability: Reachability) -> typ
                 raise
 
         @classmethod
-        def _connect_renewing_password(cls, conninfo: str, **kwargs: Any) -> psycopg.Connection:
+        def _connect_renewing_password(cls, conninfo: str, **kwargs: Any) -> Self:
             try:
                 return super().connect(conninfo, **kwargs)
             except psycopg.OperationalError as error:
@@ -202,6 +202,7 @@ class Database:
         where passwords come from instead of the settings' (a rotation the caller controls)."""
         self.settings = settings
         base_conninfo, configured_source = settings.connection()
+        self._conninfo = base_conninfo  # the pool's, which the probe opens a connection with
         self._password_source = password_source or configured_source
         # Parsed once: every statement's trace subsegment names them (parsing costs ~20 µs each time).
         self._context = _StatementContext(
@@ -314,7 +315,7 @@ class Database:
 
     def _probe(self) -> None:
         """One connection opened as the pool opens them (its failure reported as theirs are), then closed."""
-        self._pool.connection_class.connect(self._pool.conninfo, **self._connection_kwargs()).close()
+        self._pool.connection_class.connect(self._conninfo, **self._connection_kwargs()).close()
 
     def _refill_pool(self) -> None:
         # Drops the idle connections the server ended while it was away (checked now, not on a request's time)

@@ -74,10 +74,7 @@ def migrate(conninfo: str, sql_dir: Path = SQL_DIR, log: Callable[[str], None] =
         connection.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_KEY,))
         try:
             connection.execute(_CREATE_TABLE)
-            applied = {
-                version: checksum
-                for version, checksum in connection.execute("SELECT version, checksum FROM schema_migrations")
-            }
+            applied: dict[str, str] = dict(connection.execute("SELECT version, checksum FROM schema_migrations"))
             for migration in migrations:
                 if migration.version in applied:
                     if applied[migration.version] != migration.checksum:

@@ -30,8 +30,15 @@ class Outage:
 
 
 class Reachability:
-    def __init__(self, probe: Callable[[], None], on_back: Callable[[], None], *, interval_s: float,
-                 trusted_for_s: float, name: str) -> None:
+    def __init__(
+        self,
+        probe: Callable[[], None],
+        on_back: Callable[[], None],
+        *,
+        interval_s: float,
+        trusted_for_s: float,
+        name: str,
+    ) -> None:
         """`probe` opens and closes one connection (and reports its own failure, as every attempt does);
         `on_back` runs once the probe succeeded, before requests wait for the pool again."""
         self._probe = probe
@@ -57,9 +64,14 @@ class Reachability:
             self._opened_at = now
             self._prober = threading.Thread(target=self._probe_until_back, name=f"{self._name}-probe", daemon=True)
             self._prober.start()
-        logger.warning("database unreachable: requests refused at once while a probe reconnects",
-                       extra={"unreachable_since": outage.since.isoformat(timespec="milliseconds"),
-                              "cause": outage.cause, "probe_interval_ms": round(self.interval_s * 1000)})
+        logger.warning(
+            "database unreachable: requests refused at once while a probe reconnects",
+            extra={
+                "unreachable_since": outage.since.isoformat(timespec="milliseconds"),
+                "cause": outage.cause,
+                "probe_interval_ms": round(self.interval_s * 1000),
+            },
+        )
 
     def refusing(self) -> Outage | None:
         """The open outage, when its verdict is recent enough to refuse requests on; else None."""
@@ -79,13 +91,15 @@ class Reachability:
         while not self._closed.wait(self.interval_s):
             try:
                 self._probe()
-            except Exception:  # noqa: BLE001 - the attempt reported itself; any failure means "not yet"
+            # Any failure means "not yet": the attempt reported itself (BLE001, B112)
+            except Exception:  # noqa: BLE001  # nosec B112
                 continue
             try:
                 self._on_back()
             finally:
                 with self._lock:
                     opened_at, self._outage, self._prober = self._opened_at, None, None
-            logger.warning("database reachable again: requests served",
-                           extra={"outage_s": round(time.monotonic() - opened_at, 3)})
+            logger.warning(
+                "database reachable again: requests served", extra={"outage_s": round(time.monotonic() - opened_at, 3)}
+            )
             return

@@ -26,8 +26,9 @@ class Repository:
         with integrity_errors_translated(refusals):
             return record.model_validate(self._executor.fetch_one(query, values))
 
-    def _updated(self, record: type[Record], query: Query, record_id: int, changes: dict[str, Any],
-                 refusals: Refusals) -> Record:
+    def _updated(
+        self, record: type[Record], query: Query, record_id: int, changes: dict[str, Any], refusals: Refusals
+    ) -> Record:
         """`query` (data/sql.update_query) sets the fields of `changes` it names."""
         with integrity_errors_translated(refusals):
             return record.model_validate(self._executor.fetch_one(query, {**changes, "id": record_id}))

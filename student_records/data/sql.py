@@ -15,8 +15,9 @@ def column_list(columns: Sequence[str]) -> sql.Composed:
 
 
 @cache  # one statement per set of fields a PATCH changes: a handful per resource
-def update_query(name: str, table: str, columns: tuple[str, ...], fields: tuple[str, ...],
-                 audit_action: str | None = None) -> Query:
+def update_query(
+    name: str, table: str, columns: tuple[str, ...], fields: tuple[str, ...], audit_action: str | None = None
+) -> Query:
     """Sets `fields` of the record `%(id)s` to the parameters of the same names, counts a version and returns the
     record's `columns`; with `audit_action`, writes its audit row in the same statement (auditing.audited)."""
     update = sql.SQL(
@@ -31,5 +32,9 @@ def update_query(name: str, table: str, columns: tuple[str, ...], fields: tuple[
     )
     if audit_action is None:
         return Query(name, update)
-    return Query(name, sql.SQL("WITH updated AS ({update}), {audit} SELECT * FROM updated").format(
-        update=update, audit=audited(audit_action, "updated")))
+    return Query(
+        name,
+        sql.SQL("WITH updated AS ({update}), {audit} SELECT * FROM updated").format(
+            update=update, audit=audited(audit_action, "updated")
+        ),
+    )

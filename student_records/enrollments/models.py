@@ -31,7 +31,7 @@ class EnrollmentPatch(Patch):
     again is a POST to the offering."""
 
     status: Literal["dropped"]
-    version: Version = None  # type: ignore[assignment]
+    version: Version = None  # type: ignore[assignment]  # absent, never null (Patch)
 
 
 class GradeRecord(Input):

@@ -4,6 +4,7 @@ does so by taking a seat), so they queue in one order and cannot deadlock one an
 
 from dataclasses import dataclass
 from functools import partial
+from typing import LiteralString
 
 from psycopg import sql
 
@@ -22,12 +23,26 @@ REFUSALS = {
     "enrollments_grade_fk": partial(UnknownReference, "grade", "not a grade of the grade scale"),
 }
 
+
+def _audited_change(action: str, changed: str, ctes: LiteralString) -> Query:
+    """The statement `enrollments.<action>`: `ctes` (a WITH list) changes enrollments, its CTE `changed` returning the
+    {columns} of the rows changed; it writes an `action` audit row per row for its student and returns those rows."""
+    statement = sql.SQL("WITH {ctes},\n        {audit}\n        SELECT * FROM {changed}").format(
+        ctes=sql.SQL(ctes).format(columns=column_list(COLUMNS)),
+        audit=audited(action, changed, "student_id"),
+        changed=sql.Identifier(changed),
+    )
+    return Query(f"enrollments.{action}", statement)
+
+
 # Takes a seat and enrolls in one statement: the seat UPDATE waits for any concurrent enrollment into the
 # offering to commit and then re-reads enrolled_count, so the last seat goes to exactly one request. A
 # student who dropped the offering is enrolled again; one enrolled or completed already gets no row back,
 # and the caller rolls the seat back.
-ENROLL = Query("enrollments.enroll", sql.SQL(
-    """WITH seat AS (
+ENROLL = _audited_change(
+    "enroll",
+    "enrolled",
+    """seat AS (
             UPDATE course_offerings SET enrolled_count = enrolled_count + 1
             WHERE id = %(offering_id)s AND enrolled_count < capacity
             RETURNING id),
@@ -37,10 +52,8 @@ ENROLL = Query("enrollments.enroll", sql.SQL(
             ON CONFLICT (student_id, offering_id) DO UPDATE
                 SET status = 'enrolled', enrolled_at = now(), updated_at = now(), version = existing.version + 1
                 WHERE existing.status = 'dropped'
-            RETURNING {columns}),
-        {audit}
-        SELECT * FROM enrolled""").format(columns=column_list(COLUMNS),
-                                          audit=audited("enroll", "enrolled", "student_id")))
+            RETURNING {columns})""",
+)
 # Why an enrollment was refused: no such offering, already enrolled, or no seat left.
 REFUSAL = Query(
     "enrollments.refusal",
@@ -56,47 +69,57 @@ PARTIES = Query(
        FROM enrollments e JOIN course_offerings o ON o.id = e.offering_id WHERE e.id = %(id)s""",
 )
 # Who may read an offering's roster, looked up before the audited read.
-OFFERING_TEACHER = Query("enrollments.offering_teacher",
-                         "SELECT teacher_sub FROM course_offerings WHERE id = %(offering_id)s")
-GET = Query("enrollments.get", sql.SQL(
-    """WITH found AS (SELECT {columns} FROM enrollments WHERE id = %(id)s),
+OFFERING_TEACHER = Query(
+    "enrollments.offering_teacher", "SELECT teacher_sub FROM course_offerings WHERE id = %(offering_id)s"
+)
+GET = Query(
+    "enrollments.get",
+    sql.SQL(
+        """WITH found AS (SELECT {columns} FROM enrollments WHERE id = %(id)s),
         {audit}
-        SELECT * FROM found""").format(columns=column_list(COLUMNS),
-                                       audit=read_audited("read", "found", "student_id")),
-    audits_read=True)
-ROSTER = Query("enrollments.roster", sql.SQL(
-    """WITH found AS (
+        SELECT * FROM found"""
+    ).format(columns=column_list(COLUMNS), audit=read_audited("read", "found", "student_id")),
+    audits_read=True,
+)
+ROSTER = Query(
+    "enrollments.roster",
+    sql.SQL(
+        """WITH found AS (
             SELECT e.id, e.offering_id, e.student_id, e.status, e.grade, e.enrolled_at, e.updated_at, e.version,
                    s.student_number, s.first_name, s.last_name
             FROM enrollments e JOIN students s ON s.id = e.student_id
             WHERE e.offering_id = %(offering_id)s AND e.id > %(after)s ORDER BY e.id LIMIT %(limit)s),
         {audit}
-        SELECT * FROM found ORDER BY id""").format(audit=read_audited("list", "found", "student_id")),
-    audits_read=True)
+        SELECT * FROM found ORDER BY id"""
+    ).format(audit=read_audited("list", "found", "student_id")),
+    audits_read=True,
+)
 LOCK_OFFERING = Query(
     "enrollments.lock_offering",
     """SELECT e.status, e.version, o.teacher_sub
        FROM enrollments e JOIN course_offerings o ON o.id = e.offering_id
        WHERE e.id = %(id)s FOR NO KEY UPDATE OF o""",
 )
-DROP = Query("enrollments.drop", sql.SQL(
-    """WITH dropped AS (
+DROP = _audited_change(
+    "drop",
+    "dropped",
+    """dropped AS (
             UPDATE enrollments SET status = 'dropped', version = version + 1, updated_at = now()
             WHERE id = %(id)s AND status = 'enrolled'
             RETURNING {columns}),
         freed AS (
             UPDATE course_offerings SET enrolled_count = enrolled_count - 1
-            WHERE id IN (SELECT offering_id FROM dropped)),
-        {audit}
-        SELECT * FROM dropped""").format(columns=column_list(COLUMNS), audit=audited("drop", "dropped", "student_id")))
+            WHERE id IN (SELECT offering_id FROM dropped))""",
+)
 # A grade completes the enrollment; the seat stays taken (it was used).
-RECORD_GRADE = Query("enrollments.grade", sql.SQL(
-    """WITH graded AS (
+RECORD_GRADE = _audited_change(
+    "grade",
+    "graded",
+    """graded AS (
             UPDATE enrollments SET grade = %(grade)s, status = 'completed', version = version + 1, updated_at = now()
             WHERE id = %(id)s AND status <> 'dropped'
-            RETURNING {columns}),
-        {audit}
-        SELECT * FROM graded""").format(columns=column_list(COLUMNS), audit=audited("grade", "graded", "student_id")))
+            RETURNING {columns})""",
+)
 
 
 @dataclass(frozen=True)
@@ -116,8 +139,9 @@ class EnrollmentRepository(Repository):
     def enroll(self, caller: Caller, offering_id: int, student_id: int) -> Enrollment | None:
         """None when refused (see refusal()); the caller must then roll back the seat taken, if any."""
         with integrity_errors_translated(REFUSALS):
-            return self._one(Enrollment, ENROLL, {"offering_id": offering_id, "student_id": student_id,
-                                                  **actor(caller)})
+            return self._one(
+                Enrollment, ENROLL, {"offering_id": offering_id, "student_id": student_id, **actor(caller)}
+            )
 
     def refusal(self, offering_id: int, student_id: int) -> DomainError:
         """Why enroll() returned None: no such offering, already enrolled, or no seat left."""
@@ -141,8 +165,9 @@ class EnrollmentRepository(Repository):
         return self._one(Enrollment, GET, {"id": enrollment_id, **actor(caller)})
 
     def roster(self, after_id: int, limit: int, *, caller: Caller, offering_id: int) -> list[RosterEntry]:
-        return self._all(RosterEntry, ROSTER, {"offering_id": offering_id, "after": after_id, "limit": limit,
-                                               **actor(caller)})
+        return self._all(
+            RosterEntry, ROSTER, {"offering_id": offering_id, "after": after_id, "limit": limit, **actor(caller)}
+        )
 
     def lock_offering_of(self, enrollment_id: int) -> LockedEnrollment | None:
         """Locks the enrollment's offering until the transaction ends: changes to its enrollments queue."""

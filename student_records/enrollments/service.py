@@ -28,8 +28,12 @@ class EnrollmentService(Service):
         require_grading_role(caller)
         enrollments = EnrollmentRepository(self._database)
         require_teacher_of(caller, found(enrollments.offering_teacher(offering_id), "offering", offering_id))
-        return self._pager.page(RosterPage, query, ("roster", str(offering_id)),
-                                partial(enrollments.roster, caller=caller, offering_id=offering_id))
+        return self._pager.page(
+            RosterPage,
+            query,
+            ("roster", str(offering_id)),
+            partial(enrollments.roster, caller=caller, offering_id=offering_id),
+        )
 
     def enroll(self, caller: Caller, offering_id: int, data: EnrollmentCreate) -> Enrollment:
         require_academic_manager(caller)

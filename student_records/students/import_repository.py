@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -53,9 +53,13 @@ def _which_exist(name: str, key: sql.Composable) -> Query:
     """Which of the given values some student has as `key`. The values travel as one newline-separated text
     (emails and numbers hold no whitespace): a text array of 100,000 elements costs several times as much to
     send and parse. OFFSET 0 keeps each check an index lookup."""
-    return Query(name, sql.SQL(
-        """SELECT value FROM unnest(string_to_array(%(values)s, E'\\n')) AS value
-             WHERE EXISTS (SELECT 1 FROM students WHERE {key} = value OFFSET 0)""").format(key=key))
+    return Query(
+        name,
+        sql.SQL(
+            """SELECT value FROM unnest(string_to_array(%(values)s, E'\\n')) AS value
+             WHERE EXISTS (SELECT 1 FROM students WHERE {key} = value OFFSET 0)"""
+        ).format(key=key),
+    )
 
 
 PRESENT_EMAILS = _which_exist("imports.present_emails", sql.SQL("lower(email)"))
@@ -67,29 +71,39 @@ RESERVE_IDS = Query(
 )
 
 
-COPY_GENERATED = Query("imports.copy_students", sql.SQL(
-    "COPY students (id, {columns}) FROM STDIN (FORMAT csv)").format(columns=_ROW_COLUMNS))
-COPY_CHOSEN = Query("imports.copy_students_numbered", sql.SQL(
-    "COPY students (id, student_number, {columns}) FROM STDIN (FORMAT csv)").format(columns=_ROW_COLUMNS))
-COPY_AUDIT = Query("imports.copy_audit", sql.SQL(
-    "COPY student_audit ({columns}) FROM STDIN (FORMAT csv)").format(columns=_AUDIT_COLUMNS))
+def _copy(name: str, table: str, columns: sql.Composable) -> Query:
+    """A batch's rows into `table`, in one round trip: COPY from the client, in CSV."""
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv)")
+    return Query(name, statement.format(table=sql.Identifier(table), columns=columns))
+
+
+COPY_GENERATED = _copy("imports.copy_students", "students", sql.SQL("id, {}").format(_ROW_COLUMNS))
+COPY_CHOSEN = _copy(
+    "imports.copy_students_numbered", "students", sql.SQL("id, student_number, {}").format(_ROW_COLUMNS)
+)
+COPY_AUDIT = _copy("imports.copy_audit", "student_audit", _AUDIT_COLUMNS)
 
 # The fallback after a concurrent writer took a row of the batch.
-CREATE_STAGING = Query("imports.create_staging", sql.SQL(
-    "CREATE TEMPORARY TABLE import_staging ON COMMIT DROP AS SELECT {columns} FROM students LIMIT 0"
-).format(columns=_STAGING_COLUMNS))
-COPY_STAGING = Query("imports.copy_staging", sql.SQL(
-    "COPY import_staging ({columns}) FROM STDIN (FORMAT csv)").format(columns=_STAGING_COLUMNS))
-LOAD_STAGED_SKIPPING_TAKEN = Query("imports.load_skipping_taken", sql.SQL(
-    """WITH inserted AS (
+CREATE_STAGING = Query(
+    "imports.create_staging",
+    sql.SQL("CREATE TEMPORARY TABLE import_staging ON COMMIT DROP AS SELECT {columns} FROM students LIMIT 0").format(
+        columns=_STAGING_COLUMNS
+    ),
+)
+COPY_STAGING = _copy("imports.copy_staging", "import_staging", _STAGING_COLUMNS)
+LOAD_STAGED_SKIPPING_TAKEN = Query(
+    "imports.load_skipping_taken",
+    sql.SQL(
+        """WITH inserted AS (
             INSERT INTO students ({staging_columns}) OVERRIDING SYSTEM VALUE
             SELECT id, coalesce(student_number, generated_student_number()), {row_columns}
               FROM import_staging ORDER BY lower(email)
             ON CONFLICT DO NOTHING
             RETURNING id),
         {audit}
-        SELECT count(*) AS loaded FROM inserted""").format(
-    staging_columns=_STAGING_COLUMNS, row_columns=_ROW_COLUMNS, audit=audited("create", "inserted")))
+        SELECT count(*) AS loaded FROM inserted"""
+    ).format(staging_columns=_STAGING_COLUMNS, row_columns=_ROW_COLUMNS, audit=audited("create", "inserted")),
+)
 DROP_STAGING = Query("imports.drop_staging", "DROP TABLE import_staging")
 
 
@@ -115,7 +129,8 @@ class ImportRepository:
     def today(self) -> date:
         """The transaction's date: what a row without an enrolment date gets, as the API's insert does."""
         (row,) = self._session.fetch_all(TODAY)
-        return row["today"]
+        today: date = row["today"]
+        return today
 
     def insert(self, batch: StagedBatch, caller: Caller) -> int:
         """Inserts the batch's students (none of them present, checked just before), each with its audit row;
@@ -162,10 +177,10 @@ _CHUNK_ROWS = 8192
 def _csv_chunks(line: str, *columns: Sequence[str]) -> Iterator[str]:
     """The COPY text of `columns` (strings already CSV-encoded), `line` being the format of one row."""
     for start in range(0, len(columns[0]), _CHUNK_ROWS):
-        yield "".join(map(line.format, *(column[start:start + _CHUNK_ROWS] for column in columns)))
+        yield "".join(map(line.format, *(column[start : start + _CHUNK_ROWS] for column in columns)))
 
 
-def _picked(indexes: list[int], *columns: Sequence[str | None]) -> list[list]:
+def _picked(indexes: Sequence[int], *columns: Sequence[Any]) -> list[list[Any]]:
     return [[column[index] for index in indexes] for column in columns]
 
 

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from operator import attrgetter
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -145,7 +145,7 @@ def _new_students(imports: ImportRepository, batch: StagedBatch) -> tuple[Staged
     held = imports.held_student_numbers([number for number in batch.student_numbers if number])
     if not held:
         return batch, []
-    held_lines = [line for line, number in zip(batch.lines, batch.student_numbers) if number in held]
+    held_lines = [line for line, number in zip(batch.lines, batch.student_numbers, strict=False) if number in held]
     return batch.keeping([i for i, number in enumerate(batch.student_numbers) if number not in held]), held_lines
 
 
@@ -224,8 +224,13 @@ class _StagedRows:
             return None
         # An empty cell of an optional column is a value not given; of a required column, an empty value.
         cells = (
-            dict(zip(self._columns, record)) if "" not in record
-            else {name: cell for name, cell in zip(self._columns, record) if cell or name in REQUIRED_COLUMNS}
+            dict(zip(self._columns, record, strict=False))
+            if "" not in record
+            else {
+                name: cell
+                for name, cell in zip(self._columns, record, strict=False)
+                if cell or name in REQUIRED_COLUMNS
+            }
         )
         try:
             student = StudentCreate.model_validate_strings(cells)
@@ -269,7 +274,7 @@ class _Lines:
 
 def _sorted_batch(staged: list[tuple[str, int, str | None, str]]) -> StagedBatch:
     staged.sort()  # by email key, unique within the file
-    return StagedBatch(*map(list, zip(*staged))) if staged else StagedBatch([], [], [], [])
+    return StagedBatch(*map(list, zip(*staged, strict=False))) if staged else StagedBatch([], [], [], [])
 
 
 _Item = TypeVar("_Item")
@@ -282,7 +287,7 @@ def _read_ahead(items: Iterator[_Item]) -> Iterator[Iterator[_Item]]:
     """`items`, produced by a thread of their own one item ahead of the consumer: the next batch is read and
     validated while the database loads this one (the driver waits for the server without holding the GIL).
     An exception of the producer is raised in the consumer; leaving the block stops the producer."""
-    handoff: queue.Queue = queue.Queue(maxsize=1)
+    handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
     stopped = threading.Event()
 
     def hand_over(item: object) -> None:
@@ -299,7 +304,7 @@ def _read_ahead(items: Iterator[_Item]) -> Iterator[Iterator[_Item]]:
                 hand_over(item)
                 if stopped.is_set():
                     return
-        except BaseException as error:  # any: the consumer raises it, and the transaction rolls back
+        except BaseException as error:  # noqa: BLE001 - any: the consumer raises it, and the transaction rolls back
             hand_over(error)
             return
         hand_over(_END)

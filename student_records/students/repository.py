@@ -15,8 +15,19 @@ from ..errors import DuplicateStudent
 from ..models import Model
 from .models import Student, StudentStatus
 
-COLUMNS = ("id", "student_number", "first_name", "last_name", "email", "date_of_birth", "status", "enrolled_on",
-           "created_at", "updated_at", "version")
+COLUMNS = (
+    "id",
+    "student_number",
+    "first_name",
+    "last_name",
+    "email",
+    "date_of_birth",
+    "status",
+    "enrolled_on",
+    "created_at",
+    "updated_at",
+    "version",
+)
 # Columns a partial update may set: the allow-list the PATCH statement's names come from.
 UPDATABLE = ("first_name", "last_name", "email", "date_of_birth", "status", "enrolled_on")
 REFUSALS = {
@@ -24,24 +35,36 @@ REFUSALS = {
     "students_student_number_key": lambda: DuplicateStudent("student_number"),
 }
 
-INSERT = Query("students.insert", sql.SQL(
-    """WITH inserted AS (
+INSERT = Query(
+    "students.insert",
+    sql.SQL(
+        """WITH inserted AS (
             INSERT INTO students (student_number, first_name, last_name, email, date_of_birth, status, enrolled_on)
             VALUES (coalesce(%(student_number)s, generated_student_number()), %(first_name)s, %(last_name)s,
                     %(email)s, %(date_of_birth)s, %(status)s, coalesce(%(enrolled_on)s, current_date))
             RETURNING {columns}),
         {audit}
-        SELECT * FROM inserted""").format(columns=column_list(COLUMNS), audit=audited("create", "inserted")))
-GET = Query("students.get", sql.SQL(
-    """WITH found AS (SELECT {columns} FROM students WHERE id = %(id)s),
+        SELECT * FROM inserted"""
+    ).format(columns=column_list(COLUMNS), audit=audited("create", "inserted")),
+)
+GET = Query(
+    "students.get",
+    sql.SQL(
+        """WITH found AS (SELECT {columns} FROM students WHERE id = %(id)s),
         {audit}
-        SELECT * FROM found""").format(columns=column_list(COLUMNS), audit=read_audited("read", "found")),
-    audits_read=True)
+        SELECT * FROM found"""
+    ).format(columns=column_list(COLUMNS), audit=read_audited("read", "found")),
+    audits_read=True,
+)
 GET_VERSION_FOR_UPDATE = Query("students.lock_version", "SELECT version FROM students WHERE id = %(id)s FOR UPDATE")
-DELETE = Query("students.delete", sql.SQL(
-    """WITH deleted AS (DELETE FROM students WHERE id = %(id)s RETURNING id),
+DELETE = Query(
+    "students.delete",
+    sql.SQL(
+        """WITH deleted AS (DELETE FROM students WHERE id = %(id)s RETURNING id),
         {audit}
-        SELECT count(*) AS deleted FROM deleted""").format(audit=audited("delete", "deleted")))
+        SELECT count(*) AS deleted FROM deleted"""
+    ).format(audit=audited("delete", "deleted")),
+)
 COUNT = Query("students.count", "SELECT row_count FROM row_counts WHERE table_name = 'students'")
 
 _NAME_PREFIX = sql.SQL("lower(first_name) LIKE %(prefix)s OR lower(last_name) LIKE %(prefix)s")
@@ -51,13 +74,16 @@ _BY_STATUS = sql.SQL("status = %(status)s AND ")
 
 def _page(name: str, condition: sql.Composable = sql.SQL("")) -> Query:
     # One statement per filter combination: each keeps a plan fit for its own indexes.
-    return Query(name, sql.SQL(
-        """WITH found AS (
+    return Query(
+        name,
+        sql.SQL(
+            """WITH found AS (
                 SELECT {columns} FROM students WHERE {condition}id > %(after)s ORDER BY id LIMIT %(limit)s),
             {audit}
-            SELECT * FROM found ORDER BY id""").format(
-        columns=column_list(COLUMNS), condition=condition, audit=read_audited("list", "found")),
-        audits_read=True)
+            SELECT * FROM found ORDER BY id"""
+        ).format(columns=column_list(COLUMNS), condition=condition, audit=read_audited("list", "found")),
+        audits_read=True,
+    )
 
 
 LIST = _page("students.list")
@@ -66,15 +92,17 @@ SEARCH = _page("students.search", sql.SQL("{} AND ").format(_NAME_OR_EMAIL_PREFI
 SEARCH_BY_STATUS = _page("students.search_by_status", sql.SQL("{}{} AND ").format(_BY_STATUS, _NAME_OR_EMAIL_PREFIX))
 # Teachers see no email, so they cannot search by it either.
 SEARCH_NAMES = _page("students.search_names", sql.SQL("({}) AND ").format(_NAME_PREFIX))
-SEARCH_NAMES_BY_STATUS = _page("students.search_names_by_status",
-                               sql.SQL("{}({}) AND ").format(_BY_STATUS, _NAME_PREFIX))
-_PAGES = {
-    # (status filter, prefix search, emails searchable)
-    (False, False, True): LIST, (False, False, False): LIST,
-    (True, False, True): LIST_BY_STATUS, (True, False, False): LIST_BY_STATUS,
-    (False, True, True): SEARCH, (True, True, True): SEARCH_BY_STATUS,
-    (False, True, False): SEARCH_NAMES, (True, True, False): SEARCH_NAMES_BY_STATUS,
-}
+SEARCH_NAMES_BY_STATUS = _page(
+    "students.search_names_by_status", sql.SQL("{}({}) AND ").format(_BY_STATUS, _NAME_PREFIX)
+)
+
+
+def _page_query(by_status: bool, prefix_search: bool, emails_searchable: bool) -> Query:
+    if not prefix_search:
+        return LIST_BY_STATUS if by_status else LIST
+    if emails_searchable:
+        return SEARCH_BY_STATUS if by_status else SEARCH
+    return SEARCH_NAMES_BY_STATUS if by_status else SEARCH_NAMES
 
 
 class StudentRepository:
@@ -98,14 +126,22 @@ class StudentRepository:
         row = self._executor.fetch_one(COUNT)
         return int(row["row_count"]) if row else 0
 
-    def page(self, after_id: int, limit: int, *, caller: Caller, status: StudentStatus | None, prefix: str | None,
-             search_emails: bool) -> list[Student]:
+    def page(
+        self,
+        after_id: int,
+        limit: int,
+        *,
+        caller: Caller,
+        status: StudentStatus | None,
+        prefix: str | None,
+        search_emails: bool,
+    ) -> list[Student]:
         params: dict[str, Any] = {"after": after_id, "limit": limit, **actor(caller)}
         if status is not None:
             params["status"] = status.value
         if prefix is not None:
             params["prefix"] = like_prefix(prefix)
-        query = _PAGES[(status is not None, prefix is not None, search_emails)]
+        query = _page_query(status is not None, prefix is not None, search_emails)
         return [Student.model_validate(row) for row in self._executor.fetch_all(query, params)]
 
     def current_version_for_update(self, student_id: int) -> int | None:
@@ -118,8 +154,9 @@ class StudentRepository:
         fields = tuple(field for field in UPDATABLE if field in changes)
         query = update_query("students.update", "students", COLUMNS, fields, audit_action="update")
         with integrity_errors_translated(REFUSALS):
-            row = self._executor.fetch_one(query, {**{field: changes[field] for field in fields}, "id": student_id,
-                                                   **actor(caller)})
+            row = self._executor.fetch_one(
+                query, {**{field: changes[field] for field in fields}, "id": student_id, **actor(caller)}
+            )
         return Student.model_validate(row)
 
 

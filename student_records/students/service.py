@@ -8,13 +8,7 @@ from functools import partial
 
 from observability import business
 
-from ..access import (
-    Caller,
-    may_see_full_record,
-    require_directory_reader,
-    require_writer,
-    sees_full_records,
-)
+from ..access import Caller, may_see_full_record, require_directory_reader, require_writer, sees_full_records
 from ..concurrency import version_checked
 from ..data.database import Session
 from ..errors import DatabaseUnavailable, DuplicateStudent, IdempotencyKeyReused, StudentNotFound
@@ -79,8 +73,14 @@ class StudentService(Service):
         """Applies the fields present in the patch; `if_match` or patch.version guard against lost updates."""
         require_writer(caller)
         changes = patch.model_dump(mode="json", include=set(patch.changes()))
-        with version_checked(self._database, StudentRepository, student_id, if_match, patch.version,
-                             missing=partial(StudentNotFound, student_id)) as students:
+        with version_checked(
+            self._database,
+            StudentRepository,
+            student_id,
+            if_match,
+            patch.version,
+            missing=partial(StudentNotFound, student_id),
+        ) as students:
             student = students.update(caller, student_id, changes)
         business.student_updated()
         return student
@@ -96,8 +96,12 @@ class StudentService(Service):
         full = sees_full_records(caller)
         filters = (query.status.value if query.status else None, query.q)
         students = StudentRepository(self._database)
-        page = self._pager.page(StudentPage, query, filters, partial(
-            students.page, caller=caller, status=query.status, prefix=query.q, search_emails=full))
+        page = self._pager.page(
+            StudentPage,
+            query,
+            filters,
+            partial(students.page, caller=caller, status=query.status, prefix=query.q, search_emails=full),
+        )
         if full:
             return page
         return StudentDirectoryPage(items=[_directory(student) for student in page.items], next_cursor=page.next_cursor)
@@ -110,8 +114,9 @@ class StudentService(Service):
 class IdempotentCreation:
     """One create under an Idempotency-Key, inside the transaction that records its answer (see create_once)."""
 
-    def __init__(self, session: Session, store: IdempotencyStore, caller: Caller, data: StudentCreate,
-                 request_hash: str) -> None:
+    def __init__(
+        self, session: Session, store: IdempotencyStore, caller: Caller, data: StudentCreate, request_hash: str
+    ) -> None:
         self._session = session
         self._store = store
         self._caller = caller
@@ -152,5 +157,5 @@ def _directory(student: Student) -> StudentDirectoryEntry:
 def _replayed(recorded: tuple[str, RecordedAnswer], request_hash: str) -> RecordedAnswer:
     recorded_hash, answer = recorded
     if recorded_hash != request_hash:
-        raise IdempotencyKeyReused()
+        raise IdempotencyKeyReused
     return answer

@@ -10,8 +10,10 @@ from .models import GradeScaleEntry, Transcript
 
 # The whole transcript in one statement, GPAs included: credit-weighted over graded (so completed)
 # enrollments, per term and overall, rounded to two decimals. No row when the student does not exist.
-TRANSCRIPT = Query("transcripts.get", sql.SQL(
-    """WITH student AS (SELECT id AS student_id, student_number FROM students WHERE id = %(student_id)s),
+TRANSCRIPT = Query(
+    "transcripts.get",
+    sql.SQL(
+        """WITH student AS (SELECT id AS student_id, student_number FROM students WHERE id = %(student_id)s),
         {audit},
         lines AS (
             SELECT t.id AS term_id, t.code AS term_code, t.starts_on, t.ends_on,
@@ -40,8 +42,10 @@ TRANSCRIPT = Query("transcripts.get", sql.SQL(
                    'gpa', round(t.grade_points / nullif(t.graded_credits, 0), 2)
                ) ORDER BY t.starts_on, t.term_id) FILTER (WHERE t.term_id IS NOT NULL), '[]') AS terms
         FROM student s LEFT JOIN by_term t ON true
-        GROUP BY s.student_id, s.student_number""").format(audit=read_audited("transcript", "student", "student_id")),
-    audits_read=True)
+        GROUP BY s.student_id, s.student_number"""
+    ).format(audit=read_audited("transcript", "student", "student_id")),
+    audits_read=True,
+)
 GRADE_SCALE = Query("grades.scale", "SELECT grade, points FROM grade_scale ORDER BY points DESC, grade")
 
 

@@ -49,8 +49,11 @@ def new_offering(api, *, course_id: int | None = None, term_id: int | None = Non
 
 
 def enroll(api, offering_id: int, student_id: int, headers: dict[str, str] | None = None) -> Reply:
-    return api.send(Call("POST", f"/offerings/{offering_id}/enrollments", json_body={"student_id": student_id},
-                         headers=headers or {}))
+    return api.send(
+        Call(
+            "POST", f"/offerings/{offering_id}/enrollments", json_body={"student_id": student_id}, headers=headers or {}
+        )
+    )
 
 
 def new_enrollment(api, offering_id: int, student_id: int) -> dict:
@@ -58,10 +61,12 @@ def new_enrollment(api, offering_id: int, student_id: int) -> dict:
 
 
 def record_grade(api, enrollment_id: int, grade: str, headers: dict[str, str] | None = None) -> Reply:
-    return api.send(Call("PUT", f"/enrollments/{enrollment_id}/grade", json_body={"grade": grade},
-                         headers=headers or {}))
+    return api.send(
+        Call("PUT", f"/enrollments/{enrollment_id}/grade", json_body={"grade": grade}, headers=headers or {})
+    )
 
 
 def drop(api, enrollment_id: int, headers: dict[str, str] | None = None) -> Reply:
-    return api.send(Call("PATCH", f"/enrollments/{enrollment_id}", json_body={"status": "dropped"},
-                         headers=headers or {}))
+    return api.send(
+        Call("PATCH", f"/enrollments/{enrollment_id}", json_body={"status": "dropped"}, headers=headers or {})
+    )

@@ -10,17 +10,18 @@ from tests.doors import Call
 TEACHER = "teacher-of-the-offering"
 ROLES = ["anonymous", "admin", "registrar", "teacher", "other_teacher", "own", "other"]
 # Every route answers 401 without a token; per route, what each other role gets:
-_MANAGERS_ONLY = dict(admin=200, registrar=200, teacher=403, other_teacher=403, own=403, other=403)
+_MANAGERS_ONLY = {"admin": 200, "registrar": 200, "teacher": 403, "other_teacher": 403, "own": 403, "other": 403}
 _MANAGERS_CREATE = {role: 201 if status == 200 else status for role, status in _MANAGERS_ONLY.items()}
-_EVERYONE = dict(admin=200, registrar=200, teacher=200, other_teacher=200, own=200, other=200)
+_EVERYONE = {"admin": 200, "registrar": 200, "teacher": 200, "other_teacher": 200, "own": 200, "other": 200}
 
 MATRIX = {  # (method, path template, body name) -> status by role
     ("POST", "/courses", "course"): _MANAGERS_CREATE,
     ("GET", "/courses", None): _EVERYONE,
     ("GET", "/courses/{course}", None): _EVERYONE,
     ("PATCH", "/courses/{course}", "course_patch"): _MANAGERS_ONLY,
-    ("DELETE", "/courses/{spare_course}", None): {role: 204 if status == 200 else status
-                                                  for role, status in _MANAGERS_ONLY.items()},
+    ("DELETE", "/courses/{spare_course}", None): {
+        role: 204 if status == 200 else status for role, status in _MANAGERS_ONLY.items()
+    },
     ("POST", "/terms", "term"): _MANAGERS_CREATE,
     ("GET", "/terms", None): _EVERYONE,
     ("GET", "/terms/{term}", None): _EVERYONE,
@@ -40,20 +41,40 @@ MATRIX = {  # (method, path template, body name) -> status by role
 
 def _records(db) -> dict[str, int]:
     """An offering of a course in a term with one enrolled student, and a spare course and student."""
-    own, spare = (row[0] for row in db.execute(
-        "INSERT INTO students (first_name, last_name, email)"
-        " VALUES ('Own', 'Student', 'own@example.org'), ('Spare', 'Student', 'spare@example.org') RETURNING id"))
-    course, spare_course = (row[0] for row in db.execute(
-        "INSERT INTO courses (code, title, credits, department)"
-        " VALUES ('CS-1', 'Offered', 3, 'CS'), ('CS-2', 'Spare', 3, 'CS') RETURNING id"))
-    term = db.execute("INSERT INTO terms (code, starts_on, ends_on)"
-                      " VALUES ('2026-FALL', '2026-09-01', '2026-12-18') RETURNING id").fetchone()[0]
-    offering = db.execute("INSERT INTO course_offerings (course_id, term_id, teacher_sub, capacity, enrolled_count)"
-                          " VALUES (%s, %s, %s, 10, 1) RETURNING id", (course, term, TEACHER)).fetchone()[0]
-    enrollment = db.execute("INSERT INTO enrollments (offering_id, student_id) VALUES (%s, %s) RETURNING id",
-                            (offering, own)).fetchone()[0]
-    return dict(student=own, spare_student=spare, course=course, spare_course=spare_course, term=term,
-                offering=offering, enrollment=enrollment)
+    own, spare = (
+        row[0]
+        for row in db.execute(
+            "INSERT INTO students (first_name, last_name, email)"
+            " VALUES ('Own', 'Student', 'own@example.org'), ('Spare', 'Student', 'spare@example.org') RETURNING id"
+        )
+    )
+    course, spare_course = (
+        row[0]
+        for row in db.execute(
+            "INSERT INTO courses (code, title, credits, department)"
+            " VALUES ('CS-1', 'Offered', 3, 'CS'), ('CS-2', 'Spare', 3, 'CS') RETURNING id"
+        )
+    )
+    term = db.execute(
+        "INSERT INTO terms (code, starts_on, ends_on) VALUES ('2026-FALL', '2026-09-01', '2026-12-18') RETURNING id"
+    ).fetchone()[0]
+    offering = db.execute(
+        "INSERT INTO course_offerings (course_id, term_id, teacher_sub, capacity, enrolled_count)"
+        " VALUES (%s, %s, %s, 10, 1) RETURNING id",
+        (course, term, TEACHER),
+    ).fetchone()[0]
+    enrollment = db.execute(
+        "INSERT INTO enrollments (offering_id, student_id) VALUES (%s, %s) RETURNING id", (offering, own)
+    ).fetchone()[0]
+    return {
+        "student": own,
+        "spare_student": spare,
+        "course": course,
+        "spare_course": spare_course,
+        "term": term,
+        "offering": offering,
+        "enrollment": enrollment,
+    }
 
 
 def _body(name: str | None, records: dict[str, int]) -> dict | None:
@@ -61,8 +82,12 @@ def _body(name: str | None, records: dict[str, int]) -> dict | None:
         "course": {"code": "NEW-1", "title": "New", "credits": 2, "department": "CS"},
         "course_patch": {"title": "Renamed"},
         "term": {"code": "2027-SPRING", "starts_on": "2027-01-11", "ends_on": "2027-05-07"},
-        "offering": {"course_id": records["spare_course"], "term_id": records["term"], "teacher_sub": "t",
-                     "capacity": 5},
+        "offering": {
+            "course_id": records["spare_course"],
+            "term_id": records["term"],
+            "teacher_sub": "t",
+            "capacity": 5,
+        },
         "offering_patch": {"capacity": 20},
         "enrollment": {"student_id": records["spare_student"]},
         "drop": {"status": "dropped"},
@@ -94,8 +119,15 @@ def test_role_matrix(api, db, route):
     records = _records(db)
     for role in ROLES:
         # When the route is called with this role's token
-        reply = api.send(Call(method, template.format(**records), json_body=_body(body, records),
-                              headers=_headers(role, records["student"]), as_admin=False))
+        reply = api.send(
+            Call(
+                method,
+                template.format(**records),
+                json_body=_body(body, records),
+                headers=_headers(role, records["student"]),
+                as_admin=False,
+            )
+        )
         answers[role] = reply.status
         if reply.status in (401, 403, 404):
             assert reply.content_type == "application/problem+json"

@@ -12,15 +12,57 @@ DIRECTORY_FIELDS = {"id", "student_number", "first_name", "last_name", "status"}
 
 # role -> expected status, per route; "own"/"other" are a student token for that record or another one.
 MATRIX = {
-    ("GET", "/health"): dict(anonymous=200, admin=200, registrar=200, teacher=200, own=200, other=200),
-    ("GET", "/health/ready"): dict(anonymous=200, admin=200, registrar=200, teacher=200, own=200, other=200),
-    ("GET", "/students/count"): dict(anonymous=401, admin=200, registrar=200, teacher=200, own=403, other=403),
-    ("GET", "/students"): dict(anonymous=401, admin=200, registrar=200, teacher=200, own=403, other=403),
-    ("POST", "/students"): dict(anonymous=401, admin=201, registrar=201, teacher=403, own=403, other=403),
-    ("GET", "/students/{id}"): dict(anonymous=401, admin=200, registrar=200, teacher=200, own=200, other=404),
-    ("PATCH", "/students/{id}"): dict(anonymous=401, admin=200, registrar=200, teacher=403, own=403, other=403),
-    ("DELETE", "/students/{id}"): dict(anonymous=401, admin=204, registrar=204, teacher=403, own=403, other=403),
-    ("GET", "/students/{id}/audit"): dict(anonymous=401, admin=200, registrar=403, teacher=403, own=403, other=403),
+    ("GET", "/health"): {"anonymous": 200, "admin": 200, "registrar": 200, "teacher": 200, "own": 200, "other": 200},
+    ("GET", "/health/ready"): {
+        "anonymous": 200,
+        "admin": 200,
+        "registrar": 200,
+        "teacher": 200,
+        "own": 200,
+        "other": 200,
+    },
+    ("GET", "/students/count"): {
+        "anonymous": 401,
+        "admin": 200,
+        "registrar": 200,
+        "teacher": 200,
+        "own": 403,
+        "other": 403,
+    },
+    ("GET", "/students"): {"anonymous": 401, "admin": 200, "registrar": 200, "teacher": 200, "own": 403, "other": 403},
+    ("POST", "/students"): {"anonymous": 401, "admin": 201, "registrar": 201, "teacher": 403, "own": 403, "other": 403},
+    ("GET", "/students/{id}"): {
+        "anonymous": 401,
+        "admin": 200,
+        "registrar": 200,
+        "teacher": 200,
+        "own": 200,
+        "other": 404,
+    },
+    ("PATCH", "/students/{id}"): {
+        "anonymous": 401,
+        "admin": 200,
+        "registrar": 200,
+        "teacher": 403,
+        "own": 403,
+        "other": 403,
+    },
+    ("DELETE", "/students/{id}"): {
+        "anonymous": 401,
+        "admin": 204,
+        "registrar": 204,
+        "teacher": 403,
+        "own": 403,
+        "other": 403,
+    },
+    ("GET", "/students/{id}/audit"): {
+        "anonymous": 401,
+        "admin": 200,
+        "registrar": 403,
+        "teacher": 403,
+        "own": 403,
+        "other": 403,
+    },
 }
 ROLES = ["anonymous", "admin", "registrar", "teacher", "own", "other"]
 
@@ -84,8 +126,15 @@ def _forged(**claims) -> str:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
-    payload = {"sub": "mallory", "iss": "https://student-records.local/issuer", "aud": "student-records-local",
-               "iat": now, "exp": now + 600, "cognito:groups": ["admin"], **claims}
+    payload = {
+        "sub": "mallory",
+        "iss": "https://student-records.local/issuer",
+        "aud": "student-records-local",
+        "iat": now,
+        "exp": now + 600,
+        "cognito:groups": ["admin"],
+        **claims,
+    }
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": "local-dev-key"})
 
 
@@ -96,8 +145,15 @@ def _signed(**claims) -> str:
 
     key = (Path(os.environ["AUTH_KEY_DIR"]) / "signing-key.pem").read_bytes()
     now = int(time.time())
-    payload = {"sub": "someone", "iss": "https://student-records.local/issuer", "aud": "student-records-local",
-               "iat": now, "exp": now + 600, "cognito:groups": ["admin"], **claims}
+    payload = {
+        "sub": "someone",
+        "iss": "https://student-records.local/issuer",
+        "aud": "student-records-local",
+        "iat": now,
+        "exp": now + 600,
+        "cognito:groups": ["admin"],
+        **claims,
+    }
     payload = {k: v for k, v in payload.items() if v is not None}
     return jwt.encode(payload, key, algorithm="RS256", headers={"kid": "local-dev-key"})
 
@@ -110,8 +166,11 @@ def _signed(**claims) -> str:
         ("other issuer", lambda: f"Bearer {_signed(iss='https://evil.example')}", 401),
         ("other audience", lambda: f"Bearer {_signed(aud='another-app')}", 401),
         ("no subject", lambda: f"Bearer {_signed(sub=None)}", 401),
-        ("alg none", lambda: "Bearer " + jwt.encode({"sub": "x", "cognito:groups": ["admin"]}, None, algorithm="none"),
-         401),
+        (
+            "alg none",
+            lambda: "Bearer " + jwt.encode({"sub": "x", "cognito:groups": ["admin"]}, None, algorithm="none"),
+            401,
+        ),
         ("garbage", lambda: "Bearer not.a.jwt", 401),
         ("basic scheme", lambda: "Basic YWRtaW46YWRtaW4=", 401),
         ("no role", lambda: f"Bearer {_signed(**{'cognito:groups': ['parents']})}", 403),

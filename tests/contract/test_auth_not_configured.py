@@ -67,8 +67,11 @@ def test_the_missing_settings_are_logged_once_per_application(capsys, api):
         assert api.send(Call("GET", "/students/count")).status == 503
     api.send(Call("GET", "/health/ready", as_admin=False))
     # Then one warning names the missing variables, not one per request
-    warnings = [line for line in _log_lines(capsys.readouterr().out)
-                if line.get("level") == "WARNING" and "authentication is not configured" in line["message"]]
+    warnings = [
+        line
+        for line in _log_lines(capsys.readouterr().out)
+        if line.get("level") == "WARNING" and "authentication is not configured" in line["message"]
+    ]
     assert len(warnings) == 1, warnings
     assert all(name in warnings[0]["message"] for name in AUTH_VARIABLES)
 
@@ -83,8 +86,10 @@ ONE_KEY_SOURCE = "set exactly one of AUTH_JWKS_FILE and AUTH_JWKS_URL"
         (ISSUER_AND_AUDIENCE, ONE_KEY_SOURCE),
         ({**ISSUER_AND_AUDIENCE, "AUTH_JWKS_FILE": "/jwks.json", "AUTH_JWKS_URL": "https://i/jwks"}, ONE_KEY_SOURCE),
         ({**ISSUER_AND_AUDIENCE, "AUTH_JWKS_URL": "http://i/jwks"}, "AUTH_JWKS_URL must start with https:// or s3://"),
-        ({**ISSUER_AND_AUDIENCE, "AUTH_JWKS_URL": "s3://bucket-only", "AWS_REGION": "eu-west-1"},
-         "AUTH_JWKS_URL must name an object: s3://bucket/key"),
+        (
+            {**ISSUER_AND_AUDIENCE, "AUTH_JWKS_URL": "s3://bucket-only", "AWS_REGION": "eu-west-1"},
+            "AUTH_JWKS_URL must name an object: s3://bucket/key",
+        ),
         ({**ISSUER_AND_AUDIENCE, "AUTH_JWKS_URL": "s3://bucket/jwks.json"}, "AWS_REGION (or AWS_DEFAULT_REGION)"),
         ({"AUTH_AUDIENCE": "app", "AUTH_JWKS_FILE": "/keys.json"}, "AUTH_ISSUER is not set"),
     ],

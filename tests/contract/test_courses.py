@@ -126,8 +126,9 @@ class TestUpdate:
     def test_stale_if_match_is_412(self, api):
         created = new_course(api)
         api.send(Call("PATCH", f"/courses/{created['id']}", json_body={"credits": 4}))
-        reply = api.send(Call("PATCH", f"/courses/{created['id']}", json_body={"credits": 5},
-                              headers={"If-Match": '"1"'}))
+        reply = api.send(
+            Call("PATCH", f"/courses/{created['id']}", json_body={"credits": 5}, headers={"If-Match": '"1"'})
+        )
         assert reply.status == 412
         assert reply.json["current_version"] == 2
 
@@ -155,8 +156,9 @@ class TestUpdate:
 
     def test_teachers_cannot_change_courses(self, api):
         created = new_course(api)
-        reply = api.send(Call("PATCH", f"/courses/{created['id']}", json_body={"title": "X"},
-                              headers=as_role("teacher")))
+        reply = api.send(
+            Call("PATCH", f"/courses/{created['id']}", json_body={"title": "X"}, headers=as_role("teacher"))
+        )
         assert reply.status == 403
 
 
@@ -237,9 +239,13 @@ class TestList:
         _seed(db, 5000)
         db.execute("ANALYZE courses")
         # When the search is planned
-        plan = "\n".join(row[0] for row in db.execute(
-            "EXPLAIN SELECT id FROM courses WHERE (lower(code) LIKE 'math-12%' OR lower(title) LIKE 'math-12%')"
-            " AND id > 0 ORDER BY id LIMIT 51"))
+        plan = "\n".join(
+            row[0]
+            for row in db.execute(
+                "EXPLAIN SELECT id FROM courses WHERE (lower(code) LIKE 'math-12%' OR lower(title) LIKE 'math-12%')"
+                " AND id > 0 ORDER BY id LIMIT 51"
+            )
+        )
         # Then it reads the prefix indexes
         assert "courses_code_prefix_idx" in plan, plan
 

@@ -15,8 +15,13 @@ def _operation(operation_id: str):
     return next(operation for operation in OPERATIONS if operation.operation_id == operation_id)
 
 
-def _request(method: str, path_params: dict[str, str], body: bytes | None = None, token: str | None = None,
-             correlation_id: str = "carried-correlation-id") -> ApiRequest:
+def _request(
+    method: str,
+    path_params: dict[str, str],
+    body: bytes | None = None,
+    token: str | None = None,
+    correlation_id: str = "carried-correlation-id",
+) -> ApiRequest:
     headers = {"content-type": "application/json"}
     if token is not None:
         headers["authorization"] = f"Bearer {token}"
@@ -31,15 +36,17 @@ def test_the_caller_acts_under_the_correlation_id_the_request_carries(db, applic
     # Then the audit row of the access names the request's id, and its caller
     assert response.status == 201, response.body
     assert db.execute("SELECT actor, correlation_id FROM student_audit").fetchall() == [
-        ("registrar-1", "carried-correlation-id")]
+        ("registrar-1", "carried-correlation-id")
+    ]
 
 
 def test_the_route_is_named_for_the_request_being_observed(capsys, db, application):
     # Given a request being observed (as a door's instrumentation does)
     observation = RequestObservation(FLASK, "GET", "observed-id")
     # When a malformed id reaches an operation with a templated path
-    response = application.api.dispatch(_operation("getStudent"),
-                                        _request("GET", {"student_id": "abc"}, token=token_for("admin")))
+    response = application.api.dispatch(
+        _operation("getStudent"), _request("GET", {"student_id": "abc"}, token=token_for("admin"))
+    )
     observation.finish(response.status)
     # Then the error is its problem document, and the request is logged under the route's template
     assert (response.status, response.content_type) == (422, "application/problem+json")

@@ -46,30 +46,48 @@ ACADEMIC_SCENARIOS = (
 )
 ACADEMIC_STATUS = {name: status for name, status, _, _ in ACADEMIC_SCENARIOS}
 # The status both doors must give where the rule decides it (the other scenarios only have to agree)
-EXPECTED_STATUS = {**ACADEMIC_STATUS, "create without content type": 415, "create repeating a key": 400,
-                   "get encoded id": 200, "get encoded traversal": 404, "get double-encoded id": 422,
-                   "get empty segment": 404}
+EXPECTED_STATUS = {
+    **ACADEMIC_STATUS,
+    "create without content type": 415,
+    "create repeating a key": 400,
+    "get encoded id": 200,
+    "get encoded traversal": 404,
+    "get double-encoded id": 422,
+    "get empty segment": 404,
+}
 
 SCENARIOS = {
-    "create": [Call("POST", "/students", json_body={"first_name": "Ada", "last_name": "L", "email": "ada@example.org"})],
+    "create": [
+        Call("POST", "/students", json_body={"first_name": "Ada", "last_name": "L", "email": "ada@example.org"})
+    ],
     "create invalid": [Call("POST", "/students", json_body={"first_name": 1, "email": "x", "extra": True})],
     "create malformed": [Call("POST", "/students", body=b"{", headers={"Content-Type": "application/json"})],
     "create duplicate": [
         Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "dup@example.org"}),
         Call("POST", "/students", json_body={"first_name": "C", "last_name": "D", "email": "DUP@example.org"}),
     ],
-    "get": [Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "g@example.org"}),
-            Call("GET", "/students/1")],
+    "get": [
+        Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "g@example.org"}),
+        Call("GET", "/students/1"),
+    ],
     "get missing": [Call("GET", "/students/77")],
     "get malformed id": [Call("GET", "/students/x1")],
-    "patch": [Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "p@example.org"}),
-              Call("PATCH", "/students/1", json_body={"status": "withdrawn"}, headers={"If-Match": '"1"'})],
-    "patch stale": [Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "s@example.org"}),
-                    Call("PATCH", "/students/1", json_body={"status": "withdrawn", "version": 9})],
-    "delete": [Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "d@example.org"}),
-               Call("DELETE", "/students/1")],
-    "list": [Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "l@example.org"}),
-             Call("GET", "/students?limit=1&q=a")],
+    "patch": [
+        Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "p@example.org"}),
+        Call("PATCH", "/students/1", json_body={"status": "withdrawn"}, headers={"If-Match": '"1"'}),
+    ],
+    "patch stale": [
+        Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "s@example.org"}),
+        Call("PATCH", "/students/1", json_body={"status": "withdrawn", "version": 9}),
+    ],
+    "delete": [
+        Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "d@example.org"}),
+        Call("DELETE", "/students/1"),
+    ],
+    "list": [
+        Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "l@example.org"}),
+        Call("GET", "/students?limit=1&q=a"),
+    ],
     "list bad limit": [Call("GET", "/students?limit=0")],
     "list forged cursor": [Call("GET", "/students?cursor=Zm9yZ2Vk")],
     "count": [Call("GET", "/students/count")],
@@ -81,18 +99,27 @@ SCENARIOS = {
         name: ACADEMIC_SETUP[:steps] + extra for name, _, steps, extra in ACADEMIC_SCENARIOS
     },
     # One rule for both doors: a body must be declared JSON, name each key once, and decode; a path is decoded once.
-    "create without content type": [Call("POST", "/students", body=b'{"first_name": "A", "last_name": "B",'
-                                                                  b' "email": "n@example.org"}')],
-    "create repeating a key": [Call("POST", "/students", body=b'{"first_name": "A", "last_name": "B", "first_name": 1,'
-                                                             b' "email": "k@example.org"}',
-                                    headers={"Content-Type": "application/json"})],
-    "get encoded id": [Call("POST", "/students", json_body={"first_name": "A", "last_name": "B",
-                                                            "email": "e@example.org"}),
-                       Call("GET", "/students/%31")],
+    "create without content type": [
+        Call("POST", "/students", body=b'{"first_name": "A", "last_name": "B", "email": "n@example.org"}')
+    ],
+    "create repeating a key": [
+        Call(
+            "POST",
+            "/students",
+            body=b'{"first_name": "A", "last_name": "B", "first_name": 1, "email": "k@example.org"}',
+            headers={"Content-Type": "application/json"},
+        )
+    ],
+    "get encoded id": [
+        Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "e@example.org"}),
+        Call("GET", "/students/%31"),
+    ],
     "get encoded traversal": [Call("GET", "/students/..%2F..%2Fetc%2Fpasswd")],
     "get double-encoded id": [Call("GET", "/students/%2531")],
     "get empty segment": [Call("GET", "/students//1")],
-    "too large": [Call("POST", "/students", body=b'{"a":"' + b"x" * 70_000 + b'"}', headers={"Content-Type": "application/json"})],
+    "too large": [
+        Call("POST", "/students", body=b'{"a":"' + b"x" * 70_000 + b'"}', headers={"Content-Type": "application/json"})
+    ],
 }
 
 

@@ -1,7 +1,7 @@
 """Enrollments on both doors: enroll, rosters, one enrollment, drop and grades; capacity under concurrency
 (Flask door); the audit trail of each."""
 
-
+from tests.concurrency import run_concurrently
 from tests.contract.academic_records import (
     as_role,
     drop,
@@ -11,7 +11,6 @@ from tests.contract.academic_records import (
     new_student,
     record_grade,
 )
-from tests.concurrency import run_concurrently
 from tests.doors import Call, FlaskDoor
 
 PROBLEM = "application/problem+json"
@@ -66,8 +65,9 @@ class TestEnroll:
         new_enrollment(api, offering["id"], student["id"])
         reply = enroll(api, offering["id"], student["id"])
         assert reply.status == 409
-        assert reply.json["errors"] == [{"field": "student_id", "in": "body", "message": reply.json["detail"],
-                                         "type": "unique"}]
+        assert reply.json["errors"] == [
+            {"field": "student_id", "in": "body", "message": reply.json["detail"], "type": "unique"}
+        ]
         assert _seats_taken(api, offering["id"]) == 1
 
     def test_a_completed_enrollment_is_not_enrolled_again(self, api):
@@ -105,8 +105,14 @@ class TestEnroll:
         for body in ({}, {"student_id": "1"}, {"student_id": 0}, {"student_id": 1, "grade": "A"}, [1]):
             reply = api.send(Call("POST", f"/offerings/{offering['id']}/enrollments", json_body=body))
             assert reply.status == 422, body
-        reply = api.send(Call("POST", f"/offerings/{offering['id']}/enrollments", body=b"{",
-                              headers={"Content-Type": "application/json"}))
+        reply = api.send(
+            Call(
+                "POST",
+                f"/offerings/{offering['id']}/enrollments",
+                body=b"{",
+                headers={"Content-Type": "application/json"},
+            )
+        )
         assert reply.status == 400
         assert api.send(Call("POST", "/offerings/x/enrollments", json_body={"student_id": 1})).status == 422
 
@@ -126,8 +132,13 @@ class TestRoster:
         # When its teacher asks for the roster, a page at a time
         headers = as_role("teacher", subject=TEACHER)
         first = api.send(Call("GET", f"/offerings/{offering['id']}/enrollments?limit=1", headers=headers))
-        second = api.send(Call("GET", f"/offerings/{offering['id']}/enrollments?limit=1&cursor="
-                                      f"{first.json['next_cursor']}", headers=headers))
+        second = api.send(
+            Call(
+                "GET",
+                f"/offerings/{offering['id']}/enrollments?limit=1&cursor={first.json['next_cursor']}",
+                headers=headers,
+            )
+        )
         # Then every enrollment comes once, with the student's directory fields and nothing more
         items = first.json["items"] + second.json["items"]
         assert [item["id"] for item in items] == [enrollment["id"] for enrollment in enrollments]
@@ -158,8 +169,11 @@ class TestGetEnrollment:
     def test_registrar_teacher_and_the_student_read_it(self, api):
         offering, student = new_offering(api, teacher_sub=TEACHER), new_student(api)
         enrollment = new_enrollment(api, offering["id"], student["id"])
-        for headers in (as_role("registrar"), as_role("teacher", subject=TEACHER),
-                        as_role("student", student_id=student["id"])):
+        for headers in (
+            as_role("registrar"),
+            as_role("teacher", subject=TEACHER),
+            as_role("student", student_id=student["id"]),
+        ):
             reply = api.send(Call("GET", f"/enrollments/{enrollment['id']}", headers=headers))
             assert reply.status == 200
             assert reply.json == enrollment
@@ -208,8 +222,14 @@ class TestDrop:
     def test_stale_if_match_is_412(self, api):
         offering = new_offering(api)
         enrollment = new_enrollment(api, offering["id"], new_student(api)["id"])
-        reply = api.send(Call("PATCH", f"/enrollments/{enrollment['id']}", json_body={"status": "dropped"},
-                              headers={"If-Match": '"7"'}))
+        reply = api.send(
+            Call(
+                "PATCH",
+                f"/enrollments/{enrollment['id']}",
+                json_body={"status": "dropped"},
+                headers={"If-Match": '"7"'},
+            )
+        )
         assert reply.status == 412
         assert reply.json["current_version"] == 1
         assert _seats_taken(api, offering["id"]) == 1
@@ -327,8 +347,9 @@ def test_32_concurrent_enrollments_into_the_last_seat_give_it_to_one(db, applica
     # Then one gets the seat and 31 a conflict, and the offering is exactly full
     assert sorted(reply.status for reply in replies) == [201] + [409] * 31
     assert _seats_taken(door, offering["id"]) == 3
-    enrolled = db.execute("SELECT count(*) FROM enrollments WHERE offering_id = %s AND status = 'enrolled'",
-                          (offering["id"],)).fetchone()[0]
+    enrolled = db.execute(
+        "SELECT count(*) FROM enrollments WHERE offering_id = %s AND status = 'enrolled'", (offering["id"],)
+    ).fetchone()[0]
     assert enrolled == 3
 
 

@@ -28,8 +28,10 @@ def test_readiness_names_a_schema_behind_the_code(api, db):
     try:
         reply = api.send(Call("GET", "/health/ready"))
     finally:
-        db.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                   (newest.version, newest.name, newest.checksum))
+        db.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+            (newest.version, newest.name, newest.checksum),
+        )
     assert reply.status == 503
     assert reply.content_type == "application/problem+json"
     assert reply.json["checks"]["schema"]["status"] == "failed"
@@ -56,5 +58,7 @@ def test_every_operation_is_routed(api):
     for operation in OPERATIONS:
         path = operation.path.replace("{student_id}", "1")
         reply = api.send(Call(operation.method, path, json_body={} if operation.body_model else None))
-        unmatched = reply.status == 405 or (reply.status == 404 and reply.json["detail"] == "no route matches this path")
+        unmatched = reply.status == 405 or (
+            reply.status == 404 and reply.json["detail"] == "no route matches this path"
+        )
         assert not unmatched, operation.operation_id

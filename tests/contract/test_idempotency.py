@@ -44,8 +44,9 @@ def test_a_recorded_conflict_is_replayed_too(api, db, create):
 
 def test_keys_belong_to_their_caller(api, db):
     mine = _post(api, "shared-key", token=token_for("registrar", subject="registrar-a"))
-    theirs = _post(api, "shared-key", {**BODY, "email": "other@example.org"},
-                   token=token_for("registrar", subject="registrar-b"))
+    theirs = _post(
+        api, "shared-key", {**BODY, "email": "other@example.org"}, token=token_for("registrar", subject="registrar-b")
+    )
     assert mine.status == theirs.status == 201
     assert _students(db) == 2
 
@@ -67,8 +68,9 @@ def test_malformed_key_is_422(api):
 def test_32_concurrent_creates_with_one_key_create_one_student(db, application):
     # Flask door: threads in one process hit the database concurrently (the Lambda door runs one at a time)
     door = FlaskDoor(application)
-    replies = run_concurrently(32, lambda _: door.send(
-        Call("POST", "/students", json_body=BODY, headers={"Idempotency-Key": "race-key"})))
+    replies = run_concurrently(
+        32, lambda _: door.send(Call("POST", "/students", json_body=BODY, headers={"Idempotency-Key": "race-key"}))
+    )
     assert {reply.status for reply in replies} == {201}
     assert len({reply.body for reply in replies}) == 1
     assert _students(db) == 1

@@ -6,9 +6,7 @@ from tests.doors import Call
 
 def _seed(db, rows):
     with db.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO students (first_name, last_name, email, status) VALUES (%s, %s, %s, %s)", rows
-        )
+        cursor.executemany("INSERT INTO students (first_name, last_name, email, status) VALUES (%s, %s, %s, %s)", rows)
 
 
 def _pages(api, path):
@@ -57,13 +55,16 @@ class TestList:
         assert statuses == {"graduated"}
 
     def test_search_by_name_or_email_prefix_case_insensitively(self, api, db):
-        _seed(db, [
-            ("Ada", "Lovelace", "ada@example.org", "active"),
-            ("Adam", "Smith", "smith@example.org", "active"),
-            ("Grace", "Adams", "grace@example.org", "inactive"),
-            ("Alan", "Turing", "adaptive@example.org", "active"),
-            ("Barbara", "Liskov", "barbara@example.org", "active"),
-        ])
+        _seed(
+            db,
+            [
+                ("Ada", "Lovelace", "ada@example.org", "active"),
+                ("Adam", "Smith", "smith@example.org", "active"),
+                ("Grace", "Adams", "grace@example.org", "inactive"),
+                ("Alan", "Turing", "adaptive@example.org", "active"),
+                ("Barbara", "Liskov", "barbara@example.org", "active"),
+            ],
+        )
         reply = api.send(Call("GET", "/students?q=ADA"))
         assert sorted(i["first_name"] for i in reply.json["items"]) == ["Ada", "Adam", "Alan", "Grace"]
         reply = api.send(Call("GET", "/students?q=ada&status=inactive"))
@@ -79,7 +80,8 @@ class TestList:
         _seed(db, [(f"F{i}", f"L{i}", f"s{i}@example.org", "active") for i in range(5000)])
         db.execute("ANALYZE students")
         plan = "\n".join(
-            row[0] for row in db.execute(
+            row[0]
+            for row in db.execute(
                 "EXPLAIN SELECT id FROM students WHERE (lower(first_name) LIKE 'f12%' OR lower(last_name) LIKE 'f12%'"
                 " OR lower(email) LIKE 'f12%') AND id > 0 ORDER BY id LIMIT 51"
             )

@@ -81,8 +81,9 @@ class TestCreateOffering:
         ):
             reply = api.send(Call("POST", "/offerings", json_body={**body, "teacher_sub": "t", "capacity": 5}))
             assert reply.status == 422
-            assert reply.json["errors"] == [{"field": field, "in": "body", "message": reply.json["detail"],
-                                             "type": "reference"}]
+            assert reply.json["errors"] == [
+                {"field": field, "in": "body", "message": reply.json["detail"], "type": "reference"}
+            ]
 
     def test_a_course_is_offered_once_per_term(self, api):
         offering = new_offering(api)
@@ -133,8 +134,14 @@ class TestReadOfferings:
 class TestUpdateOffering:
     def test_new_teacher_and_capacity(self, api):
         offering = new_offering(api)
-        reply = api.send(Call("PATCH", f"/offerings/{offering['id']}",
-                              json_body={"teacher_sub": "teacher-alan", "capacity": 40}, headers={"If-Match": '"1"'}))
+        reply = api.send(
+            Call(
+                "PATCH",
+                f"/offerings/{offering['id']}",
+                json_body={"teacher_sub": "teacher-alan", "capacity": 40},
+                headers={"If-Match": '"1"'},
+            )
+        )
         assert reply.status == 200
         assert (reply.json["teacher_sub"], reply.json["capacity"], reply.json["version"]) == ("teacher-alan", 40, 2)
         assert reply.headers["etag"] == '"2"'
@@ -154,8 +161,9 @@ class TestUpdateOffering:
     def test_stale_if_match_is_412(self, api):
         offering = new_offering(api)
         api.send(Call("PATCH", f"/offerings/{offering['id']}", json_body={"capacity": 10}))
-        reply = api.send(Call("PATCH", f"/offerings/{offering['id']}", json_body={"capacity": 12},
-                              headers={"If-Match": '"1"'}))
+        reply = api.send(
+            Call("PATCH", f"/offerings/{offering['id']}", json_body={"capacity": 12}, headers={"If-Match": '"1"'})
+        )
         assert reply.status == 412
         assert reply.json["current_version"] == 2
 
@@ -169,6 +177,12 @@ class TestUpdateOffering:
 
     def test_teachers_cannot_change_offerings_even_their_own(self, api):
         offering = new_offering(api, teacher_sub="teacher-grace")
-        reply = api.send(Call("PATCH", f"/offerings/{offering['id']}", json_body={"capacity": 99},
-                              headers=as_role("teacher", subject="teacher-grace")))
+        reply = api.send(
+            Call(
+                "PATCH",
+                f"/offerings/{offering['id']}",
+                json_body={"capacity": 99},
+                headers=as_role("teacher", subject="teacher-grace"),
+            )
+        )
         assert reply.status == 403

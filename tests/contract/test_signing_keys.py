@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from local_stack.dev_auth import AUDIENCE, ISSUER
 from rest_contract.identity import AuthUnavailable, Unauthenticated
 from rest_contract.token_verifier import KEYS_MAX_AGE_S, MIN_READ_INTERVAL_S, Authenticator, S3Object, SigningKeys
-from tests.doors import Call
-
 from tests.conftest import AWS_TEST_REGION as REGION
 from tests.conftest import SIGNING_KEYS_BUCKET as BUCKET
 from tests.conftest import SIGNING_KEYS_OBJECT as OBJECT_KEY
+from tests.doors import Call
+
 OBJECT_URI = f"s3://{BUCKET}/{OBJECT_KEY}"
 
 
@@ -35,8 +35,14 @@ class SigningKey:
 
     def token(self, subject: str = "someone", kid: str | None = None) -> str:
         now = int(time.time())
-        claims = {"sub": subject, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600,
-                  "cognito:groups": ["admin"]}
+        claims = {
+            "sub": subject,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now,
+            "exp": now + 600,
+            "cognito:groups": ["admin"],
+        }
         return jwt.encode(claims, self._private, algorithm="RS256", headers={"kid": kid or self.kid})
 
 
@@ -55,8 +61,12 @@ def s3(signing_keys_bucket):
 
 def publish(s3, *keys: SigningKey) -> None:
     """What the publisher (handlers/signing_keys.py) writes."""
-    s3.put_object(Bucket=BUCKET, Key=OBJECT_KEY, Body=json.dumps({"keys": [key.jwk() for key in keys]}),
-                  ContentType="application/json")
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=OBJECT_KEY,
+        Body=json.dumps({"keys": [key.jwk() for key in keys]}),
+        ContentType="application/json",
+    )
 
 
 class Verifier:
@@ -71,8 +81,9 @@ class Verifier:
             self.reads.append(self.clock.now)
             return source.read_json()
 
-        self.authenticator = Authenticator(issuer=ISSUER, audience=AUDIENCE,
-                                           keys=SigningKeys(counted_read, clock=self.clock))
+        self.authenticator = Authenticator(
+            issuer=ISSUER, audience=AUDIENCE, keys=SigningKeys(counted_read, clock=self.clock)
+        )
 
     def subject(self, token: str) -> str:
         return self.authenticator.identify(f"Bearer {token}").subject
@@ -147,7 +158,10 @@ def test_forged_key_ids_read_the_object_at_most_once_a_minute(s3, verifier):
             verifier.authenticator.identify(f"Bearer {attacker.token(kid=uuid.uuid4().hex)}")
     # Then the object was read once a minute, no more
     assert len(verifier.reads) == 4
-    assert all(later - earlier >= MIN_READ_INTERVAL_S for earlier, later in zip(verifier.reads, verifier.reads[1:]))
+    assert all(
+        later - earlier >= MIN_READ_INTERVAL_S
+        for earlier, later in zip(verifier.reads, verifier.reads[1:], strict=False)
+    )
     # And genuine tokens were never refused
     assert verifier.subject(genuine.token("ada")) == "ada"
 

@@ -85,8 +85,13 @@ class TestCreate:
     def test_dates_are_only_read_in_iso_form(self, api, db):
         # A number of seconds written as text is a date to pydantic ("0" is 1970-01-01): not to this API
         for date_of_birth, enrolled_on in (("0", "2020-01-01"), ("2000-01-01", "86400"), ("2000-1-1", "2020-01-01")):
-            body = {"first_name": "A", "last_name": "B", "email": "iso@example.org", "date_of_birth": date_of_birth,
-                    "enrolled_on": enrolled_on}
+            body = {
+                "first_name": "A",
+                "last_name": "B",
+                "email": "iso@example.org",
+                "date_of_birth": date_of_birth,
+                "enrolled_on": enrolled_on,
+            }
             reply = api.send(Call("POST", "/students", json_body=body))
             assert reply.status == 422, body
             assert _field_names(reply) == ({"date_of_birth"} if date_of_birth != "2000-01-01" else {"enrolled_on"})
@@ -102,12 +107,16 @@ class TestCreate:
         assert reply.status == 422
 
     def test_malformed_json_is_a_bad_request(self, api):
-        reply = api.send(Call("POST", "/students", body=b'{"first_name": ', headers={"Content-Type": "application/json"}))
+        reply = api.send(
+            Call("POST", "/students", body=b'{"first_name": ', headers={"Content-Type": "application/json"})
+        )
         assert reply.status == 400
         assert reply.json["type"] == "urn:student-records:problem:malformed-request"
 
     def test_non_utf8_body_is_a_bad_request(self, api):
-        reply = api.send(Call("POST", "/students", body=b'{"first_name": "\xff\xfe"}', headers={"Content-Type": "application/json"}))
+        reply = api.send(
+            Call("POST", "/students", body=b'{"first_name": "\xff\xfe"}', headers={"Content-Type": "application/json"})
+        )
         assert reply.status == 400
         assert "UTF-8" in reply.json["detail"]
 
@@ -116,7 +125,14 @@ class TestCreate:
         assert reply.status == 400
 
     def test_other_media_types_are_refused(self, api):
-        reply = api.send(Call("POST", "/students", body=b"first_name=Ada", headers={"Content-Type": "application/x-www-form-urlencoded"}))
+        reply = api.send(
+            Call(
+                "POST",
+                "/students",
+                body=b"first_name=Ada",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        )
         assert reply.status == 415
 
     def test_body_over_the_limit_is_refused(self, api, db):
@@ -126,12 +142,20 @@ class TestCreate:
         assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 0
 
     def test_deeply_nested_json_is_refused_cleanly(self, api):
-        reply = api.send(Call("POST", "/students", body=b"[" * 5000 + b"]" * 5000, headers={"Content-Type": "application/json"}))
+        reply = api.send(
+            Call("POST", "/students", body=b"[" * 5000 + b"]" * 5000, headers={"Content-Type": "application/json"})
+        )
         assert reply.status in (400, 422)
 
     def test_sql_metacharacters_are_stored_as_text(self, api, db):
         name = "Robert'); DROP TABLE students;--"
-        reply = api.send(Call("POST", "/students", json_body={"first_name": name, "last_name": "O'Brien", "email": "bobby@example.org"}))
+        reply = api.send(
+            Call(
+                "POST",
+                "/students",
+                json_body={"first_name": name, "last_name": "O'Brien", "email": "bobby@example.org"},
+            )
+        )
         assert reply.status == 201
         assert reply.json["first_name"] == name
         assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 1
@@ -179,13 +203,17 @@ class TestUpdate:
     def test_stale_if_match_is_412(self, api, create):
         created = create()
         api.send(Call("PATCH", f"/students/{created['id']}", json_body={"last_name": "Byron"}))
-        reply = api.send(Call("PATCH", f"/students/{created['id']}", json_body={"last_name": "King"}, headers={"If-Match": '"1"'}))
+        reply = api.send(
+            Call("PATCH", f"/students/{created['id']}", json_body={"last_name": "King"}, headers={"If-Match": '"1"'})
+        )
         assert reply.status == 412
         assert reply.json["current_version"] == 2
 
     def test_current_if_match_succeeds(self, api, create):
         created = create()
-        reply = api.send(Call("PATCH", f"/students/{created['id']}", json_body={"last_name": "King"}, headers={"If-Match": '"1"'}))
+        reply = api.send(
+            Call("PATCH", f"/students/{created['id']}", json_body={"last_name": "King"}, headers={"If-Match": '"1"'})
+        )
         assert reply.status == 200
 
     def test_stale_version_in_body_is_412(self, api, create):
@@ -196,7 +224,9 @@ class TestUpdate:
 
     def test_malformed_if_match_is_422(self, api, create):
         created = create()
-        reply = api.send(Call("PATCH", f"/students/{created['id']}", json_body={"last_name": "K"}, headers={"If-Match": "one"}))
+        reply = api.send(
+            Call("PATCH", f"/students/{created['id']}", json_body={"last_name": "K"}, headers={"If-Match": "one"})
+        )
         assert reply.status == 422
 
     def test_unknown_student_is_404(self, api):

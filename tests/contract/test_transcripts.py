@@ -16,9 +16,15 @@ from tests.contract.academic_records import (
 from tests.doors import Call
 
 SEEDED_SCALE = [
-    {"grade": "A", "points": 4.0}, {"grade": "A-", "points": 3.7}, {"grade": "B+", "points": 3.3},
-    {"grade": "B", "points": 3.0}, {"grade": "B-", "points": 2.7}, {"grade": "C+", "points": 2.3},
-    {"grade": "C", "points": 2.0}, {"grade": "C-", "points": 1.7}, {"grade": "D", "points": 1.0},
+    {"grade": "A", "points": 4.0},
+    {"grade": "A-", "points": 3.7},
+    {"grade": "B+", "points": 3.3},
+    {"grade": "B", "points": 3.0},
+    {"grade": "B-", "points": 2.7},
+    {"grade": "C+", "points": 2.3},
+    {"grade": "C", "points": 2.0},
+    {"grade": "C-", "points": 1.7},
+    {"grade": "D", "points": 1.0},
     {"grade": "F", "points": 0.0},
 ]
 
@@ -58,14 +64,19 @@ class TestTranscript:
         assert [term["code"] for term in transcript["terms"]] == ["2025-FALL", "2026-SPRING"]
         fall_term, spring_term = transcript["terms"]
         assert (fall_term["term_id"], fall_term["starts_on"], fall_term["ends_on"]) == (
-            fall["id"], "2025-09-01", "2025-12-19")
+            fall["id"],
+            "2025-09-01",
+            "2025-12-19",
+        )
         assert [(c["code"], c["credits"], c["status"], c["grade"], c["points"]) for c in fall_term["courses"]] == [
             ("cs-101", 4, "completed", "A", 4.0),
             ("HIST-1", 2, "dropped", None, None),
             ("MATH-1", 3, "completed", "B-", 2.7),
         ]
         assert [(c["code"], c["status"], c["grade"]) for c in spring_term["courses"]] == [
-            ("ART-1", "enrolled", None), ("PHYS-1", "completed", "C+")]
+            ("ART-1", "enrolled", None),
+            ("PHYS-1", "completed", "C+"),
+        ]
         # And GPAs weigh grade points by credits over graded courses only, per term and overall
         assert (fall_term["gpa"], fall_term["graded_credits"]) == (3.44, 7)  # (4*4.0 + 3*2.7) / 7
         assert (spring_term["gpa"], spring_term["graded_credits"]) == (2.3, 7.5)
@@ -81,8 +92,13 @@ class TestTranscript:
         student = new_student(api)
         reply = _transcript(api, student["id"])
         assert reply.status == 200
-        assert reply.json == {"student_id": student["id"], "student_number": student["student_number"],
-                              "terms": [], "gpa": None, "graded_credits": 0}
+        assert reply.json == {
+            "student_id": student["id"],
+            "student_number": student["student_number"],
+            "terms": [],
+            "gpa": None,
+            "graded_credits": 0,
+        }
 
     def test_nothing_graded_yet_has_no_gpa(self, api):
         student = new_student(api)
@@ -96,8 +112,9 @@ class TestTranscript:
 
 
 class TestWhoReadsTranscripts:
-    @pytest.mark.parametrize(("reader", "status"), [
-        ("admin", 200), ("registrar", 200), ("own", 200), ("other", 404), ("teacher", 403)])
+    @pytest.mark.parametrize(
+        ("reader", "status"), [("admin", 200), ("registrar", 200), ("own", 200), ("other", 404), ("teacher", 403)]
+    )
     def test_readers(self, api, db, reader, status):
         # Given a student's transcript
         student = new_student(api)
@@ -109,8 +126,9 @@ class TestWhoReadsTranscripts:
         reply = _transcript(api, student["id"], headers)
         # Then the answer is theirs, and only a read that was answered is in the audit trail
         assert reply.status == status
-        audited = db.execute("SELECT count(*) FROM student_audit WHERE student_id = %s AND action = 'transcript'",
-                             (student["id"],)).fetchone()[0]
+        audited = db.execute(
+            "SELECT count(*) FROM student_audit WHERE student_id = %s AND action = 'transcript'", (student["id"],)
+        ).fetchone()[0]
         assert audited == (1 if status == 200 else 0)
 
     def test_another_students_transcript_looks_like_a_missing_one(self, api):
@@ -124,8 +142,11 @@ class TestWhoReadsTranscripts:
     def test_the_read_is_audited_with_who_read_it(self, api, db):
         student = new_student(api)
         reply = _transcript(api, student["id"], as_role("registrar", subject="registrar-9"))
-        rows = db.execute("SELECT actor, actor_role, correlation_id FROM student_audit"
-                          " WHERE student_id = %s AND action = 'transcript'", (student["id"],)).fetchall()
+        rows = db.execute(
+            "SELECT actor, actor_role, correlation_id FROM student_audit"
+            " WHERE student_id = %s AND action = 'transcript'",
+            (student["id"],),
+        ).fetchall()
         assert rows == [("registrar-9", "registrar", reply.headers["x-request-id"])]
 
 

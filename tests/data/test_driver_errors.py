@@ -62,8 +62,11 @@ def _wait_until_gone(db, backend_pid: int) -> None:
 def test_a_connection_the_server_ended_is_replaced_before_a_statement_gets_it(db, database_conninfo, monkeypatch):
     round_trips = []
     check = database_module.ConnectionPool.check_connection
-    monkeypatch.setattr(database_module.ConnectionPool, "check_connection",
-                        staticmethod(lambda connection: (round_trips.append(1), check(connection))))
+    monkeypatch.setattr(
+        database_module.ConnectionPool,
+        "check_connection",
+        staticmethod(lambda connection: (round_trips.append(1), check(connection))),
+    )
     one_connection = Database(DatabaseSettings(url=database_conninfo, pool_max_size=1))
     try:
         backend = one_connection.fetch_one(Query("test.pid", "SELECT pg_backend_pid() AS pid"))["pid"]

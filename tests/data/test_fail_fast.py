@@ -57,8 +57,11 @@ def metrics():
 @pytest.fixture
 def unreachable():
     """A Database whose server is not there: nothing listens on its port."""
-    database = Database(DatabaseSettings(url=f"host=127.0.0.1 port={_closed_port()} dbname=x user=postgres",
-                                         probe_interval_ms=PROBE_INTERVAL_MS))
+    database = Database(
+        DatabaseSettings(
+            url=f"host=127.0.0.1 port={_closed_port()} dbname=x user=postgres", probe_interval_ms=PROBE_INTERVAL_MS
+        )
+    )
     yield database
     database.close()
 
@@ -120,23 +123,32 @@ def limited_role(database_conninfo):
     name = f"fail_fast_{uuid.uuid4().hex[:8]}"
     password = uuid.uuid4().hex
     with psycopg.connect(database_conninfo, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 1").format(
-            sql.Identifier(name), sql.Literal(password)))
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 1").format(
+                sql.Identifier(name), sql.Literal(password)
+            )
+        )
 
         def set_limit(limit: int) -> None:
             admin.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(sql.Identifier(name), sql.Literal(limit)))
 
         url = make_conninfo(**{**conninfo_to_dict(database_conninfo), "user": name, "password": password})
         yield url, set_limit
-        admin.execute(sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}").format(
-            sql.Literal(name)))
+        admin.execute(
+            sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}").format(
+                sql.Literal(name)
+            )
+        )
         admin.execute(sql.SQL("DROP OWNED BY {}; DROP ROLE {}").format(sql.Identifier(name), sql.Identifier(name)))
 
 
 def test_a_ready_connection_still_serves_while_new_ones_are_refused_and_service_resumes_within_a_probe(limited_role):
     url, set_limit = limited_role
-    database = Database(DatabaseSettings(url=url, pool_min_size=1, pool_max_size=2, pool_timeout_s=0.5,
-                                         probe_interval_ms=PROBE_INTERVAL_MS))
+    database = Database(
+        DatabaseSettings(
+            url=url, pool_min_size=1, pool_max_size=2, pool_timeout_s=0.5, probe_interval_ms=PROBE_INTERVAL_MS
+        )
+    )
     try:
         _wait_for(lambda: _ready(database), 5, "the pool's first connection")
         # Given the pool's one connection busy, so that a second request makes the pool try another, which the
@@ -182,8 +194,9 @@ def _ready(database: Database) -> bool:
 def test_an_old_verdict_is_not_refused_on_when_the_probe_has_not_run():
     # Given an outage whose probe does not run (a Lambda environment frozen between invocations: its threads too)
     frozen = threading.Event()
-    reachability = Reachability(probe=frozen.wait, on_back=lambda: None, interval_s=0.01, trusted_for_s=0.2,
-                                name="test-frozen")
+    reachability = Reachability(
+        probe=frozen.wait, on_back=lambda: None, interval_s=0.01, trusted_for_s=0.2, name="test-frozen"
+    )
     try:
         reachability.attempt_failed(psycopg.OperationalError("refused"))
         assert reachability.refusing() is not None
@@ -201,8 +214,11 @@ def test_an_old_verdict_is_not_refused_on_when_the_probe_has_not_run():
 def test_closing_the_database_stops_its_probe():
     # Given a probe running for an unreachable database
     before = set(_probes())
-    database = Database(DatabaseSettings(url=f"host=127.0.0.1 port={_closed_port()} dbname=x user=postgres",
-                                         probe_interval_ms=PROBE_INTERVAL_MS))
+    database = Database(
+        DatabaseSettings(
+            url=f"host=127.0.0.1 port={_closed_port()} dbname=x user=postgres", probe_interval_ms=PROBE_INTERVAL_MS
+        )
+    )
     _wait_for(lambda: database.outage() is not None, 2, "the outage opens")
     ours = set(_probes()) - before
     assert len(ours) == 1

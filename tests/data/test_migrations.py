@@ -13,8 +13,12 @@ ALL = [f"{n:04d}" for n in range(1, len(list(migrations.SQL_DIR.glob("*.sql"))) 
 
 def _tables(conninfo):
     with psycopg.connect(conninfo) as connection:
-        return {row[0] for row in connection.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+        return {
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
 
 
 def _versions(conninfo):
@@ -69,7 +73,7 @@ def test_concurrent_migrators_apply_each_file_once(empty_database):
     def run():
         try:
             results.append(migrations.migrate(empty_database))
-        except Exception as error:  # collected and asserted below
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(4)]

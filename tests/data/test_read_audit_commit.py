@@ -39,17 +39,22 @@ def test_a_read_sets_its_own_transaction_only_and_still_writes_its_audit_row(db)
             "INSERT INTO students (first_name, last_name, email) VALUES ('A', 'B', 'read-audit@example.org')"
             " RETURNING id"
         ).fetchone()[0]
-    params = {"id": student_id, "actor": "auditor", "actor_role": "admin", "correlation_id": "c1",
-              "read_audit_commit": "off"}
+    params = {
+        "id": student_id,
+        "actor": "auditor",
+        "actor_role": "admin",
+        "correlation_id": "c1",
+        "read_audit_commit": "off",
+    }
     # When the audited read runs in a transaction, its setting holds for that transaction and ends with it
     with db.transaction():
         assert db.execute(GET.sql, params).fetchone()[0] == student_id
         assert db.execute("SHOW synchronous_commit").fetchone()[0] == "off"
     assert db.execute("SHOW synchronous_commit").fetchone()[0] == "on"
     # And its audit row is there
-    assert db.execute(
-        "SELECT action, actor FROM student_audit WHERE student_id = %s", (student_id,)
-    ).fetchall() == [("read", "auditor")]
+    assert db.execute("SELECT action, actor FROM student_audit WHERE student_id = %s", (student_id,)).fetchall() == [
+        ("read", "auditor")
+    ]
 
 
 def test_changes_keep_the_servers_commit_setting(db, database_conninfo):
@@ -57,10 +62,18 @@ def test_changes_keep_the_servers_commit_setting(db, database_conninfo):
     database = _database(database_conninfo, "async")
     try:
         with database.transaction() as session:
-            StudentRepository(session).insert(CALLER, {
-                "student_number": None, "first_name": "C", "last_name": "D", "email": "change@example.org",
-                "date_of_birth": None, "status": "active", "enrolled_on": None,
-            })
+            StudentRepository(session).insert(
+                CALLER,
+                {
+                    "student_number": None,
+                    "first_name": "C",
+                    "last_name": "D",
+                    "email": "change@example.org",
+                    "date_of_birth": None,
+                    "status": "active",
+                    "enrolled_on": None,
+                },
+            )
             assert session.fetch_one(Query("test.show", "SHOW synchronous_commit"))["synchronous_commit"] == "on"
     finally:
         database.close()

@@ -25,10 +25,12 @@ def _insert(db, email="a@example.org", **extra):
 )
 def test_invalid_rows_are_refused(db, values, constraint):
     email = values.pop("email", "a@example.org")
-    with pytest.raises(psycopg.errors.CheckViolation) as raised:
+    with pytest.raises(psycopg.errors.CheckViolation) as raised:  # noqa: PT012 - the case chooses the statement
         if "first_name" in values:
-            db.execute("INSERT INTO students (first_name, last_name, email) VALUES (%s, 'B', %s)",
-                       (values["first_name"], email))
+            db.execute(
+                "INSERT INTO students (first_name, last_name, email) VALUES (%s, 'B', %s)",
+                (values["first_name"], email),
+            )
         else:
             _insert(db, email, **values)
     assert raised.value.diag.constraint_name == constraint
@@ -56,12 +58,15 @@ def test_a_number_of_the_generated_form_is_refused_before_the_generator_hands_it
     with pytest.raises(psycopg.errors.CheckViolation) as raised:
         _insert(db, "two@example.org", student_number="S00000002")
     assert raised.value.diag.constraint_name == "students_student_number_reserved"
-    with pytest.raises(psycopg.errors.CheckViolation), db.cursor().copy(
-            "COPY students (first_name, last_name, email, student_number) FROM STDIN") as copy:
+    with (
+        pytest.raises(psycopg.errors.CheckViolation),
+        db.cursor().copy("COPY students (first_name, last_name, email, student_number) FROM STDIN") as copy,
+    ):
         copy.write_row(("A", "B", "three@example.org", "S00000009"))
     # And the one handed out is held by its student
     with pytest.raises(psycopg.errors.UniqueViolation):
         _insert(db, "four@example.org", student_number="S00000001")
     _insert(db, "five@example.org")
     assert db.execute("SELECT student_number FROM students WHERE email = 'five@example.org'").fetchone() == (
-        "S00000002",)
+        "S00000002",
+    )

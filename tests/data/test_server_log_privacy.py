@@ -23,7 +23,8 @@ from psycopg import sql
 APPLICATION = "log-privacy-test"
 DATE_OF_BIRTH = date(1937, 3, 29)  # in the probe rows; not a date any log line carries otherwise
 NOW = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
-# "<time> [<pid>] <SQLSTATE> <user>@<database>/<application> ERROR:  <message>" (log_line_prefix, local-only)
+# A server line, as log_line_prefix (local-only) writes it: "<time> [<pid>] <SQLSTATE> <user>@<database>/<application>
+# ERROR:  <message>"
 ERROR_LINE = re.compile(rf"\] (?P<sqlstate>[0-9A-Z]{{5}}) \S+@\S+/{APPLICATION} ERROR: (?P<message>.*)$")
 # Constraint names a function raises itself (RAISE ... USING CONSTRAINT = '...'), e.g. the reserved-number guard.
 RAISED_CONSTRAINT = re.compile(r"CONSTRAINT\s*=\s*'([a-z0-9_]+)'", re.IGNORECASE)
@@ -160,15 +161,17 @@ def _insert_parents(db: psycopg.Connection, probe: Probe) -> None:
     def add(table: str, row: dict) -> int:
         return db.execute(_insert(table, row) + sql.SQL(" RETURNING id"), tuple(row.values())).fetchone()[0]
 
-    probe.ids["student"] = add("students", {**_student(probe), "email": probe.email,
-                                            "student_number": probe.student_number})
+    probe.ids["student"] = add(
+        "students", {**_student(probe), "email": probe.email, "student_number": probe.student_number}
+    )
     probe.ids["other_student"] = add("students", _student(probe))
     course, term = _course(probe), _term(probe)
     probe.ids["course"], probe.codes["course"] = add("courses", course), course["code"]
     probe.ids["term"], probe.codes["term"] = add("terms", term), term["code"]
     probe.ids["offering"] = add("course_offerings", _offering(probe))
-    probe.ids["enrollment"] = add("enrollments", {**_enrollment(probe), "student_id": probe.ids["student"],
-                                                  "status": "completed", "grade": "A"})
+    probe.ids["enrollment"] = add(
+        "enrollments", {**_enrollment(probe), "student_id": probe.ids["student"], "status": "completed", "grade": "A"}
+    )
     probe.ids["audit"] = add("student_audit", _audit(probe))
     key = _idempotency(probe, key=f"key-{probe.token}")
     db.execute(_insert("idempotency_keys", key), tuple(key.values()))
@@ -177,41 +180,87 @@ def _insert_parents(db: psycopg.Connection, probe: Probe) -> None:
 # A valid row per table, of fresh distinctive values; each refusal breaks one rule of it.
 def _student(probe: Probe) -> dict:
     n = probe.unique()
-    return {"student_number": f"{probe.student_number}-{n}", "first_name": f"Probe{probe.token}first",
-            "last_name": f"Probe{probe.token}last", "email": f"leak-probe-{probe.token}-{n}@example.org",
-            "date_of_birth": DATE_OF_BIRTH, "status": "active", "enrolled_on": date(2031, 1, 1),
-            "created_at": NOW, "updated_at": NOW, "version": 1}
+    return {
+        "student_number": f"{probe.student_number}-{n}",
+        "first_name": f"Probe{probe.token}first",
+        "last_name": f"Probe{probe.token}last",
+        "email": f"leak-probe-{probe.token}-{n}@example.org",
+        "date_of_birth": DATE_OF_BIRTH,
+        "status": "active",
+        "enrolled_on": date(2031, 1, 1),
+        "created_at": NOW,
+        "updated_at": NOW,
+        "version": 1,
+    }
 
 
 def _course(probe: Probe) -> dict:
-    return {"code": f"lp-{probe.token}-{probe.unique()}", "title": f"Course {probe.token}", "credits": Decimal("7.5"),
-            "department": f"Department {probe.token}", "created_at": NOW, "updated_at": NOW, "version": 1}
+    return {
+        "code": f"lp-{probe.token}-{probe.unique()}",
+        "title": f"Course {probe.token}",
+        "credits": Decimal("7.5"),
+        "department": f"Department {probe.token}",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "version": 1,
+    }
 
 
 def _term(probe: Probe) -> dict:
-    return {"code": f"T-{probe.token.upper()}-{probe.unique()}", "starts_on": date(2031, 1, 1),
-            "ends_on": date(2031, 6, 30), "created_at": NOW}
+    return {
+        "code": f"T-{probe.token.upper()}-{probe.unique()}",
+        "starts_on": date(2031, 1, 1),
+        "ends_on": date(2031, 6, 30),
+        "created_at": NOW,
+    }
 
 
 def _offering(probe: Probe) -> dict:
-    return {"course_id": probe.ids["course"], "term_id": probe.ids["term"], "teacher_sub": f"teacher-{probe.token}",
-            "capacity": 1, "enrolled_count": 0, "created_at": NOW, "updated_at": NOW, "version": 1}
+    return {
+        "course_id": probe.ids["course"],
+        "term_id": probe.ids["term"],
+        "teacher_sub": f"teacher-{probe.token}",
+        "capacity": 1,
+        "enrolled_count": 0,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "version": 1,
+    }
 
 
 def _enrollment(probe: Probe) -> dict:
-    return {"offering_id": probe.ids["offering"], "student_id": probe.ids["other_student"], "status": "enrolled",
-            "grade": None, "enrolled_at": NOW, "updated_at": NOW, "version": 1}
+    return {
+        "offering_id": probe.ids["offering"],
+        "student_id": probe.ids["other_student"],
+        "status": "enrolled",
+        "grade": None,
+        "enrolled_at": NOW,
+        "updated_at": NOW,
+        "version": 1,
+    }
 
 
 def _audit(probe: Probe) -> dict:
-    return {"occurred_at": NOW, "actor": f"actor-{probe.token}", "actor_role": "registrar", "action": "read",
-            "student_id": probe.ids["student"], "correlation_id": f"correlation-{probe.token}"}
+    return {
+        "occurred_at": NOW,
+        "actor": f"actor-{probe.token}",
+        "actor_role": "registrar",
+        "action": "read",
+        "student_id": probe.ids["student"],
+        "correlation_id": f"correlation-{probe.token}",
+    }
 
 
 def _idempotency(probe: Probe, key: str | None = None) -> dict:
-    return {"owner": f"owner-{probe.token}", "key": key or f"key-{probe.token}-{probe.unique()}",
-            "request_hash": f"hash-{probe.token}", "status": 201, "body": f'{{"email": "{probe.email}"}}',
-            "location": f"/students/{probe.token}", "created_at": NOW}
+    return {
+        "owner": f"owner-{probe.token}",
+        "key": key or f"key-{probe.token}-{probe.unique()}",
+        "request_hash": f"hash-{probe.token}",
+        "status": 201,
+        "body": f'{{"email": "{probe.email}"}}',
+        "location": f"/students/{probe.token}",
+        "created_at": NOW,
+    }
 
 
 VALID_ROWS: dict[str, Callable[[Probe], dict]] = {
@@ -224,8 +273,12 @@ VALID_ROWS: dict[str, Callable[[Probe], dict]] = {
     "idempotency_keys": _idempotency,
     "grade_scale": lambda probe: {"grade": "Z", "points": Decimal("1.5")},
     "row_counts": lambda probe: {"table_name": f"probe-{probe.token}", "row_count": 1},
-    "schema_migrations": lambda probe: {"version": f"probe-{probe.token}", "name": f"probe_{probe.token}",
-                                        "checksum": probe.token, "applied_at": NOW},
+    "schema_migrations": lambda probe: {
+        "version": f"probe-{probe.token}",
+        "name": f"probe_{probe.token}",
+        "checksum": probe.token,
+        "applied_at": NOW,
+    },
 }
 
 
@@ -243,8 +296,12 @@ def _constraint_refusals(probe: Probe) -> list[Refusal]:
         # students
         insert("primary key", "students", identity=True, id=ids["student"]),
         insert("duplicate email in another case", "students", email=probe.email.upper()),
-        statement("duplicate email by update", "UPDATE students SET email = %s WHERE id = %s",
-                  probe.email.title(), ids["other_student"]),
+        statement(
+            "duplicate email by update",
+            "UPDATE students SET email = %s WHERE id = %s",
+            probe.email.title(),
+            ids["other_student"],
+        ),
         insert("duplicate student number", "students", student_number=probe.student_number),
         insert("reserved student number", "students", student_number="S99999999"),
         insert("student number format", "students", student_number=f"lp-{probe.token}"),
@@ -288,15 +345,18 @@ def _constraint_refusals(probe: Probe) -> list[Refusal]:
         insert("offering in no term", "course_offerings", term_id=987654321),
         insert("offering teacher blank", "course_offerings", teacher_sub=""),
         insert("offering capacity range", "course_offerings", capacity=0),
-        statement("offering over capacity", "UPDATE course_offerings SET enrolled_count = capacity + 1 WHERE id = %s",
-                  ids["offering"]),
+        statement(
+            "offering over capacity",
+            "UPDATE course_offerings SET enrolled_count = capacity + 1 WHERE id = %s",
+            ids["offering"],
+        ),
         insert("offering version", "course_offerings", version=0),
         insert("second offering of a course in a term", "course_offerings"),
         statement("offering with enrollments", "DELETE FROM course_offerings WHERE id = %s", ids["offering"]),
         # grade_scale
         insert("grade primary key", "grade_scale", grade="A"),
         insert("grade format", "grade_scale", grade="a"),
-        insert("grade points range", "grade_scale", points=Decimal("9")),
+        insert("grade points range", "grade_scale", points=Decimal(9)),
         statement("grade in use", "DELETE FROM grade_scale WHERE grade = %s", "A"),
         # enrollments
         insert("enrollment primary key", "enrollments", identity=True, id=ids["enrollment"]),
@@ -333,22 +393,38 @@ def _insert(table: str, row: dict, overriding: bool = False) -> sql.Composed:
 
 def _schema_constraints(db: psycopg.Connection) -> set[str]:
     """Primary keys, unique, foreign keys, checks, unique indexes, and constraints functions raise themselves."""
-    constraints = {name for (name,) in db.execute(
-        "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        " WHERE n.nspname = 'public' AND c.contype IN ('p', 'u', 'f', 'c')")}
-    unique_indexes = {name for (name,) in db.execute(
-        "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-        " JOIN pg_namespace n ON n.oid = i.relnamespace WHERE n.nspname = 'public' AND x.indisunique")}
-    raised = {name for (source,) in db.execute(
-        "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")
-        for name in RAISED_CONSTRAINT.findall(source)}
+    constraints = {
+        name
+        for (name,) in db.execute(
+            "SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
+            " WHERE n.nspname = 'public' AND c.contype IN ('p', 'u', 'f', 'c')"
+        )
+    }
+    unique_indexes = {
+        name
+        for (name,) in db.execute(
+            "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+            " JOIN pg_namespace n ON n.oid = i.relnamespace WHERE n.nspname = 'public' AND x.indisunique"
+        )
+    }
+    raised = {
+        name
+        for (source,) in db.execute(
+            "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+        )
+        for name in RAISED_CONSTRAINT.findall(source)
+    }
     return constraints | unique_indexes | raised
 
 
 def _not_null_columns(db: psycopg.Connection) -> dict[tuple[str, str], bool]:
     """(table, column) of every NOT NULL column, and whether it is an identity column."""
-    return {(table, column): identity for table, column, identity in db.execute(
-        "SELECT c.relname, a.attname, a.attidentity <> '' FROM pg_attribute a"
-        " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped"
-        " AND a.attnotnull")}
+    return {
+        (table, column): identity
+        for table, column, identity in db.execute(
+            "SELECT c.relname, a.attname, a.attidentity <> '' FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped"
+            " AND a.attnotnull"
+        )
+    }

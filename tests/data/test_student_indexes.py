@@ -16,7 +16,8 @@ def seeded(db):
         "INSERT INTO students (first_name, last_name, email, status)"
         " SELECT 'F' || i, 'L' || i, 's' || i || '@example.org',"
         "        CASE WHEN i % 50 = 0 THEN 'graduated' ELSE 'active' END"
-        " FROM generate_series(1, 5000) AS i")
+        " FROM generate_series(1, 5000) AS i"
+    )
     db.execute("ANALYZE students")
     return db
 
@@ -34,10 +35,15 @@ def test_a_duplicate_email_in_any_case_violates_the_one_email_index(db):
 
 
 def test_the_email_index_is_the_only_one_on_lower_email(db):
-    definitions = [row[0] for row in db.execute(
-        "SELECT indexdef FROM pg_indexes WHERE tablename = 'students' AND indexdef LIKE '%lower(email)%'")]
+    definitions = [
+        row[0]
+        for row in db.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'students' AND indexdef LIKE '%lower(email)%'"
+        )
+    ]
     assert definitions == [
-        "CREATE UNIQUE INDEX students_email_lower_key ON public.students USING btree (lower(email) text_pattern_ops)"]
+        "CREATE UNIQUE INDEX students_email_lower_key ON public.students USING btree (lower(email) text_pattern_ops)"
+    ]
 
 
 def test_an_email_lookup_uses_the_email_index(seeded):
@@ -45,17 +51,34 @@ def test_an_email_lookup_uses_the_email_index(seeded):
     assert "students_email_lower_key" in plan, plan
 
 
-@pytest.mark.parametrize(("query", "indexes"), [
-    (students.SEARCH, ("students_first_name_prefix_idx", "students_last_name_prefix_idx", "students_email_lower_key")),
-    (students.SEARCH_BY_STATUS, ("students_first_name_prefix_idx", "students_last_name_prefix_idx",
-                                 "students_email_lower_key")),
-    (students.SEARCH_NAMES, ("students_first_name_prefix_idx", "students_last_name_prefix_idx")),
-    (students.LIST_BY_STATUS, ("students_status_id_idx",)),
-    (students.LIST, ("students_pkey",)),
-], ids=lambda value: getattr(value, "name", ""))
+@pytest.mark.parametrize(
+    ("query", "indexes"),
+    [
+        (
+            students.SEARCH,
+            ("students_first_name_prefix_idx", "students_last_name_prefix_idx", "students_email_lower_key"),
+        ),
+        (
+            students.SEARCH_BY_STATUS,
+            ("students_first_name_prefix_idx", "students_last_name_prefix_idx", "students_email_lower_key"),
+        ),
+        (students.SEARCH_NAMES, ("students_first_name_prefix_idx", "students_last_name_prefix_idx")),
+        (students.LIST_BY_STATUS, ("students_status_id_idx",)),
+        (students.LIST, ("students_pkey",)),
+    ],
+    ids=lambda value: getattr(value, "name", ""),
+)
 def test_every_page_of_students_is_read_through_its_indexes(seeded, query, indexes):
-    params = {"after": 0, "limit": 51, "prefix": PREFIX, "status": "graduated", "actor": "t", "actor_role": "admin",
-              "correlation_id": "c", "read_audit_commit": "on"}
+    params = {
+        "after": 0,
+        "limit": 51,
+        "prefix": PREFIX,
+        "status": "graduated",
+        "actor": "t",
+        "actor_role": "admin",
+        "correlation_id": "c",
+        "read_audit_commit": "on",
+    }
     plan = _plan(seeded, query.sql, params)
     for index in indexes:
         assert index in plan, plan

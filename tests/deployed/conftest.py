@@ -28,8 +28,12 @@ def user_pool(aws) -> dict[str, str]:
 @pytest.fixture
 def stack(user_pool) -> dict[str, str]:
     """The outputs of a stack in moto whose user pool is real (in moto) and whose URLs lead nowhere."""
-    outputs = {**user_pool, "ApiUrl": "https://api.example.org/v1", "MetricsNamespace": "StudentRecords",
-               "ApiFunctionLogGroupName": "/aws/lambda/student-records-e2e-api",
-               "FlaskAppLogGroupName": "/student-records-e2e/flask/app"}
+    outputs = {
+        **user_pool,
+        "ApiUrl": "https://api.example.org/v1",
+        "MetricsNamespace": "StudentRecords",
+        "ApiFunctionLogGroupName": "/aws/lambda/student-records-e2e-api",
+        "FlaskAppLogGroupName": "/student-records-e2e/flask/app",
+    }
     create_stack(outputs)
     return outputs

@@ -6,7 +6,7 @@ CloudWatch would, and X-Ray filter expressions moto does not evaluate."""
 import gzip
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -26,20 +26,34 @@ def create_user_pool() -> dict[str, str]:
     """The pool's outputs: UserPoolId, UserPoolClientId, UserPoolIssuer, UserPoolJwksUrl."""
     cognito = boto3.client("cognito-idp")
     pool_id = cognito.create_user_pool(
-        PoolName="student-records-users", MfaConfiguration="OPTIONAL",
+        PoolName="student-records-users",
+        MfaConfiguration="OPTIONAL",
         Schema=[{"Name": "student_id", "AttributeDataType": "String", "Mutable": True}],
-        Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
-                                     "RequireNumbers": True, "RequireSymbols": True}},
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 12,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
     )["UserPool"]["Id"]
     client_id = cognito.create_user_pool_client(
-        UserPoolId=pool_id, ClientName="api", GenerateSecret=False,
+        UserPoolId=pool_id,
+        ClientName="api",
+        GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"],
     )["UserPoolClient"]["ClientId"]
     for role in ROLES:
         cognito.create_group(UserPoolId=pool_id, GroupName=role)
     issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
-    return {"UserPoolId": pool_id, "UserPoolClientId": client_id, "UserPoolIssuer": issuer,
-            "UserPoolJwksUrl": f"{issuer}/.well-known/jwks.json"}
+    return {
+        "UserPoolId": pool_id,
+        "UserPoolClientId": client_id,
+        "UserPoolIssuer": issuer,
+        "UserPoolJwksUrl": f"{issuer}/.well-known/jwks.json",
+    }
 
 
 def create_stack(outputs: dict[str, str], name: str = STACK) -> None:
@@ -60,9 +74,17 @@ def ingest_emf(lines: list[str]) -> None:
     cloudwatch = boto3.client("cloudwatch")
     for (namespace, name, dimensions), points in datapoints_from_emf(lines).items():
         for timestamp, value in points:
-            cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{
-                "MetricName": name, "Value": value, "Timestamp": datetime.fromtimestamp(timestamp, timezone.utc),
-                "Dimensions": [{"Name": key, "Value": dimension} for key, dimension in sorted(dimensions)]}])
+            cloudwatch.put_metric_data(
+                Namespace=namespace,
+                MetricData=[
+                    {
+                        "MetricName": name,
+                        "Value": value,
+                        "Timestamp": datetime.fromtimestamp(timestamp, UTC),
+                        "Dimensions": [{"Name": key, "Value": dimension} for key, dimension in sorted(dimensions)],
+                    }
+                ],
+            )
 
 
 _ANNOTATION_EQUALS = re.compile(r'annotation\.(\w+) = "([^"]*)"')
@@ -81,8 +103,10 @@ def evaluate_annotation_filters(events) -> list[str]:
         key, value = _ANNOTATION_EQUALS.fullmatch(asked[-1]).groups()
         traces = xray_backends[DEFAULT_ACCOUNT_ID][REGION]._segment_collection._traces
         parsed["TraceSummaries"] = [
-            summary for summary in parsed["TraceSummaries"]
-            if any((document.annotations or {}).get(key) == value for document in traces[summary["Id"]]["segments"])]
+            summary
+            for summary in parsed["TraceSummaries"]
+            if any((document.annotations or {}).get(key) == value for document in traces[summary["Id"]]["segments"])
+        ]
 
     events.register("provide-client-params.xray.GetTraceSummaries", take_the_filter)
     events.register("after-call.xray.GetTraceSummaries", keep_matching_traces)

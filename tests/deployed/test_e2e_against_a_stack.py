@@ -33,7 +33,7 @@ class SignalCarrier(threading.Thread):
     def __init__(self, stdout_files: dict[str, Path], xray_socket: socket.socket) -> None:
         super().__init__(daemon=True)
         self._files = {door: path.open() for door, path in stdout_files.items()}
-        self._unfinished = {door: "" for door in stdout_files}  # a line being written when last read
+        self._unfinished = dict.fromkeys(stdout_files, "")  # a line being written when last read
         self._xray_socket = xray_socket
         self._logs, self._xray = boto3.client("logs"), boto3.client("xray")
         self._stopping = threading.Event()
@@ -62,8 +62,11 @@ class SignalCarrier(threading.Thread):
             self._xray.put_trace_segments(TraceSegmentDocuments=documents)
 
     def _put_request_lines(self, door: str, lines: list[str]) -> None:
-        events = [{"timestamp": int(time.time() * 1000), "message": line} for line in lines
-                  if line.startswith("{") and json.loads(line).get("message") == "request"]
+        events = [
+            {"timestamp": int(time.time() * 1000), "message": line}
+            for line in lines
+            if line.startswith("{") and json.loads(line).get("message") == "request"
+        ]
         if events:
             self._logs.put_log_events(logGroupName=LOG_GROUPS[door], logStreamName="door", logEvents=events)
 
@@ -82,16 +85,25 @@ def xray_socket():
         yield udp
 
 
-def test_a_run_against_a_stack_passes_and_leaves_no_user_behind(user_pool, xray_socket, tmp_path, capsys,
-                                                                 monkeypatch):
+def test_a_run_against_a_stack_passes_and_leaves_no_user_behind(user_pool, xray_socket, tmp_path, capsys, monkeypatch):
     # Given a stack: both doors trusting the user pool's tokens, and signals carried into AWS
-    door_env = {"AUTH_ISSUER": user_pool["UserPoolIssuer"], "AUTH_AUDIENCE": user_pool["UserPoolClientId"],
-                "AUTH_JWKS_FILE": str(moto_jwks_file(tmp_path)),
-                "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{xray_socket.getsockname()[1]}"}
+    door_env = {
+        "AUTH_ISSUER": user_pool["UserPoolIssuer"],
+        "AUTH_AUDIENCE": user_pool["UserPoolClientId"],
+        "AUTH_JWKS_FILE": str(moto_jwks_file(tmp_path)),
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{xray_socket.getsockname()[1]}",
+    }
     with scratch_stack(door_env, log=lambda _: None, prefix="e2e-stack-") as doors:
-        create_stack({**user_pool, "ApiUrl": doors.door_urls["lambda"], "FlaskUrl": doors.door_urls["flask"],
-                      "MetricsNamespace": METRICS_NAMESPACE, "ApiFunctionLogGroupName": LOG_GROUPS["lambda"],
-                      "FlaskAppLogGroupName": LOG_GROUPS["flask"]})
+        create_stack(
+            {
+                **user_pool,
+                "ApiUrl": doors.door_urls["lambda"],
+                "FlaskUrl": doors.door_urls["flask"],
+                "MetricsNamespace": METRICS_NAMESPACE,
+                "ApiFunctionLogGroupName": LOG_GROUPS["lambda"],
+                "FlaskAppLogGroupName": LOG_GROUPS["flask"],
+            }
+        )
         boto3.setup_default_session()  # the suite's clients come from it, with the filter expressions' stand-in
         evaluate_annotation_filters(boto3.DEFAULT_SESSION.events)
         monkeypatch.setattr(signals, "POLL_INTERVAL_S", 0.5)

@@ -36,8 +36,11 @@ class _Run:
 
 def test_a_scenario_fails_when_it_does_not_call_an_operation_it_names():
     run = _Run()
-    calls_one = Scenario("names two, calls one", frozenset({"getStudent", "deleteStudent"}),
-                         lambda run: run.door.operations_called.add("getStudent"))
+    calls_one = Scenario(
+        "names two, calls one",
+        frozenset({"getStudent", "deleteStudent"}),
+        lambda run: run.door.operations_called.add("getStudent"),
+    )
     with pytest.raises(ScenarioFailed, match="names deleteStudent but did not call them"):
         _scenario_step(calls_one, run)()
 
@@ -62,15 +65,21 @@ def test_an_unexpected_error_in_a_scenario_is_a_failure_and_the_run_goes_on(caps
     report.run("broken", lambda: {}["missing"])
     report.run("fine", lambda: None)
     assert report.summary() == 1
-    assert capsys.readouterr().out.splitlines() == ["FAIL broken: KeyError: 'missing'", "PASS fine",
-                                                    "e2e: 1 passed, 1 failed"]
+    assert capsys.readouterr().out.splitlines() == [
+        "FAIL broken: KeyError: 'missing'",
+        "PASS fine",
+        "e2e: 1 passed, 1 failed",
+    ]
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    ([], "give --api-url"),
-    (["--api-url", "127.0.0.1:3000"], "not an http(s) URL"),
-    (["--api-url", "http://127.0.0.1:3000", "--run-id", "Not-Safe"], "--run-id"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "give --api-url"),
+        (["--api-url", "127.0.0.1:3000"], "not an http(s) URL"),
+        (["--api-url", "http://127.0.0.1:3000", "--run-id", "Not-Safe"], "--run-id"),
+    ],
+)
 def test_the_command_line_refuses_what_it_cannot_run(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main(argv)

@@ -47,9 +47,13 @@ def test_create_makes_a_confirmed_student_whose_id_token_the_api_accepts(stack, 
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["token_use"] == "id" and claims["cognito:groups"] == ["student"]
     # And the API's own verifier, trusting the pool's key, identifies the student and their record
-    settings = AuthSettings.model_validate({"AUTH_ISSUER": stack["UserPoolIssuer"],
-                                            "AUTH_AUDIENCE": stack["UserPoolClientId"],
-                                            "AUTH_JWKS_FILE": str(moto_jwks_file(tmp_path))})
+    settings = AuthSettings.model_validate(
+        {
+            "AUTH_ISSUER": stack["UserPoolIssuer"],
+            "AUTH_AUDIENCE": stack["UserPoolClientId"],
+            "AUTH_JWKS_FILE": str(moto_jwks_file(tmp_path)),
+        }
+    )
     identity = build_authenticator(settings).identify(f"Bearer {token}")
     assert (identity.role, identity.student_id, identity.subject) == (Role.STUDENT, 42, attributes["sub"])
 
@@ -87,12 +91,16 @@ def test_an_authenticator_app_code_is_asked_for_on_stderr(stack, capsys, monkeyp
     _run(capsys, "create", "--stack", STACK, "--role", "admin", "--email", EMAIL)
     cognito = boto3.client("cognito-idp")
     access_token = cognito.admin_initiate_auth(
-        UserPoolId=stack["UserPoolId"], ClientId=stack["UserPoolClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": EMAIL, "PASSWORD": "Chosen-Passw0rd!"})["AuthenticationResult"]["AccessToken"]
+        UserPoolId=stack["UserPoolId"],
+        ClientId=stack["UserPoolClientId"],
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": EMAIL, "PASSWORD": "Chosen-Passw0rd!"},
+    )["AuthenticationResult"]["AccessToken"]
     cognito.associate_software_token(AccessToken=access_token)
     cognito.verify_software_token(AccessToken=access_token, UserCode="123456")
-    cognito.admin_set_user_mfa_preference(UserPoolId=stack["UserPoolId"], Username=EMAIL,
-                                          SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    cognito.admin_set_user_mfa_preference(
+        UserPoolId=stack["UserPoolId"], Username=EMAIL, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
     # When a token is asked for, with the code typed in
     monkeypatch.setattr("sys.stdin", io.StringIO("123456\n"))
     status, out, err = _run(capsys, "token", "--stack", STACK, "--email", EMAIL)
@@ -123,40 +131,56 @@ def test_without_a_role_the_roles_are_listed(capsys):
 
 
 def _expect_one_line_error(capsys, argv: list[str], message: str) -> None:
-    status, out, err = _run(capsys, *argv)
+    status, _out, err = _run(capsys, *argv)
     assert status == 1
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith("error: ") and message in err, err
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["create", "--stack", STACK, "--role", "dean", "--email", EMAIL],
-     "unknown role 'dean'; the roles are admin, registrar, teacher, student"),
-    (["create", "--stack", STACK, "--role", "student", "--email", EMAIL], "a student user needs STUDENT=<id>"),
-    (["create", "--stack", STACK, "--role", "student", "--email", EMAIL, "--student", "0"],
-     "STUDENT must be a positive integer, not '0'"),
-    (["create", "--stack", STACK, "--role", "student", "--email", EMAIL, "--student", "S42"],
-     "STUDENT must be a positive integer, not 'S42'"),
-])
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["create", "--stack", STACK, "--role", "dean", "--email", EMAIL],
+            "unknown role 'dean'; the roles are admin, registrar, teacher, student",
+        ),
+        (["create", "--stack", STACK, "--role", "student", "--email", EMAIL], "a student user needs STUDENT=<id>"),
+        (
+            ["create", "--stack", STACK, "--role", "student", "--email", EMAIL, "--student", "0"],
+            "STUDENT must be a positive integer, not '0'",
+        ),
+        (
+            ["create", "--stack", STACK, "--role", "student", "--email", EMAIL, "--student", "S42"],
+            "STUDENT must be a positive integer, not 'S42'",
+        ),
+    ],
+)
 def test_bad_arguments_are_one_line_errors_before_any_aws_call(capsys, argv, message):
     _expect_one_line_error(capsys, argv, message)  # no AWS here: nothing is mocked, no credentials needed
 
 
 def test_unknown_stack_is_a_one_line_error(aws, capsys):
-    _expect_one_line_error(capsys, ["token", "--stack", "nowhere", "--email", EMAIL],
-                           f"no stack named 'nowhere' in {boto3.client('cloudformation').meta.region_name}")
+    _expect_one_line_error(
+        capsys,
+        ["token", "--stack", "nowhere", "--email", EMAIL],
+        f"no stack named 'nowhere' in {boto3.client('cloudformation').meta.region_name}",
+    )
 
 
 def test_a_stack_without_the_pool_outputs_is_a_one_line_error(aws, capsys):
     create_stack({"ApiUrl": "https://api.example.org/v1"}, name="someone-elses")
-    _expect_one_line_error(capsys, ["token", "--stack", "someone-elses", "--email", EMAIL],
-                           "stack 'someone-elses' has no output UserPoolId, UserPoolClientId")
+    _expect_one_line_error(
+        capsys,
+        ["token", "--stack", "someone-elses", "--email", EMAIL],
+        "stack 'someone-elses' has no output UserPoolId, UserPoolClientId",
+    )
 
 
 def test_an_existing_user_is_a_one_line_error(stack, capsys):
     _run(capsys, "create", "--stack", STACK, "--role", "admin", "--email", EMAIL)
-    _expect_one_line_error(capsys, ["create", "--stack", STACK, "--role", "admin", "--email", EMAIL],
-                           f"a user {EMAIL} already exists")
+    _expect_one_line_error(
+        capsys, ["create", "--stack", STACK, "--role", "admin", "--email", EMAIL], f"a user {EMAIL} already exists"
+    )
 
 
 def test_a_wrong_password_is_a_one_line_error(stack, capsys, monkeypatch):

@@ -8,16 +8,25 @@ import json
 import pytest
 from werkzeug import exceptions
 
+from deployed.contract_check import OPENAPI_PATH
 from flask_backend import create_app
-from tests.doors import OPENAPI_PATH, Call, Reply, assert_reply_matches_openapi, token_for
+from tests.doors import Call, Reply, assert_reply_matches_openapi, token_for
 
-REGISTERED_TYPES = set(json.loads(OPENAPI_PATH.read_text())["components"]["schemas"]["Problem"]["properties"]["type"]
-                       ["enum"])
+REGISTERED_TYPES = set(
+    json.loads(OPENAPI_PATH.read_text())["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
+)
 # What Werkzeug raises by itself while it reads a request: malformed input, a host not trusted, a client gone
 # before its body arrived, a body, a URI or headers too large, a media type it cannot read.
-SERVER_REJECTIONS = [exceptions.BadRequest, exceptions.BadHost, exceptions.SecurityError, exceptions.ClientDisconnected,
-                     exceptions.RequestEntityTooLarge, exceptions.RequestURITooLarge, exceptions.UnsupportedMediaType,
-                     exceptions.RequestHeaderFieldsTooLarge]
+SERVER_REJECTIONS = [
+    exceptions.BadRequest,
+    exceptions.BadHost,
+    exceptions.SecurityError,
+    exceptions.ClientDisconnected,
+    exceptions.RequestEntityTooLarge,
+    exceptions.RequestURITooLarge,
+    exceptions.UnsupportedMediaType,
+    exceptions.RequestHeaderFieldsTooLarge,
+]
 
 
 @pytest.fixture
@@ -27,7 +36,7 @@ def rejecting_client(application):
     rejections = {rejection.__name__: rejection for rejection in [*SERVER_REJECTIONS, exceptions.ImATeapot]}
 
     def reject(name: str):
-        raise rejections[name]()
+        raise rejections[name]
 
     app.add_url_rule("/rejected/<name>", view_func=reject)
     return app.test_client()
@@ -65,11 +74,18 @@ class _BrokenConnection(io.RawIOBase):
 def test_a_client_gone_before_its_body_arrived_is_a_malformed_request(db, application):
     # Given a create whose client goes away while its body is read
     client = create_app(application=application).test_client()
-    response = client.post("/students", content_type="application/json",
-                           headers={"Authorization": f"Bearer {token_for('registrar')}"},
-                           environ_overrides={"CONTENT_LENGTH": "100", "wsgi.input": _BrokenConnection()})
-    reply = Reply(response.status_code, {name.lower(): value for name, value in response.headers.items()},
-                  response.get_data(), "flask")
+    response = client.post(
+        "/students",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token_for('registrar')}"},
+        environ_overrides={"CONTENT_LENGTH": "100", "wsgi.input": _BrokenConnection()},
+    )
+    reply = Reply(
+        response.status_code,
+        {name.lower(): value for name, value in response.headers.items()},
+        response.get_data(),
+        "flask",
+    )
     # Then Werkzeug's ClientDisconnected is answered as the contract documents a malformed request, and nothing is made
     assert reply.status == 400
     assert reply.json["type"] == "urn:student-records:problem:malformed-request"

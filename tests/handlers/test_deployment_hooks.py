@@ -45,17 +45,22 @@ def test_readiness_200_on_the_new_version_passes():
     assert json.loads(call["Payload"])["path"] == "/health/ready"
 
 
-@pytest.mark.parametrize(("lambda_client", "reason"), [
-    (FakeLambda(ready(503, {"database": {"status": "ok"}, "auth": {"status": "failed"}})), "failed checks: auth"),
-    (FakeLambda(function_error="Unhandled"), "the function failed"),
-    (FakeLambda({"unexpected": True}), "not an API Gateway proxy response"),
-])
+@pytest.mark.parametrize(
+    ("lambda_client", "reason"),
+    [
+        (FakeLambda(ready(503, {"database": {"status": "ok"}, "auth": {"status": "failed"}})), "failed checks: auth"),
+        (FakeLambda(function_error="Unhandled"), "the function failed"),
+        (FakeLambda({"unexpected": True}), "not an API Gateway proxy response"),
+    ],
+)
 def test_a_version_that_is_not_ready_fails(lambda_client, reason):
     passed, detail = deployment_hooks.check_version(lambda_client, VERSION, readiness_probe_event())
     assert not passed and reason in detail
 
 
-@pytest.mark.parametrize(("answer", "status"), [(ready(200, {}), "Succeeded"), (ready(503, {}), "Failed"), (None, "Failed")])
+@pytest.mark.parametrize(
+    ("answer", "status"), [(ready(200, {}), "Succeeded"), (ready(503, {}), "Failed"), (None, "Failed")]
+)
 def test_codedeploy_is_told_in_every_case(monkeypatch, answer, status):
     # Given the hook's environment, and a version that is ready, not ready, or cannot even be invoked
     monkeypatch.setenv("NEW_VERSION", VERSION)
@@ -73,9 +78,11 @@ def test_codedeploy_is_told_in_every_case(monkeypatch, answer, status):
 
     monkeypatch.setattr(deployment_hooks.boto3, "client", client)
     with Stubber(codedeploy) as stub:
-        stub.add_response("put_lifecycle_event_hook_execution_status", {"lifecycleEventHookExecutionId": "hook-execution-1"},
-                          {"deploymentId": "d-ABCDEF123", "lifecycleEventHookExecutionId": "hook-execution-1",
-                           "status": status})
+        stub.add_response(
+            "put_lifecycle_event_hook_execution_status",
+            {"lifecycleEventHookExecutionId": "hook-execution-1"},
+            {"deploymentId": "d-ABCDEF123", "lifecycleEventHookExecutionId": "hook-execution-1", "status": status},
+        )
         # When the hook runs; Then CodeDeploy hears the verdict (the stub refuses any other)
         deployment_hooks.smoke_check(HOOK_EVENT, None)
         stub.assert_no_pending_responses()

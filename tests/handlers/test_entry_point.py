@@ -23,7 +23,8 @@ def _count_event() -> dict:
 
 
 def test_the_first_invocation_builds_the_handler_from_the_environment_and_warm_ones_reuse_it(
-        fresh_execution_environment, monkeypatch, database_conninfo, db):
+    fresh_execution_environment, monkeypatch, database_conninfo, db
+):
     # Given the environment of an execution environment: its database (the signing keys are the run's)
     monkeypatch.setenv("DATABASE_URL", database_conninfo)
     # When it is invoked twice

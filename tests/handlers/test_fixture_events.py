@@ -31,8 +31,9 @@ def test_get_event_with_base64_body_and_proxy_path_parameters(db, lambda_handler
     # Given a student with id 1
     db.execute("INSERT INTO students (first_name, last_name, email) VALUES ('Ada', 'L', 'ada@example.org')")
     # When the SAM-generated GET /students/1 event arrives (its body is base64, its pathParameters hold proxy)
-    result = lambda_handler(_event("apigw-rest-proxy-get.json", token_for("registrar")),
-                            LambdaContext("student-records-api"))
+    result = lambda_handler(
+        _event("apigw-rest-proxy-get.json", token_for("registrar")), LambdaContext("student-records-api")
+    )
     # Then the student is returned
     assert result["statusCode"] == 200
     body = base64.b64decode(result["body"]) if result.get("isBase64Encoded") else result["body"]
@@ -55,8 +56,9 @@ def test_post_event_with_base64_body_is_validated(db, lambda_handler):
 
 def test_post_event_without_a_content_type_is_415(db, lambda_handler):
     # Given the SAM-generated POST /students event as it is: a JSON body, but no Content-Type
-    result = lambda_handler(_event("apigw-rest-proxy-post.json", token_for("registrar")),
-                            LambdaContext("student-records-api"))
+    result = lambda_handler(
+        _event("apigw-rest-proxy-post.json", token_for("registrar")), LambdaContext("student-records-api")
+    )
     # Then it is refused by media type, as the Flask door refuses the same request, and nothing is written
     assert result["statusCode"] == 415
     assert json.loads(result["body"])["type"] == "urn:student-records:problem:unsupported-media-type"

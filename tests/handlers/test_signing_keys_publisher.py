@@ -9,10 +9,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from handlers import signing_keys
-from tests.handlers.loopback import LoopbackHttp
-
 from tests.conftest import SIGNING_KEYS_BUCKET as BUCKET
 from tests.conftest import SIGNING_KEYS_OBJECT as OBJECT_KEY
+from tests.handlers.loopback import LoopbackHttp
+
 POOL_PATH = "/eu-west-1_AbC"
 JWKS_PATH = f"{POOL_PATH}/.well-known/jwks.json"
 OBJECT_URI = f"s3://{BUCKET}/{OBJECT_KEY}"
@@ -53,15 +53,26 @@ def cloudformation() -> Iterator[LoopbackHttp]:
 
 def custom_resource_event(request_type: str, response_url: str, **extra: str) -> dict:
     return {
-        "RequestType": request_type, "ResponseURL": response_url,
-        "StackId": "arn:aws:cloudformation:eu-west-1:1:stack/s/1", "RequestId": "req-1",
-        "LogicalResourceId": "SigningKeys", "ResourceType": "Custom::SigningKeys",
-        "ResourceProperties": {"Issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"}, **extra,
+        "RequestType": request_type,
+        "ResponseURL": response_url,
+        "StackId": "arn:aws:cloudformation:eu-west-1:1:stack/s/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "SigningKeys",
+        "ResourceType": "Custom::SigningKeys",
+        "ResourceProperties": {"Issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC"},
+        **extra,
     }
 
 
-SCHEDULED_EVENT = {"version": "0", "id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events",
-                   "time": "2026-11-25T10:15:00Z", "resources": [], "detail": {}}
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "e-1",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "time": "2026-11-25T10:15:00Z",
+    "resources": [],
+    "detail": {},
+}
 
 
 def published(s3) -> tuple[bytes, str]:
@@ -95,8 +106,9 @@ def test_create_publishes_the_jwks_and_answers_success_with_the_key_ids(s3, user
     ],
     ids=["html", "empty keys", "not an object", "ec key", "no modulus", "no key id", "private key"],
 )
-def test_an_invalid_jwks_is_answered_failed_and_the_published_object_is_kept(s3, user_pool, cloudformation,
-                                                                             document, reason):
+def test_an_invalid_jwks_is_answered_failed_and_the_published_object_is_kept(
+    s3, user_pool, cloudformation, document, reason
+):
     # Given a published JWKS
     signing_keys.handler(custom_resource_event("Create", cloudformation.url), None)
     good = published(s3)

@@ -5,10 +5,11 @@ import json
 
 import pytest
 
+from deployed.contract_check import OPENAPI_PATH
 from handlers.api import create_handler
 from local_stack.gateway import build_rest_event, invoke, lambda_response_to_http
 from rest_contract.parsing import DEFAULT_MAX_BODY_BYTES as MAX_BODY_BYTES
-from tests.doors import OPENAPI_PATH, ROUTE_TEMPLATES, Call, token_for
+from tests.doors import ROUTE_TEMPLATES, Call, token_for
 from tests.hostile.refusals import assert_refused
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -45,8 +46,12 @@ class TestSize:
         before = database_state()
         for call in (
             _raw("POST", "/students", _padded_to(size, VALID_STUDENT)),
-            Call("POST", "/students", body=_padded_to(size, VALID_STUDENT),
-                 headers={**JSON_HEADERS, "Idempotency-Key": "oversized-create"}),
+            Call(
+                "POST",
+                "/students",
+                body=_padded_to(size, VALID_STUDENT),
+                headers={**JSON_HEADERS, "Idempotency-Key": "oversized-create"},
+            ),
             _raw("PATCH", f"/students/{student_id}", _padded_to(size, {"last_name": "Byron"})),
         ):
             # When it is sent to each write
@@ -110,8 +115,7 @@ class TestShape:
 
 class TestNumbersAndTypes:
     @pytest.mark.parametrize(
-        "literal",
-        [b"1e309", b"-1e309", b"NaN", b"Infinity", b"1.0", b"1e0", b"true", b'"1"', b"-1", b"0"],
+        "literal", [b"1e309", b"-1e309", b"NaN", b"Infinity", b"1.0", b"1e0", b"true", b'"1"', b"-1", b"0"]
     )
     def test_a_version_that_is_not_a_positive_integer_is_422(self, api, create, database_state, literal):
         # Given a student at version 1
@@ -134,8 +138,9 @@ class TestNumbersAndTypes:
         assert_refused(reply, 400, "malformed-request")
         assert database_state() == before
 
-    @pytest.mark.parametrize("field", ["first_name", "last_name", "email", "student_number", "date_of_birth",
-                                       "status", "enrolled_on"])
+    @pytest.mark.parametrize(
+        "field", ["first_name", "last_name", "email", "student_number", "date_of_birth", "status", "enrolled_on"]
+    )
     def test_non_strings_where_strings_go_are_422_naming_the_field(self, api, database_state, field):
         before = database_state()
         for value in (True, False, 0, 1.5, float("inf"), [], {}, ["Ada"]):
@@ -169,8 +174,11 @@ class TestNulls:
 
 def _writes(student_id: int) -> list[tuple[str, str, dict[str, str]]]:
     """Every write of a student record, each with the headers it may carry."""
-    return [("POST", "/students", {}), ("POST", "/students", {"Idempotency-Key": "duplicate-keys"}),
-            ("PATCH", f"/students/{student_id}", {})]
+    return [
+        ("POST", "/students", {}),
+        ("POST", "/students", {"Idempotency-Key": "duplicate-keys"}),
+        ("PATCH", f"/students/{student_id}", {}),
+    ]
 
 
 class TestDuplicateKeys:
@@ -181,11 +189,15 @@ class TestDuplicateKeys:
     @pytest.mark.parametrize(
         ("body", "key"),
         [
-            (b'{"first_name": "<script>", "last_name": "L", "email": "a@example.org", "first_name": "Ada"}',
-             "first_name"),
+            (
+                b'{"first_name": "<script>", "last_name": "L", "email": "a@example.org", "first_name": "Ada"}',
+                "first_name",
+            ),
             (b'{"first_name": "Ada", "last_name": "L", "email": "a@example.org", "first_name": 42}', "first_name"),
-            (b'{"first_name": "Ada", "last_name": "L", "email": "a@example.org", "first\\u005fname": "Eve"}',
-             "first_name"),
+            (
+                b'{"first_name": "Ada", "last_name": "L", "email": "a@example.org", "first\\u005fname": "Eve"}',
+                "first_name",
+            ),
             (b'{"email": "a@example.org", "x": {"role": "student", "role": "admin"}, "last_name": "L"}', "role"),
             (b'{"status": "active", "status": "graduated", "status": "withdrawn"}', "status"),
         ],
@@ -202,16 +214,23 @@ class TestDuplicateKeys:
             assert_refused(reply, 400, "malformed-request")
             assert f'"{key}"' in reply.json["detail"]
             assert reply.json["errors"] == [
-                {"field": key, "in": "body", "message": "appears more than once", "type": "duplicate_key"}]
+                {"field": key, "in": "body", "message": "appears more than once", "type": "duplicate_key"}
+            ]
         assert database_state() == before
 
     def test_a_repeated_key_is_refused_on_every_route_that_takes_a_body(self, api, create, database_state):
         # Given a student, and a body for each other write whose last key repeats its first
         create()
         before = database_state()
-        for method, path in (("POST", "/courses"), ("POST", "/terms"), ("POST", "/offerings"),
-                             ("POST", "/offerings/1/enrollments"), ("PATCH", "/courses/1"),
-                             ("PATCH", "/enrollments/1"), ("PUT", "/enrollments/1/grade")):
+        for method, path in (
+            ("POST", "/courses"),
+            ("POST", "/terms"),
+            ("POST", "/offerings"),
+            ("POST", "/offerings/1/enrollments"),
+            ("PATCH", "/courses/1"),
+            ("PATCH", "/enrollments/1"),
+            ("PUT", "/enrollments/1/grade"),
+        ):
             # When it is sent
             reply = api.send(_raw(method, path, b'{"code": "A", "title": "T", "code": "B"}'))
             # Then the repeated key is refused before anything looks the record up
@@ -277,26 +296,37 @@ class TestMediaTypes:
                 assert "no Content-Type" in reply.json["detail"]
         assert database_state() == before
 
-    @pytest.mark.parametrize("order", [("text/plain", "application/json"), ("application/json", "text/plain"),
-                                       ("application/json", "application/json")], ids=["json last", "json first",
-                                                                                       "json twice"])
+    @pytest.mark.parametrize(
+        "order",
+        [
+            ("text/plain", "application/json"),
+            ("application/json", "text/plain"),
+            ("application/json", "application/json"),
+        ],
+        ids=["json last", "json first", "json twice"],
+    )
     def test_a_repeated_content_type_is_a_malformed_request_at_the_lambda_door(self, db, application, order):
         # Given a create whose Content-Type is sent twice: API Gateway hands the Lambda door both values (gunicorn
         # refuses such a request with a 400 of its own before the Flask door sees it: RFC 9110 §5.3)
-        event = build_rest_event("POST", "/students", body=json.dumps(VALID_STUDENT).encode(),
-                                 headers=[("Authorization", f"Bearer {token_for('admin')}"),
-                                          *[("Content-Type", value) for value in order]],
-                                 route_templates=ROUTE_TEMPLATES)
+        event = build_rest_event(
+            "POST",
+            "/students",
+            body=json.dumps(VALID_STUDENT).encode(),
+            headers=[("Authorization", f"Bearer {token_for('admin')}"), *[("Content-Type", value) for value in order]],
+            route_templates=ROUTE_TEMPLATES,
+        )
         # When the Lambda door handles it
-        status, headers, body = lambda_response_to_http(
-            invoke(create_handler(application=application), event, function_name="student-records-api"))
+        status, _headers, body = lambda_response_to_http(
+            invoke(create_handler(application=application), event, function_name="student-records-api")
+        )
         # Then neither value is picked: the request is refused as ambiguous, and nothing is written
         assert status == 400, body
         assert json.loads(body)["type"] == "urn:student-records:problem:malformed-request"
         assert db.execute("SELECT count(*) FROM students").fetchone() == (0,)
 
-    @pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON",
-                                              "application/merge-patch+json"])
+    @pytest.mark.parametrize(
+        "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
+    )
     def test_json_under_a_json_media_type_is_read(self, api, content_type):
         reply = api.send(_raw("POST", "/students", json.dumps(VALID_STUDENT).encode(), content_type))
         assert reply.status == 201, reply.body
@@ -335,8 +365,11 @@ class TestEmptyBodies:
 
 
 class TestBodiesWhereNoneIsTaken:
-    @pytest.mark.parametrize("body", [b"\xff\xfe not UTF-8", b'{"a": 1, "a": 2}', b"x" * (MAX_BODY_BYTES + 1)],
-                             ids=["not UTF-8", "a repeated key", "over the limit"])
+    @pytest.mark.parametrize(
+        "body",
+        [b"\xff\xfe not UTF-8", b'{"a": 1, "a": 2}', b"x" * (MAX_BODY_BYTES + 1)],
+        ids=["not UTF-8", "a repeated key", "over the limit"],
+    )
     def test_a_route_that_takes_no_body_never_reads_one(self, api, create, body):
         # Given a student, and a body no write would accept, under no media type or a wrong one
         student_id = create()["id"]

@@ -29,8 +29,9 @@ def _signature(cursor: str) -> str:
 def _forgeries(genuine: dict, signature: str, other_filters_fingerprint: str) -> dict[str, str]:
     """Cursors this API never issued, each a variation of a genuine one: its payload edited, with the genuine
     signature kept, or a payload of another shape."""
-    edited = {name: f"{cursor}.{signature}" for name, cursor in _edited_payloads(genuine, other_filters_fingerprint)
-              .items()}
+    edited = {
+        name: f"{cursor}.{signature}" for name, cursor in _edited_payloads(genuine, other_filters_fingerprint).items()
+    }
     return {
         **edited,
         "unsigned": _encoded(genuine),
@@ -48,13 +49,27 @@ def _forgeries(genuine: dict, signature: str, other_filters_fingerprint: str) ->
 
 
 def _edited_payloads(genuine: dict, other_filters_fingerprint: str) -> dict[str, str]:
-    with_after = {f"after {label}": _encoded({**genuine, "after": value}) for label, value in [
-        ("2**63", 2**63), ("10**30", 10**30), ("-1", -1), ("-2**63", -(2**63)), ("1.5", 1.5), ("1.0", 1.0),
-        ("1e308", 1e308), ("string", "1"), ("null", None), ("true", True), ("array", [1]), ("object", {"id": 1}),
-    ]}
-    with_version = {f"version {label}": _encoded({**genuine, "v": value}) for label, value in [
-        ("0", 0), ("2", 2), ("string", "1"), ("null", None), ("-1", -1),
-    ]}
+    with_after = {
+        f"after {label}": _encoded({**genuine, "after": value})
+        for label, value in [
+            ("2**63", 2**63),
+            ("10**30", 10**30),
+            ("-1", -1),
+            ("-2**63", -(2**63)),
+            ("1.5", 1.5),
+            ("1.0", 1.0),
+            ("1e308", 1e308),
+            ("string", "1"),
+            ("null", None),
+            ("true", True),
+            ("array", [1]),
+            ("object", {"id": 1}),
+        ]
+    }
+    with_version = {
+        f"version {label}": _encoded({**genuine, "v": value})
+        for label, value in [("0", 0), ("2", 2), ("string", "1"), ("null", None), ("-1", -1)]
+    }
     return {
         **with_after,
         **with_version,
@@ -77,8 +92,10 @@ def seeded(db):
     with db.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO students (first_name, last_name, email, status) VALUES (%s, %s, %s, %s)",
-            [(f"F{n}", f"L{n}", f"s{n}@example.org", status)
-             for n, status in enumerate(["active", "inactive", "active", "graduated", "active"], start=1)],
+            [
+                (f"F{n}", f"L{n}", f"s{n}@example.org", status)
+                for n, status in enumerate(["active", "inactive", "active", "graduated", "active"], start=1)
+            ],
         )
 
 

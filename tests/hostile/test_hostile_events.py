@@ -39,8 +39,7 @@ def _aimed_at(event: dict, method: str, template: str, **headers: str) -> dict:
     aimed = copy.deepcopy(event)
     path = re.sub(r"\{\w+\}", "1", template)
     names = re.findall(r"\{(\w+)\}", template)
-    aimed.update(httpMethod=method, path=path, resource=template,
-                 pathParameters={name: "1" for name in names} or None)
+    aimed.update(httpMethod=method, path=path, resource=template, pathParameters=dict.fromkeys(names, "1") or None)
     aimed["requestContext"].update(httpMethod=method, path=path, resourcePath=template)
     return _with_headers(aimed, **headers)
 
@@ -91,12 +90,24 @@ def test_a_route_that_takes_no_body_never_reads_one_that_does_not_decode(handler
         assert json.loads(body) == expected
 
 
-@pytest.mark.parametrize(("method", "template"), [("POST", "/students"), ("PATCH", "/students/{student_id}"),
-                                                  ("POST", "/courses"), ("PUT", "/enrollments/{enrollment_id}/grade")])
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [
+        ("POST", "/students"),
+        ("PATCH", "/students/{student_id}"),
+        ("POST", "/courses"),
+        ("PUT", "/enrollments/{enrollment_id}/grade"),
+    ],
+)
 def test_a_body_that_does_not_decode_is_a_malformed_request(handler, db, method, template):
     # Given the event whose body is marked base64 but is not, aimed at a route that reads a body, with a token
-    event = _aimed_at(EVENTS[UNDECODABLE], method, template, Authorization=f"Bearer {token_for('admin')}",
-                      **{"Content-Type": "application/json"})
+    event = _aimed_at(
+        EVENTS[UNDECODABLE],
+        method,
+        template,
+        Authorization=f"Bearer {token_for('admin')}",
+        **{"Content-Type": "application/json"},
+    )
     # When the Lambda door handles it
     status, content_type, body = _answer(handler, event)
     # Then it is a client's malformed request, saying why, and nothing was written

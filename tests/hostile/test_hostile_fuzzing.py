@@ -18,10 +18,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from deployed.contract_check import OPENAPI_PATH
 from flask_backend import create_app
 from handlers.api import create_handler
 from local_stack.gateway import InProcessFunction, LocalGateway
-from tests.doors import OPENAPI_PATH, ROUTE_TEMPLATES, token_for
+from tests.doors import ROUTE_TEMPLATES, token_for
 
 CHECKS = [
     not_a_server_error,
@@ -64,8 +65,11 @@ def flask_door(session_application):
 @pytest.fixture(scope="module")
 def lambda_gateway(session_application):
     """The Lambda handler behind the local API Gateway, on a free loopback port."""
-    gateway = LocalGateway(InProcessFunction(create_handler(application=session_application), "student-records-api"),
-                           route_templates=ROUTE_TEMPLATES, port=0)
+    gateway = LocalGateway(
+        InProcessFunction(create_handler(application=session_application), "student-records-api"),
+        route_templates=ROUTE_TEMPLATES,
+        port=0,
+    )
     gateway.start_in_thread()
     yield gateway
     gateway.shutdown()

@@ -59,8 +59,13 @@ class TestPath:
         create()
         before = database_state()
         # When its id is followed by an encoded newline
-        reply = api.send(Call(method, template.replace("{id}", "1%0A"),
-                              json_body={"status": "withdrawn"} if method == "PATCH" else None))
+        reply = api.send(
+            Call(
+                method,
+                template.replace("{id}", "1%0A"),
+                json_body={"status": "withdrawn"} if method == "PATCH" else None,
+            )
+        )
         # Then the id is malformed, as on the other door
         assert_refused(reply, 422, "validation-failed")
         assert database_state() == before
@@ -129,8 +134,13 @@ class TestBody:
         bystander_row = db.execute("SELECT * FROM students WHERE id = %s", (bystander["id"],)).fetchone()
         # When the attack is patched into every free-text field of the target
         email = attack.replace(" ", "/**/") + "@example.org"
-        reply = api.send(Call("PATCH", f"/students/{target['id']}",
-                              json_body={"first_name": attack, "last_name": attack, "email": email}))
+        reply = api.send(
+            Call(
+                "PATCH",
+                f"/students/{target['id']}",
+                json_body={"first_name": attack, "last_name": attack, "email": email},
+            )
+        )
         # Then the target holds exactly that text, one version later, and the bystander is as it was
         assert reply.status == 200, reply.body
         assert db.execute(
@@ -170,7 +180,7 @@ class TestBody:
         "name",
         [
             "status = 'withdrawn' WHERE true; --",
-            'first_name" = \'x\', "email',
+            "first_name\" = 'x', \"email",
             # Columns a patch may not set, though they exist
             "id",
             "student_number",
@@ -195,8 +205,11 @@ class TestHeaders:
         student_id = create()["id"]
         before = database_state()
         for attack in SQL_INJECTIONS + [f'"1" {attack}' for attack in SQL_INJECTIONS] + SQL_INJECTIONS_WITHOUT_SPACES:
-            reply = api.send(Call("PATCH", f"/students/{student_id}", json_body={"status": "withdrawn"},
-                                  headers={"If-Match": attack}))
+            reply = api.send(
+                Call(
+                    "PATCH", f"/students/{student_id}", json_body={"status": "withdrawn"}, headers={"If-Match": attack}
+                )
+            )
             assert_refused(reply, 422, "validation-failed")
             assert _field_names(reply) == {"If-Match"}, attack
         assert database_state() == before
@@ -204,9 +217,14 @@ class TestHeaders:
     def test_sql_with_spaces_in_an_idempotency_key_is_422(self, api, database_state):
         before = database_state()
         for attack in SQL_INJECTIONS:
-            reply = api.send(Call("POST", "/students", json_body={"first_name": "A", "last_name": "B",
-                                                                  "email": "a@example.org"},
-                                  headers={"Idempotency-Key": attack}))
+            reply = api.send(
+                Call(
+                    "POST",
+                    "/students",
+                    json_body={"first_name": "A", "last_name": "B", "email": "a@example.org"},
+                    headers={"Idempotency-Key": attack},
+                )
+            )
             assert_refused(reply, 422, "validation-failed")
             assert _field_names(reply) == {"Idempotency-Key"}, attack
         assert database_state() == before
@@ -214,8 +232,12 @@ class TestHeaders:
     @pytest.mark.parametrize("attack", SQL_INJECTIONS_WITHOUT_SPACES)
     def test_sql_without_spaces_in_an_idempotency_key_is_only_a_key(self, api, db, attack):
         # Given a key that is visible ASCII, as allowed, but spells an attack
-        idempotent_create = Call("POST", "/students", headers={"Idempotency-Key": attack},
-                                 json_body={"first_name": "A", "last_name": "B", "email": "a@example.org"})
+        idempotent_create = Call(
+            "POST",
+            "/students",
+            headers={"Idempotency-Key": attack},
+            json_body={"first_name": "A", "last_name": "B", "email": "a@example.org"},
+        )
         # When the same create is sent twice with it
         first, replay = api.send(idempotent_create), api.send(idempotent_create)
         # Then it created one student, replayed the same answer, and is stored as the text it is
@@ -229,11 +251,12 @@ class TestHeaders:
         student_id = create()["id"]
         attacks = SQL_INJECTIONS + SQL_INJECTIONS_WITHOUT_SPACES
         # When it is read with each attack as X-Request-Id
-        replies = [api.send(Call("GET", f"/students/{student_id}", headers={"X-Request-Id": attack}))
-                   for attack in attacks]
+        replies = [
+            api.send(Call("GET", f"/students/{student_id}", headers={"X-Request-Id": attack})) for attack in attacks
+        ]
         # Then each read is served, and audited under a correlation id of the API's own making
         assert [reply.status for reply in replies] == [200] * len(attacks)
         assert not {reply.headers["x-request-id"] for reply in replies} & set(attacks)
-        assert db.execute(
-            "SELECT correlation_id FROM student_audit WHERE action = 'read' ORDER BY id"
-        ).fetchall() == [(reply.headers["x-request-id"],) for reply in replies]
+        assert db.execute("SELECT correlation_id FROM student_audit WHERE action = 'read' ORDER BY id").fetchall() == [
+            (reply.headers["x-request-id"],) for reply in replies
+        ]

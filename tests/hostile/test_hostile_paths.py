@@ -85,9 +85,10 @@ def test_an_encoded_path_gets_one_answer_from_both_doors(doors, db, path, status
     assert db.execute("SELECT count(*) FROM students").fetchone()[0] == 1
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [("DELETE", "/students/%31", 204),
-                                                         ("PUT", "/students/%31", 405),
-                                                         ("PUT", "/students/..%2F1", 404)])
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("DELETE", "/students/%31", 204), ("PUT", "/students/%31", 405), ("PUT", "/students/..%2F1", 404)],
+)
 def test_an_encoded_path_is_the_same_resource_for_every_method(doors, db, method, path, status):
     # Given student 1, created again before each door
     replies = {}
@@ -108,18 +109,22 @@ def _sam_event(path: str, parameter: str) -> dict:
     event = json.loads((FIXTURES / "apigw-rest-proxy-get.json").read_text())
     token = f"Bearer {token_for('admin')}"
     event.update(path=path, resource="/students/{student_id}", pathParameters={"student_id": parameter})
-    event["requestContext"].update(path=f"/{event['requestContext']['stage']}{path}",
-                                   resourcePath="/students/{student_id}")
+    event["requestContext"].update(
+        path=f"/{event['requestContext']['stage']}{path}", resourcePath="/students/{student_id}"
+    )
     event["headers"]["Authorization"] = token
     event["multiValueHeaders"]["Authorization"] = [token]
     return event
 
 
-@pytest.mark.parametrize(("path", "parameter", "status"), [
-    ("/students/%31", "1", 200),
-    ("/students/..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", 404),
-    ("/students/%2531", "%31", 422),
-])
+@pytest.mark.parametrize(
+    ("path", "parameter", "status"),
+    [
+        ("/students/%31", "1", 200),
+        ("/students/..%2F..%2Fetc%2Fpasswd", "../../etc/passwd", 404),
+        ("/students/%2531", "%31", 422),
+    ],
+)
 def test_the_lambda_door_answers_the_sam_event_of_an_encoded_path_alike(db, application, path, parameter, status):
     # Given student 1, and the SAM-made event of a request for an encoded path, as API Gateway REST would send it
     db.execute("INSERT INTO students (first_name, last_name, email) VALUES ('Ada', 'L', 'ada@example.org')")

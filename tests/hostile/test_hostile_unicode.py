@@ -20,8 +20,11 @@ def _field_names(reply) -> set[str]:
 
 
 class TestLoneSurrogates:
-    @pytest.mark.parametrize("escaped", [r"\ud800", r"\udfff", r"a\ud800b", r"\udc00\ud800"],
-                             ids=["high", "low", "high inside text", "reversed pair"])
+    @pytest.mark.parametrize(
+        "escaped",
+        [r"\ud800", r"\udfff", r"a\ud800b", r"\udc00\ud800"],
+        ids=["high", "low", "high inside text", "reversed pair"],
+    )
     @pytest.mark.parametrize("field", ["first_name", "last_name", "email"])
     def test_an_escaped_lone_surrogate_is_a_malformed_request(self, api, create, database_state, field, escaped):
         # Given a student, and JSON whose one string escapes half of a surrogate pair (no UTF-8 can hold it)
@@ -31,8 +34,10 @@ class TestLoneSurrogates:
         body = json.dumps({**document, field: "SURROGATE"}).replace("SURROGATE", escaped).encode()
         patch = json.dumps({field: "SURROGATE"}).replace("SURROGATE", escaped).encode()
         # When it is sent to each write
-        for call in (_post_raw(body), Call("PATCH", f"/students/{student_id}", body=patch,
-                                           headers={"Content-Type": "application/json"})):
+        for call in (
+            _post_raw(body),
+            Call("PATCH", f"/students/{student_id}", body=patch, headers={"Content-Type": "application/json"}),
+        ):
             # Then it is refused as malformed JSON, before anything tries to encode it
             assert_refused(api.send(call), 400, "malformed-request")
         assert database_state() == before
@@ -44,12 +49,16 @@ class TestNulAndControlCharacters:
 
     @pytest.mark.parametrize("control", ["\u0000", "\u001b", "\u007f", "\t"], ids=["NUL", "ESC", "DEL", "TAB"])
     @pytest.mark.parametrize("field", ["first_name", "last_name", "email"])
-    def test_a_control_character_in_a_new_students_text_is_422_naming_the_field(self, api, database_state, field,
-                                                                                control):
+    def test_a_control_character_in_a_new_students_text_is_422_naming_the_field(
+        self, api, database_state, field, control
+    ):
         # Given a valid student but for one control character inside one text field
         document = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"}
-        inside = {"first_name": f"A{control}da", "last_name": f"Love{control}lace",
-                  "email": f"a{control}da@example.org"}
+        inside = {
+            "first_name": f"A{control}da",
+            "last_name": f"Love{control}lace",
+            "email": f"a{control}da@example.org",
+        }
         before = database_state()
         # When it is posted
         reply = api.send(Call("POST", "/students", json_body={**document, field: inside[field]}))
@@ -60,9 +69,14 @@ class TestNulAndControlCharacters:
 
     def test_nul_in_an_idempotent_create_is_422_and_not_recorded(self, api, database_state):
         before = database_state()
-        reply = api.send(Call("POST", "/students", json_body={"first_name": "A\u0000da", "last_name": "B",
-                                                              "email": "a@example.org"},
-                              headers={"Idempotency-Key": "nul-in-body"}))
+        reply = api.send(
+            Call(
+                "POST",
+                "/students",
+                json_body={"first_name": "A\u0000da", "last_name": "B", "email": "a@example.org"},
+                headers={"Idempotency-Key": "nul-in-body"},
+            )
+        )
         # Refused before the create, so there is no answer to record for replays either
         assert_refused(reply, 422, "validation-failed")
         assert database_state() == before
@@ -87,25 +101,70 @@ class TestNulAndControlCharacters:
     @pytest.mark.parametrize(
         ("call", "status"),
         [
-            (Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "a@example.org",
-                                                  "student_number": "AB\u0000C"}), 422),
-            (Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "a@example.org",
-                                                  "status": "active\u0000"}), 422),
-            (Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "a@example.org",
-                                                  "date_of_birth": "2000-01-01\u0000"}), 422),
+            (
+                Call(
+                    "POST",
+                    "/students",
+                    json_body={
+                        "first_name": "A",
+                        "last_name": "B",
+                        "email": "a@example.org",
+                        "student_number": "AB\u0000C",
+                    },
+                ),
+                422,
+            ),
+            (
+                Call(
+                    "POST",
+                    "/students",
+                    json_body={"first_name": "A", "last_name": "B", "email": "a@example.org", "status": "active\u0000"},
+                ),
+                422,
+            ),
+            (
+                Call(
+                    "POST",
+                    "/students",
+                    json_body={
+                        "first_name": "A",
+                        "last_name": "B",
+                        "email": "a@example.org",
+                        "date_of_birth": "2000-01-01\u0000",
+                    },
+                ),
+                422,
+            ),
             (Call("GET", "/students/1%00"), 422),
             (Call("GET", "/students?status=active%00"), 422),
             (Call("GET", "/students?limit=5%00"), 422),
             (Call("GET", "/students?cursor=eyJ2IjoxfQ%00"), 400),
             (Call("PATCH", "/students/1", json_body={"status": "inactive"}, headers={"If-Match": '"1"\u0000'}), 422),
-            (Call("POST", "/students", json_body={"first_name": "A", "last_name": "B", "email": "a@example.org"},
-                  headers={"Idempotency-Key": "key\u0000"}), 422),
+            (
+                Call(
+                    "POST",
+                    "/students",
+                    json_body={"first_name": "A", "last_name": "B", "email": "a@example.org"},
+                    headers={"Idempotency-Key": "key\u0000"},
+                ),
+                422,
+            ),
         ],
-        ids=["student_number", "status", "date_of_birth", "path id", "status filter", "limit", "cursor", "If-Match",
-             "Idempotency-Key"],
+        ids=[
+            "student_number",
+            "status",
+            "date_of_birth",
+            "path id",
+            "status filter",
+            "limit",
+            "cursor",
+            "If-Match",
+            "Idempotency-Key",
+        ],
     )
-    def test_nul_where_a_format_is_checked_is_refused_before_the_database(self, api, create, database_state, call,
-                                                                          status):
+    def test_nul_where_a_format_is_checked_is_refused_before_the_database(
+        self, api, create, database_state, call, status
+    ):
         create()
         before = database_state()
         reply = api.send(call)
@@ -161,19 +220,22 @@ class TestValidUnicodeRoundTrips:
         # Given names of astral-plane characters: 4 bytes in UTF-8, 2 units in UTF-16, 1 code point each
         longest, too_long = "𝔘" * 100, "𝔘" * 101
         # When the longest allowed and one more are posted
-        accepted = api.send(Call("POST", "/students", json_body={"first_name": longest, "last_name": "B",
-                                                                 "email": "long@example.org"}))
+        accepted = api.send(
+            Call("POST", "/students", json_body={"first_name": longest, "last_name": "B", "email": "long@example.org"})
+        )
         before = database_state()
-        refused = api.send(Call("POST", "/students", json_body={"first_name": too_long, "last_name": "B",
-                                                                "email": "longer@example.org"}))
+        refused = api.send(
+            Call(
+                "POST", "/students", json_body={"first_name": too_long, "last_name": "B", "email": "longer@example.org"}
+            )
+        )
         # Then 100 code points fit, and 101 do not
         assert accepted.status == 201, accepted.body
         assert accepted.json["first_name"] == longest
         assert_refused(refused, 422, "validation-failed")
         assert database_state() == before
 
-    @pytest.mark.parametrize("name", ["مريم", "👩🏽\u200d🔬", "Rene\u0301e"],
-                             ids=["arabic", "emoji", "decomposed"])
+    @pytest.mark.parametrize("name", ["مريم", "👩🏽\u200d🔬", "Rene\u0301e"], ids=["arabic", "emoji", "decomposed"])
     def test_a_search_finds_a_name_by_its_unicode_prefix(self, api, create, name):
         student = create(first_name=name)
         create(first_name="Someone", email="else@example.org")
@@ -187,8 +249,9 @@ class TestUndecodableQueryStrings:
         [("q=%FF%FE", 200), ("q=%ED%A0%80", 200), ("status=%FF", 422), ("limit=%C0%B1", 422), ("cursor=%FF%FF", 400)],
         ids=["q invalid utf-8", "q encoded surrogate", "status", "limit (overlong 1)", "cursor"],
     )
-    def test_bytes_that_are_not_utf8_in_a_query_are_never_a_server_error(self, api, create, database_state, query,
-                                                                          status):
+    def test_bytes_that_are_not_utf8_in_a_query_are_never_a_server_error(
+        self, api, create, database_state, query, status
+    ):
         # Given a student; a search that matched it would add a 'list' audit row
         create()
         before = database_state()

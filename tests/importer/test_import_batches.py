@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from student_records.students import importer
 from student_records.access import Caller, Role
-from student_records.students.repository import StudentRepository
+from student_records.students import importer
 from student_records.students.importer import import_students
+from student_records.students.repository import StudentRepository
 
 REGISTRAR = Caller(subject="import:test", role=Role.REGISTRAR, correlation_id="import-test")
 API_CALLER = Caller(subject="api:registrar", role=Role.REGISTRAR, correlation_id="api-test")
@@ -36,12 +36,28 @@ def batches_of_two(monkeypatch):
 
 def test_a_file_of_many_batches_loads_as_one_with_one_report(db, batches_of_two, database):
     # Given a student holding a number, and a file of four batches with rejections in several of them
-    StudentRepository(database).insert(API_CALLER, {
-        "student_number": "N-1", "first_name": "Held", "last_name": "Number", "email": "held@example.org",
-        "date_of_birth": None, "status": "active", "enrolled_on": None})
-    lines = _csv("Ada,Lovelace,ada@example.org,", "Bad,Row,not-an-email,", "Grace,Hopper,grace@example.org,",
-                 "Hedy,Lamarr,hedy@example.org,N-1", "Alan,Turing,ADA@example.org,", "Kurt,Goedel,kurt@example.org,",
-                 "Emmy,Noether,emmy@example.org,", "Held,Number,HELD@example.org,")
+    StudentRepository(database).insert(
+        API_CALLER,
+        {
+            "student_number": "N-1",
+            "first_name": "Held",
+            "last_name": "Number",
+            "email": "held@example.org",
+            "date_of_birth": None,
+            "status": "active",
+            "enrolled_on": None,
+        },
+    )
+    lines = _csv(
+        "Ada,Lovelace,ada@example.org,",
+        "Bad,Row,not-an-email,",
+        "Grace,Hopper,grace@example.org,",
+        "Hedy,Lamarr,hedy@example.org,N-1",
+        "Alan,Turing,ADA@example.org,",
+        "Kurt,Goedel,kurt@example.org,",
+        "Emmy,Noether,emmy@example.org,",
+        "Held,Number,HELD@example.org,",
+    )
 
     # When it is imported
     summary = import_students(database, REGISTRAR, lines)
@@ -49,9 +65,17 @@ def test_a_file_of_many_batches_loads_as_one_with_one_report(db, batches_of_two,
     # Then every valid row loaded once, with its audit row, and every rejection is reported by its line
     assert (summary.read, summary.loaded, summary.already_present, summary.rejected) == (8, 4, 1, 3)
     assert [(rejection.line, rejection.field) for rejection in summary.rejections] == [
-        (3, "email"), (5, "student_number"), (6, "email")]
-    assert _emails(db) == ["ada@example.org", "emmy@example.org", "grace@example.org", "held@example.org",
-                           "kurt@example.org"]
+        (3, "email"),
+        (5, "student_number"),
+        (6, "email"),
+    ]
+    assert _emails(db) == [
+        "ada@example.org",
+        "emmy@example.org",
+        "grace@example.org",
+        "held@example.org",
+        "kurt@example.org",
+    ]
     assert _creates(db) == 5
 
 
@@ -59,9 +83,13 @@ def test_a_failure_in_a_later_batch_loads_nothing_of_the_earlier_ones(db, batche
     # Given a rule only the database knows, broken by a row of the third batch
     db.execute("ALTER TABLE students ADD CONSTRAINT test_no_forbidden_names CHECK (last_name <> 'Forbidden')")
     try:
-        lines = _csv("Ada,Lovelace,ada@example.org,", "Grace,Hopper,grace@example.org,",
-                     "Hedy,Lamarr,hedy@example.org,", "Alan,Turing,alan@example.org,",
-                     "Kurt,Forbidden,kurt@example.org,")
+        lines = _csv(
+            "Ada,Lovelace,ada@example.org,",
+            "Grace,Hopper,grace@example.org,",
+            "Hedy,Lamarr,hedy@example.org,",
+            "Alan,Turing,alan@example.org,",
+            "Kurt,Forbidden,kurt@example.org,",
+        )
 
         # When the file is imported, Then it fails as a whole
         with pytest.raises(Exception, match="test_no_forbidden_names"):
@@ -79,13 +107,21 @@ def test_a_student_the_api_creates_during_the_import_is_kept_once(db, database):
     lines = _csv("Ada,Lovelace,ada@example.org,", "Grace,Hopper,GRACE@example.org,", "Hedy,Lamarr,hedy@example.org,")
     outcome: dict = {}
     with database.transaction() as api_session:
-        StudentRepository(api_session).insert(API_CALLER, {
-            "student_number": None, "first_name": "Grace", "last_name": "API", "email": "grace@example.org",
-            "date_of_birth": None, "status": "active", "enrolled_on": None})
+        StudentRepository(api_session).insert(
+            API_CALLER,
+            {
+                "student_number": None,
+                "first_name": "Grace",
+                "last_name": "API",
+                "email": "grace@example.org",
+                "date_of_birth": None,
+                "status": "active",
+                "enrolled_on": None,
+            },
+        )
 
         # When the import runs meanwhile, and reaches that email while the API's transaction is still open
-        importing = threading.Thread(
-            target=lambda: outcome.update(summary=import_students(database, REGISTRAR, lines)))
+        importing = threading.Thread(target=lambda: outcome.update(summary=import_students(database, REGISTRAR, lines)))
         importing.start()
         _wait_until_blocked_by_a_lock(db, importing)
     # (the API's transaction commits here)
@@ -95,7 +131,8 @@ def test_a_student_the_api_creates_during_the_import_is_kept_once(db, database):
     summary = outcome["summary"]
     assert (summary.loaded, summary.already_present, summary.rejected) == (2, 1, 0)
     assert db.execute("SELECT last_name FROM students WHERE lower(email) = 'grace@example.org'").fetchall() == [
-        ("API",)]
+        ("API",)
+    ]
     assert _emails(db) == ["ada@example.org", "grace@example.org", "hedy@example.org"]
     assert _creates(db) == 3
 
@@ -103,7 +140,8 @@ def test_a_student_the_api_creates_during_the_import_is_kept_once(db, database):
 def _wait_until_blocked_by_a_lock(db, importing: threading.Thread, deadline_s: float = 30) -> None:
     """Until the import's COPY waits for the API's transaction (the unique index's check of its row)."""
     deadline = time.monotonic() + deadline_s
-    while not db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                         " AND query LIKE 'COPY students %%'").fetchone()[0]:
+    while not db.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY students %%'"
+    ).fetchone()[0]:
         assert importing.is_alive(), "the import ended without waiting for the API's transaction"
         assert time.monotonic() < deadline, "the import never reached the API's row"

@@ -46,8 +46,11 @@ def test_a_value_is_accepted_by_the_import_exactly_when_the_api_accepts_it(db, d
         api_rejects = set()
     except ValidationError as error:
         api_rejects = {str(detail["loc"][0]) for detail in error.errors()}
-    header = ("first_name", "last_name", "email") if column in REQUIRED_COLUMNS else (
-        "first_name", "last_name", "email", column)
+    header = (
+        ("first_name", "last_name", "email")
+        if column in REQUIRED_COLUMNS
+        else ("first_name", "last_name", "email", column)
+    )
     cells = [f'"{body[name]}"' for name in header]
 
     # When it is imported

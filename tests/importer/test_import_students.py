@@ -31,10 +31,14 @@ def _count(db, table):
 
 def test_valid_file_loads_every_row_with_its_audit_row(db, run_import, tmp_path):
     # Given a file with every column, in an unusual order, and optional cells left empty
-    path = write_csv(tmp_path / "students.csv", [
-        ("graduated", "Ada", "  Lovelace ", "Ada@Example.org", "ADA-1815", "1990-12-10", "2020-09-01"),
-        ("", "Grace", "Hopper", "grace@example.org", "", "", ""),
-    ], header=("status", "first_name", "last_name", "email", "student_number", "date_of_birth", "enrolled_on"))
+    path = write_csv(
+        tmp_path / "students.csv",
+        [
+            ("graduated", "Ada", "  Lovelace ", "Ada@Example.org", "ADA-1815", "1990-12-10", "2020-09-01"),
+            ("", "Grace", "Hopper", "grace@example.org", "", "", ""),
+        ],
+        header=("status", "first_name", "last_name", "email", "student_number", "date_of_birth", "enrolled_on"),
+    )
 
     # When it is imported
     run = run_import(path)
@@ -43,7 +47,7 @@ def test_valid_file_loads_every_row_with_its_audit_row(db, run_import, tmp_path)
     assert run.exit_code == EXIT_LOADED
     assert _students(db) == [
         ("ADA-1815", "Ada", "Lovelace", "Ada@Example.org", date(1990, 12, 10), "graduated", date(2020, 9, 1)),
-        ("S00000001", "Grace", "Hopper", "grace@example.org", None, "active", date.today()),
+        ("S00000001", "Grace", "Hopper", "grace@example.org", None, "active", date.today()),  # noqa: DTZ011 - the server's day
     ]
     assert _counter(db) == 2
     # And each has one `create` audit row naming the importing account, with the run id as correlation id
@@ -60,14 +64,18 @@ def test_valid_file_loads_every_row_with_its_audit_row(db, run_import, tmp_path)
 
 def test_invalid_rows_are_reported_by_line_field_and_reason_never_by_value(db, run_import, tmp_path):
     # Given valid rows around invalid ones whose values are distinctive
-    path = write_csv(tmp_path / "students.csv", [
-        ("Ada", "Lovelace", "ada@example.org", "", "", "", ""),
-        ("Zebulon", "Quixotic", "zebulon-at-nowhere", "", "", "", ""),  # line 3: email
-        ("", "Xanthippe", "xanthippe@example.org", "", "1850-01-01", "expelled", ""),  # line 4: three fields
-        ("Grace", "Hopper", "grace@example.org", "", "", "", ""),
-        ("Ignatius", "Onlyfour", "ignatius@example.org"),  # line 6: too few cells
-        ("Hedy", "Lamarr", "hedy@example.org", "S12345678", "", "", ""),  # line 7: reserved number shape
-    ], header=FULL_HEADER)
+    path = write_csv(
+        tmp_path / "students.csv",
+        [
+            ("Ada", "Lovelace", "ada@example.org", "", "", "", ""),
+            ("Zebulon", "Quixotic", "zebulon-at-nowhere", "", "", "", ""),  # line 3: email
+            ("", "Xanthippe", "xanthippe@example.org", "", "1850-01-01", "expelled", ""),  # line 4: three fields
+            ("Grace", "Hopper", "grace@example.org", "", "", "", ""),
+            ("Ignatius", "Onlyfour", "ignatius@example.org"),  # line 6: too few cells
+            ("Hedy", "Lamarr", "hedy@example.org", "S12345678", "", "", ""),  # line 7: reserved number shape
+        ],
+        header=FULL_HEADER,
+    )
 
     # When it is imported
     run = run_import(path)
@@ -79,7 +87,9 @@ def test_invalid_rows_are_reported_by_line_field_and_reason_never_by_value(db, r
     # And each invalid row is reported by its line in the file, each bad field with the reason
     assert [(row["line"], row["field"]) for row in run.report] == [
         ("3", "email"),
-        ("4", "date_of_birth"), ("4", "first_name"), ("4", "status"),
+        ("4", "date_of_birth"),
+        ("4", "first_name"),
+        ("4", "status"),
         ("6", ""),
         ("7", "student_number"),
     ]
@@ -88,14 +98,31 @@ def test_invalid_rows_are_reported_by_line_field_and_reason_never_by_value(db, r
     assert reasons[("6", "")] == "the row has 3 cells, the header 7"
     # And no value of any row is in the report, the output or the log
     report_text = (tmp_path / "rejected.csv").read_text()
-    for value in ("Zebulon", "Quixotic", "zebulon-at-nowhere", "Xanthippe", "1850-01-01", "expelled", "Ignatius",
-                  "Onlyfour", "Hedy", "S12345678", "Ada", "ada@example.org", "Grace"):
+    for value in (
+        "Zebulon",
+        "Quixotic",
+        "zebulon-at-nowhere",
+        "Xanthippe",
+        "1850-01-01",
+        "expelled",
+        "Ignatius",
+        "Onlyfour",
+        "Hedy",
+        "S12345678",
+        "Ada",
+        "ada@example.org",
+        "Grace",
+    ):
         assert value not in report_text
         assert value not in run.stdout
         assert value not in run.stderr
     assert "read 6  loaded 2  already present 0  rejected 4" in run.stderr
     assert {key: run.log_line[key] for key in ("outcome", "read", "loaded", "already_present", "rejected")} == {
-        "outcome": "rejected_rows", "read": 6, "loaded": 2, "already_present": 0, "rejected": 4,
+        "outcome": "rejected_rows",
+        "read": 6,
+        "loaded": 2,
+        "already_present": 0,
+        "rejected": 4,
     }
 
 
@@ -124,17 +151,25 @@ def test_a_wrong_header_refuses_the_file_before_anything_loads(db, run_import, t
 
 def test_importing_the_same_file_again_creates_no_duplicates(db, run_import, tmp_path):
     # Given a file imported once, and a student created since with one of its emails in another case
-    path = write_csv(tmp_path / "students.csv", [
-        ("Ada", "Lovelace", "ada@example.org", "ADA-1815", "", "", ""),
-        ("Grace", "Hopper", "grace@example.org", "", "", "", ""),
-    ], header=FULL_HEADER)
+    path = write_csv(
+        tmp_path / "students.csv",
+        [
+            ("Ada", "Lovelace", "ada@example.org", "ADA-1815", "", "", ""),
+            ("Grace", "Hopper", "grace@example.org", "", "", "", ""),
+        ],
+        header=FULL_HEADER,
+    )
     assert run_import(path).exit_code == EXIT_LOADED
     students_before, audit_rows_before = _students(db), _count(db, "student_audit")
-    again = write_csv(tmp_path / "again.csv", [
-        ("Ada", "Lovelace", "ADA@EXAMPLE.ORG", "ADA-1815", "", "", ""),
-        ("Grace", "Hopper", "grace@example.org", "", "", "", ""),
-        ("Hedy", "Lamarr", "hedy@example.org", "", "", "", ""),
-    ], header=FULL_HEADER)
+    again = write_csv(
+        tmp_path / "again.csv",
+        [
+            ("Ada", "Lovelace", "ADA@EXAMPLE.ORG", "ADA-1815", "", "", ""),
+            ("Grace", "Hopper", "grace@example.org", "", "", "", ""),
+            ("Hedy", "Lamarr", "hedy@example.org", "", "", "", ""),
+        ],
+        header=FULL_HEADER,
+    )
 
     # When the same rows are imported again, with one new student
     run = run_import(again)
@@ -152,12 +187,16 @@ def test_importing_the_same_file_again_creates_no_duplicates(db, run_import, tmp
 
 def test_the_same_email_twice_in_a_file_is_reported_on_the_later_line(db, run_import, tmp_path):
     # Given a file with one email twice, in two cases, and one student number twice
-    path = write_csv(tmp_path / "students.csv", [
-        ("Ada", "Lovelace", "ada@example.org", "N-100"),
-        ("Grace", "Hopper", "grace@example.org", "N-200"),
-        ("Augusta", "King", "ADA@example.ORG", "N-300"),
-        ("Hedy", "Lamarr", "hedy@example.org", "N-100"),
-    ], header=("first_name", "last_name", "email", "student_number"))
+    path = write_csv(
+        tmp_path / "students.csv",
+        [
+            ("Ada", "Lovelace", "ada@example.org", "N-100"),
+            ("Grace", "Hopper", "grace@example.org", "N-200"),
+            ("Augusta", "King", "ADA@example.ORG", "N-300"),
+            ("Hedy", "Lamarr", "hedy@example.org", "N-100"),
+        ],
+        header=("first_name", "last_name", "email", "student_number"),
+    )
 
     # When it is imported
     run = run_import(path)
@@ -173,14 +212,25 @@ def test_the_same_email_twice_in_a_file_is_reported_on_the_later_line(db, run_im
 
 def test_a_student_number_held_by_another_student_is_reported(db, run_import, tmp_path):
     # Given a student holding a number
-    assert run_import(write_csv(tmp_path / "first.csv", [("Ada", "Lovelace", "ada@example.org", "N-100")],
-                                header=("first_name", "last_name", "email", "student_number"))).exit_code == 0
+    assert (
+        run_import(
+            write_csv(
+                tmp_path / "first.csv",
+                [("Ada", "Lovelace", "ada@example.org", "N-100")],
+                header=("first_name", "last_name", "email", "student_number"),
+            )
+        ).exit_code
+        == 0
+    )
 
     # When another student is imported with that number, beside a valid row
-    run = run_import(write_csv(tmp_path / "second.csv", [
-        ("Grace", "Hopper", "grace@example.org", "N-100"),
-        ("Hedy", "Lamarr", "hedy@example.org", "N-200"),
-    ], header=("first_name", "last_name", "email", "student_number")))
+    run = run_import(
+        write_csv(
+            tmp_path / "second.csv",
+            [("Grace", "Hopper", "grace@example.org", "N-100"), ("Hedy", "Lamarr", "hedy@example.org", "N-200")],
+            header=("first_name", "last_name", "email", "student_number"),
+        )
+    )
 
     # Then that row is rejected and the other loaded
     assert run.exit_code == EXIT_REJECTED
@@ -193,11 +243,14 @@ def test_a_failure_after_staging_loads_nothing(db, run_import, tmp_path):
     # Given a rule only the database knows (the model cannot catch it before the rows are staged)
     db.execute("ALTER TABLE students ADD CONSTRAINT test_no_forbidden_names CHECK (last_name <> 'Forbidden')")
     try:
-        path = write_csv(tmp_path / "students.csv", [
-            ("Ada", "Lovelace", "ada@example.org"),
-            ("Grace", "Forbidden", "grace@example.org"),
-            ("Hedy", "Lamarr", "hedy@example.org"),
-        ])
+        path = write_csv(
+            tmp_path / "students.csv",
+            [
+                ("Ada", "Lovelace", "ada@example.org"),
+                ("Grace", "Forbidden", "grace@example.org"),
+                ("Hedy", "Lamarr", "hedy@example.org"),
+            ],
+        )
 
         # When the file is imported
         run = run_import(path)
@@ -252,8 +305,13 @@ def test_statements_are_observed_and_the_log_line_holds_counts_only(db, run_impo
     # Then every statement of the import has its latency metric, under its query name
     documents = [json.loads(line) for line in run.stdout.splitlines() if '"_aws"' in line]
     observed = {document["QueryName"] for document in documents if "QueryName" in document}
-    assert {"imports.today", "imports.present_emails", "imports.reserve_ids", "imports.copy_students",
-            "imports.copy_audit"} <= observed
+    assert {
+        "imports.today",
+        "imports.present_emails",
+        "imports.reserve_ids",
+        "imports.copy_students",
+        "imports.copy_audit",
+    } <= observed
     # And the log line carries the counts and the run id, nothing of the file or its rows
     assert {"run_id", "outcome", "read", "loaded", "already_present", "rejected", "seconds", "rows_per_s"} <= set(
         run.log_line
@@ -263,8 +321,10 @@ def test_statements_are_observed_and_the_log_line_holds_counts_only(db, run_impo
 
 def test_loaded_students_count_as_created_and_a_rerun_counts_none(db, run_import, tmp_path):
     # Given a file of three students, one of them invalid
-    path = write_csv(tmp_path / "students.csv", [("Ada", "Lovelace", "ada@example.org"),
-                                                 ("Alan", "Turing", "alan@example.org"), ("Bad", "Row", "no-at")])
+    path = write_csv(
+        tmp_path / "students.csv",
+        [("Ada", "Lovelace", "ada@example.org"), ("Alan", "Turing", "alan@example.org"), ("Bad", "Row", "no-at")],
+    )
 
     def students_created(run) -> int:
         documents = [json.loads(line) for line in run.stdout.splitlines() if '"_aws"' in line]
@@ -287,8 +347,9 @@ def test_a_generated_file_of_200k_students_loads_exactly(db, run_import, tmp_pat
     # Then every one loaded, once, with its audit row and a number of its own, and the counter is exact
     assert run.exit_code == EXIT_LOADED
     assert run.log_line["loaded"] == 200_000
-    assert db.execute("SELECT count(*), count(DISTINCT student_number), count(DISTINCT lower(email)) FROM students"
-                      ).fetchone() == (200_000, 200_000, 200_000)
+    assert db.execute(
+        "SELECT count(*), count(DISTINCT student_number), count(DISTINCT lower(email)) FROM students"
+    ).fetchone() == (200_000, 200_000, 200_000)
     assert _count(db, "student_audit") == _counter(db) == 200_000
     print(f"\n{run.stderr.strip()}")  # the rows/s, for whoever runs this with -s
 

@@ -65,8 +65,12 @@ class AwsTimeline:
 
     def database(self, minute: int, **values: float) -> None:
         """One AWS/RDS datapoint of each metric given (CPUUtilization=..., DatabaseConnections=..., ...)."""
-        self._metrics.put(NAMESPACE, [[DIMENSION]], {DIMENSION: NAMES["DbInstanceIdentifier"]},
-                          {name: (value, "None") for name, value in values.items()})
+        self._metrics.put(
+            NAMESPACE,
+            [[DIMENSION]],
+            {DIMENSION: NAMES["DbInstanceIdentifier"]},
+            {name: (value, "None") for name, value in values.items()},
+        )
         self._move(minute)
 
     def _move(self, minute: int) -> None:

@@ -22,7 +22,9 @@ EC2_DOOR = {"FlaskArtifactBucket": "student-records-artifacts"}
 
 def sam_transform(parameters: dict[str, str] | None = None) -> dict[str, Any]:
     tool("sam")
-    result = run_tool([SAM_PYTHON, Path(__file__).with_name("sam_transform.py"), TEMPLATE, json.dumps(parameters or {})])
+    result = run_tool(
+        [SAM_PYTHON, Path(__file__).with_name("sam_transform.py"), TEMPLATE, json.dumps(parameters or {})]
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 

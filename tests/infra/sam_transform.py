@@ -7,6 +7,7 @@ AWS_DEFAULT_REGION must be set.
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from samtranslator.translator.transform import transform
@@ -32,7 +33,7 @@ def as_packaged(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(template_path: str, parameters: str = "{}") -> None:
-    with open(template_path, encoding="utf-8") as template_file:
+    with Path(template_path).open(encoding="utf-8") as template_file:
         template = as_packaged(yaml_parse(template_file.read()))
     transformed = transform(template, json.loads(parameters), NoManagedPolicies())
     json.dump(transformed, sys.stdout, indent=1)

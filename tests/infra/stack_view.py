@@ -32,7 +32,7 @@ def evaluate_conditions(template: dict[str, Any], parameters: dict[str, str]) ->
         return node
 
     def evaluate(node: Any) -> bool:
-        (function, arguments), = node.items()
+        ((function, arguments),) = node.items()
         if function == "Condition":
             return condition(arguments)
         if function == "Fn::Equals":
@@ -65,7 +65,8 @@ class StackView:
             if self.conditions.get(resource.get("Condition", ""), True)
         }
         self.outputs = {
-            name: self.resolve_if(output) for name, output in template.get("Outputs", {}).items()
+            name: self.resolve_if(output)
+            for name, output in template.get("Outputs", {}).items()
             if self.conditions.get(output.get("Condition", ""), True)
         }
 
@@ -87,8 +88,9 @@ class StackView:
         return node
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {logical_id: resource for logical_id, resource in self.resources.items()
-                if resource["Type"] == resource_type}
+        return {
+            logical_id: resource for logical_id, resource in self.resources.items() if resource["Type"] == resource_type
+        }
 
 
 class SampleResolver:
@@ -108,7 +110,7 @@ class SampleResolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref":
                 return self.ref(value)
             if key == "Fn::GetAtt":
@@ -125,9 +127,14 @@ class SampleResolver:
         return {key: self.resolve(value) for key, value in node.items()}
 
     def ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK, "AWS::StackId": STACK_ID,
-                  "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com"}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": STACK,
+            "AWS::StackId": STACK_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.topics:

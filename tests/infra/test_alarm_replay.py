@@ -9,7 +9,12 @@ from moto import mock_aws
 from infra.alarm_replay import ALARM, INSUFFICIENT_DATA, OK, aggregate, main, publish, replay
 from infra.alarms import load_alarms
 from observability.catalog import (
-    DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, READINESS_FAILURES, REQUESTS, SERVER_ERRORS, Dimension,
+    DB_CONNECTION_ERRORS,
+    DB_QUERY_LATENCY,
+    READINESS_FAILURES,
+    REQUESTS,
+    SERVER_ERRORS,
+    Dimension,
 )
 from observability.emf import MetricsRecorder
 from tests.infra.aws_timeline import NAMES, AwsTimeline
@@ -56,10 +61,16 @@ def test_connection_errors_alarm_after_3_of_5_minutes_and_recover(catalog):
     # Then the alarm goes to ALARM at the end of minute 7, and back to OK at the end of minute 10,
     # when fewer than 3 of the last 5 minutes breach
     assert _transitions(result, "db-connection-errors") == [
-        (INSUFFICIENT_DATA, OK, 60), (OK, ALARM, 8 * 60), (ALARM, OK, 11 * 60)]
+        (INSUFFICIENT_DATA, OK, 60),
+        (OK, ALARM, 8 * 60),
+        (ALARM, OK, 11 * 60),
+    ]
     # And the paging composite follows its child
     assert [(t.old_state, t.new_state) for t in result.transitions if t.alarm == "on-call-page"] == [
-        (INSUFFICIENT_DATA, OK), (OK, ALARM), (ALARM, OK)]
+        (INSUFFICIENT_DATA, OK),
+        (OK, ALARM),
+        (ALARM, OK),
+    ]
     assert "db-cpu-high" in result.skipped and "db-connection-errors" in result.replayed
 
 
@@ -68,9 +79,12 @@ def test_percentile_latency_alarm(catalog):
     for minute in range(6):
         slow = 900.0 if minute >= 2 else 10.0
         # 99 fast statements and one of `slow` ms each minute: p99 is the 99th of 100
-        timeline.at(minute, *[(DB_QUERY_LATENCY, 5.0, {Dimension.QUERY_NAME: "students.get"})] * 98,
-                    (DB_QUERY_LATENCY, slow, {Dimension.QUERY_NAME: "students.get"}),
-                    (DB_QUERY_LATENCY, slow, {Dimension.QUERY_NAME: "students.get"}))
+        timeline.at(
+            minute,
+            *[(DB_QUERY_LATENCY, 5.0, {Dimension.QUERY_NAME: "students.get"})] * 98,
+            (DB_QUERY_LATENCY, slow, {Dimension.QUERY_NAME: "students.get"}),
+            (DB_QUERY_LATENCY, slow, {Dimension.QUERY_NAME: "students.get"}),
+        )
     result = replay(catalog, timeline.lines)
     assert (OK, ALARM, 5 * 60) in _transitions(result, "db-query-latency-p99")
 
@@ -80,13 +94,20 @@ def test_metric_math_rate_alarm(catalog):
     timeline = Timeline()
     for minute in range(6):
         errors = 3 if minute >= 1 else 0  # 3 of 20 requests: 15 %
-        timeline.at(minute, *[(REQUESTS, 1, flask)] * 20, *[(SERVER_ERRORS, 1, flask)] * errors,
-                    *[(SERVER_ERRORS, 0, flask)] * (20 - errors))
+        timeline.at(
+            minute,
+            *[(REQUESTS, 1, flask)] * 20,
+            *[(SERVER_ERRORS, 1, flask)] * errors,
+            *[(SERVER_ERRORS, 0, flask)] * (20 - errors),
+        )
     result = replay(catalog, timeline.lines)
     assert _transitions(result, "flask-5xx-rate")[-1][:2] == (OK, ALARM)
     message = next(t.message for t in result.transitions if t.alarm == "flask-5xx-rate" and t.new_state == ALARM)
     assert [metric["Id"] for metric in message["Trigger"]["Metrics"]] == [
-        "server_errors", "requests", "server_error_rate"]
+        "server_errors",
+        "requests",
+        "server_error_rate",
+    ]
 
 
 def test_missing_readiness_is_breaching(catalog):
@@ -139,13 +160,18 @@ def test_sns_messages_published_and_read_back(catalog, monkeypatch):
             received[name] = []
             while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
                 received[name] += [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
-                sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)])
+                sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(index), "ReceiptHandle": m["ReceiptHandle"]} for index, m in enumerate(messages)
+                    ],
+                )
         assert sum(len(messages) for messages in received.values()) == len(result.transitions)
     paging = [(m["AlarmName"], m["NewStateValue"]) for m in received["paging"]]
     assert paging == [("on-call-page", OK), ("on-call-page", ALARM), ("on-call-page", OK)]
-    alarmed = next(m for m in received["notifications"]
-                   if m["AlarmName"] == "db-connection-errors" and m["NewStateValue"] == ALARM)
+    alarmed = next(
+        m for m in received["notifications"] if m["AlarmName"] == "db-connection-errors" and m["NewStateValue"] == ALARM
+    )
     assert alarmed["OldStateValue"] == OK
     assert alarmed["Trigger"]["MetricName"] == "DbConnectionErrors"
     assert alarmed["Trigger"]["Statistic"] == "SUM"
@@ -167,6 +193,7 @@ def test_command_prints_transitions(tmp_path, capsys):
 
 # ---- alarms on AWS's metrics, from the local stack's stand-ins --------------------------------------------------
 
+
 def test_api_gateway_5xx_alarm_replays_from_the_local_gateways_metrics(catalog):
     # Given twenty requests a minute through the local gateway, five of them answered 5xx in minutes 2, 3 and 4
     timeline = AwsTimeline(T0)
@@ -179,16 +206,24 @@ def test_api_gateway_5xx_alarm_replays_from_the_local_gateways_metrics(catalog):
     # Then API Gateway's 5xx alarm (Average of 5XXError above 5 % for 3 of 3 minutes) fires at the end of minute 4
     # and clears at the end of minute 5; its 4xx alarm stays OK; both are replayed, not skipped
     assert _transitions(result, "api-5xx-errors") == [
-        (INSUFFICIENT_DATA, OK, 60), (OK, ALARM, 5 * 60), (ALARM, OK, 6 * 60)]
+        (INSUFFICIENT_DATA, OK, 60),
+        (OK, ALARM, 5 * 60),
+        (ALARM, OK, 6 * 60),
+    ]
     assert _transitions(result, "api-4xx-errors") == [(INSUFFICIENT_DATA, OK, 60)]
     assert {"api-5xx-errors", "api-4xx-errors", "api-latency-p99"} <= set(result.replayed)
     # And the message names API Gateway's metric under the local stack's API and stage
     message = next(t.message for t in result.transitions if t.alarm == "api-5xx-errors" and t.new_state == ALARM)
     trigger = message["Trigger"]
-    assert (trigger["Namespace"], trigger["MetricName"], trigger["Statistic"]) == ("AWS/ApiGateway", "5XXError",
-                                                                                    "AVERAGE")
-    assert trigger["Dimensions"] == [{"value": NAMES["ApiName"], "name": "ApiName"},
-                                     {"value": NAMES["ApiStageName"], "name": "Stage"}]
+    assert (trigger["Namespace"], trigger["MetricName"], trigger["Statistic"]) == (
+        "AWS/ApiGateway",
+        "5XXError",
+        "AVERAGE",
+    )
+    assert trigger["Dimensions"] == [
+        {"value": NAMES["ApiName"], "name": "ApiName"},
+        {"value": NAMES["ApiStageName"], "name": "Stage"},
+    ]
 
 
 def test_lambda_alarms_replay_from_the_local_runtimes_metrics(catalog):
@@ -196,8 +231,9 @@ def test_lambda_alarms_replay_from_the_local_runtimes_metrics(catalog):
     # 8, and some throttled in minutes 6, 7 and 8
     timeline = AwsTimeline(T0)
     for minute in range(12):
-        timeline.invocations(minute, 10, failed=2 if minute in (1, 2, 3) else 0,
-                             duration_ms=9_000.0 if 4 <= minute <= 8 else 15.0)
+        timeline.invocations(
+            minute, 10, failed=2 if minute in (1, 2, 3) else 0, duration_ms=9_000.0 if 4 <= minute <= 8 else 15.0
+        )
         if minute in (6, 7, 8):
             timeline.throttles(minute, 3)
     # When replayed
@@ -227,7 +263,10 @@ def test_rds_alarms_replay_from_the_monitors_metrics_and_a_late_datapoint_is_not
     # Then the instance's alarm (its ${Database} the monitor's DBInstanceIdentifier) fires after five datapoints above
     # 80, the missing one not considered (TreatMissingData: missing), and clears at the first one under
     assert _transitions(result, "db-connections-high") == [
-        (INSUFFICIENT_DATA, OK, 60), (OK, ALARM, 9 * 60), (ALARM, OK, 11 * 60)]
+        (INSUFFICIENT_DATA, OK, 60),
+        (OK, ALARM, 9 * 60),
+        (ALARM, OK, 11 * 60),
+    ]
 
 
 def test_load_balancer_alarms_replay_from_the_stand_ins_metrics(catalog):
@@ -241,5 +280,8 @@ def test_load_balancer_alarms_replay_from_the_stand_ins_metrics(catalog):
     # Then "no healthy targets" (3 of 3) and "unhealthy targets" (3 of 5) fire, under the stand-in's names for the
     # balancer and its target group, and clear once the target is healthy again
     assert _transitions(result, "flask-lb-no-healthy-targets") == [
-        (INSUFFICIENT_DATA, OK, 60), (OK, ALARM, 5 * 60), (ALARM, OK, 7 * 60)]
+        (INSUFFICIENT_DATA, OK, 60),
+        (OK, ALARM, 5 * 60),
+        (ALARM, OK, 7 * 60),
+    ]
     assert (OK, ALARM, 5 * 60) in _transitions(result, "flask-lb-unhealthy-targets")

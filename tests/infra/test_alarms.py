@@ -17,16 +17,20 @@ CATALOG_ALARMS = alarms.load_alarms()
 
 
 def alarm_resources(sam_template) -> dict[str, dict]:
-    return {logical_id: resource for logical_id, resource in sam_template["Resources"].items()
-            if resource["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")}
+    return {
+        logical_id: resource
+        for logical_id, resource in sam_template["Resources"].items()
+        if resource["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+    }
 
 
 def test_there_is_one_alarm_file_per_service():
     assert {path.stem for path in alarms.ALARMS_DIR.glob("*.yaml")} >= {"apigateway", "lambda", "rds", "app"}
 
 
-@pytest.mark.parametrize("runbook", sorted({alarm.runbook for alarm in CATALOG_ALARMS.alarms}
-                                           | {CATALOG_ALARMS.composite.runbook}))
+@pytest.mark.parametrize(
+    "runbook", sorted({alarm.runbook for alarm in CATALOG_ALARMS.alarms} | {CATALOG_ALARMS.composite.runbook})
+)
 def test_every_runbook_exists_and_says_what_to_check_and_do(runbook):
     text = (alarms.RUNBOOKS_DIR / runbook).read_text()
     assert "## What it means" in text
@@ -36,7 +40,8 @@ def test_every_runbook_exists_and_says_what_to_check_and_do(runbook):
 
 def test_every_alarm_in_the_template_links_its_runbook_and_notifies_on_alarm_and_ok(sam_template):
     runbooks_dashboard = json.loads(
-        sam_template["Resources"]["RunbooksDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+        sam_template["Resources"]["RunbooksDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    )
     sections = {widget["properties"]["markdown"].split("\n", 1)[0] for widget in runbooks_dashboard["widgets"]}
     for logical_id, resource in alarm_resources(sam_template).items():
         properties = resource["Properties"]
@@ -71,8 +76,11 @@ def test_paging_goes_only_through_the_composite_alarm(sam_template):
     assert _children(with_door) == set(paging)
     assert _children(without_door) == {logical_id for logical_id, alarm in paging.items() if not alarm.condition}
     assert _children(with_door) - _children(without_door) == {
-        "FlaskLb5xxRateAlarm", "FlaskLbNoHealthyTargetsAlarm", "SloAvailabilityFlaskFastBurnAlarm",
-        "SloLatencyFlaskFastBurnAlarm"}
+        "FlaskLb5xxRateAlarm",
+        "FlaskLbNoHealthyTargetsAlarm",
+        "SloAvailabilityFlaskFastBurnAlarm",
+        "SloLatencyFlaskFastBurnAlarm",
+    }
     for logical_id in _children(with_door) - _children(without_door):
         assert resources[logical_id]["Condition"] == "DeployFlaskDoor"
 
@@ -84,11 +92,19 @@ def _children(rule: dict) -> set[str]:
 def test_the_recommended_alarms_are_there():
     watched = {(metric.namespace, metric.name) for alarm in CATALOG_ALARMS.alarms for metric in alarm.metrics()}
     recommended = {
-        ("AWS/ApiGateway", "5XXError"), ("AWS/ApiGateway", "4XXError"), ("AWS/ApiGateway", "Latency"),
-        ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/Lambda", "Duration"),
-        ("AWS/RDS", "CPUUtilization"), ("AWS/RDS", "FreeStorageSpace"), ("AWS/RDS", "FreeableMemory"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApiGateway", "4XXError"),
+        ("AWS/ApiGateway", "Latency"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/RDS", "CPUUtilization"),
+        ("AWS/RDS", "FreeStorageSpace"),
+        ("AWS/RDS", "FreeableMemory"),
         ("AWS/RDS", "DatabaseConnections"),
-        (APP_NAMESPACE, "DbConnectionErrors"), (APP_NAMESPACE, "DbQueryLatency"), (APP_NAMESPACE, "ReadinessFailures"),
+        (APP_NAMESPACE, "DbConnectionErrors"),
+        (APP_NAMESPACE, "DbQueryLatency"),
+        (APP_NAMESPACE, "ReadinessFailures"),
     }
     assert recommended <= watched
 
@@ -96,7 +112,12 @@ def test_the_recommended_alarms_are_there():
 def test_api_gateway_5xx_is_awss_recommendation():
     alarm = next(alarm for alarm in CATALOG_ALARMS.alarms if alarm.metric and alarm.metric.name == "5XXError")
     assert (alarm.statistic, alarm.threshold, alarm.period, alarm.evaluation_periods, alarm.datapoints_to_alarm) == (
-        "Average", 0.05, 60, 3, 3)
+        "Average",
+        0.05,
+        60,
+        3,
+        3,
+    )
 
 
 def test_latency_alarms_use_percentiles(sam_template):
@@ -111,14 +132,16 @@ def test_lambda_duration_threshold_is_80_percent_of_the_function_timeout(sam_tem
 
 
 def test_app_alarms_watch_catalog_metrics_with_published_dimension_sets_and_are_m_of_n():
-    app_alarms = [alarm for alarm in CATALOG_ALARMS.alarms
-                  if any(metric.namespace == APP_NAMESPACE for metric in alarm.metrics())]
+    app_alarms = [
+        alarm for alarm in CATALOG_ALARMS.alarms if any(metric.namespace == APP_NAMESPACE for metric in alarm.metrics())
+    ]
     assert app_alarms
     for alarm in app_alarms:
         for metric in alarm.metrics():
             assert metric.name in CATALOG, f"{alarm.name}: {metric.name}"
-            published = {tuple(sorted(d.value for d in dimension_set))
-                         for dimension_set in CATALOG[metric.name].dimension_sets}
+            published = {
+                tuple(sorted(d.value for d in dimension_set)) for dimension_set in CATALOG[metric.name].dimension_sets
+            }
             assert tuple(sorted(name for name, _ in metric.dimensions)) in published, alarm.name
         # EMF datapoints come per flush, possibly late: never alarm on one lone datapoint
         assert alarm.datapoints_to_alarm < alarm.evaluation_periods, alarm.name
@@ -141,9 +164,17 @@ def _write_alarms(tmp_path: Path, alarm: dict, composite: bool = True) -> Path:
 
 
 GOOD_ALARM = {
-    "name": "api-5xx-errors", "description": "Too many 5xx.", "runbook": "api-5xx-errors.md", "pages": True,
-    "metric": {"namespace": "AWS/ApiGateway", "name": "5XXError"}, "statistic": "Average", "period": 60,
-    "evaluation_periods": 3, "datapoints_to_alarm": 3, "threshold": 0.05, "comparison": "GreaterThanThreshold",
+    "name": "api-5xx-errors",
+    "description": "Too many 5xx.",
+    "runbook": "api-5xx-errors.md",
+    "pages": True,
+    "metric": {"namespace": "AWS/ApiGateway", "name": "5XXError"},
+    "statistic": "Average",
+    "period": 60,
+    "evaluation_periods": 3,
+    "datapoints_to_alarm": 3,
+    "threshold": 0.05,
+    "comparison": "GreaterThanThreshold",
     "treat_missing_data": "notBreaching",
 }
 
@@ -153,16 +184,19 @@ def test_a_good_definition_loads(tmp_path):
     assert [alarm.logical_id for alarm in catalog.paging_children] == ["Api5xxErrorsAlarm"]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"runbook": "no-such-runbook.md"}, "is not a file in docs/runbooks/"),
-    ({"treat_missing_data": None}, "treat_missing_data must be one of"),
-    ({"statistic": "p99.999"}, "neither standard nor a percentile"),
-    ({"datapoints_to_alarm": 4}, "datapoints_to_alarm (4) > evaluation_periods (3)"),
-    ({"comparison": ">"}, "comparison must be one of"),
-    ({"period": 45}, "period must be 10, 30 or a multiple of 60"),
-    ({"name": "Api5xx"}, "lowercase words joined by hyphens"),
-    ({"alarm_actions": ["arn"]}, "unknown keys ['alarm_actions']"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"runbook": "no-such-runbook.md"}, "is not a file in docs/runbooks/"),
+        ({"treat_missing_data": None}, "treat_missing_data must be one of"),
+        ({"statistic": "p99.999"}, "neither standard nor a percentile"),
+        ({"datapoints_to_alarm": 4}, "datapoints_to_alarm (4) > evaluation_periods (3)"),
+        ({"comparison": ">"}, "comparison must be one of"),
+        ({"period": 45}, "period must be 10, 30 or a multiple of 60"),
+        ({"name": "Api5xx"}, "lowercase words joined by hyphens"),
+        ({"alarm_actions": ["arn"]}, "unknown keys ['alarm_actions']"),
+    ],
+)
 def test_a_bad_definition_is_refused_with_a_reason(tmp_path, change, message):
     with pytest.raises(AlarmDefinitionError, match=re.escape(message)):
         alarms.load_alarms(_write_alarms(tmp_path, GOOD_ALARM | change))

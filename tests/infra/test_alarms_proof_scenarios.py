@@ -25,12 +25,13 @@ def test_each_runbook_says_how_to_rehearse_its_alarms_locally():
     for alarm in (*catalog.alarms, catalog.composite):
         runbook = (RUNBOOKS_DIR / alarm.runbook).read_text()
         # Then its runbook has the section, naming the command and the scenario, or why it cannot be rehearsed
-        section = runbook[runbook.index("## Rehearse it locally"):]
+        section = runbook[runbook.index("## Rehearse it locally") :]
         if alarm.name in NOT_PROVABLE:
             assert f"`{alarm.name}`: not provable locally" in section, alarm.name
         else:
             assert f"`make alarms-proof ONLY={alarm.name}`: scenario `{scenario_of(alarm.name).name}`" in section, (
-                alarm.name)
+                alarm.name
+            )
 
 
 def test_list_names_each_alarms_scenario(capsys):
@@ -38,4 +39,7 @@ def test_list_names_each_alarms_scenario(capsys):
     assert main(["--list", "--only", "db-cpu-high,api-new-version-errors", "--only", "on-call-page"]) == 0
     # Then each comes with its scenario, or as not provable
     assert capsys.readouterr().out.splitlines() == [
-        "db-cpu-high: cpu-hog", "api-new-version-errors: not provable locally", "on-call-page: database-down"]
+        "db-cpu-high: cpu-hog",
+        "api-new-version-errors: not provable locally",
+        "on-call-page: database-down",
+    ]

@@ -11,8 +11,9 @@ import fnmatch
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -20,7 +21,6 @@ import yaml
 from botocore import xform_name
 
 from infra.render import load_template
-
 from tests.infra.stack_view import StackView
 from tests.infra.test_cloudformation import SampleResolver
 from tests.infra.tools import REGION, REPO_ROOT, run_tool, tool
@@ -55,11 +55,13 @@ def steps_of(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 # --- the workflows ---------------------------------------------------------------------------------------------
 
+
 def actionlint(*paths: Path | str) -> subprocess.CompletedProcess:
     # ShellCheck from .tools, named, so that the result does not depend on what PATH holds; pyflakes off: no step
     # runs inline Python (the project's modules run as commands, and are tested as code).
-    return run_tool([tool("actionlint"), "-no-color", "-oneline", "-shellcheck", tool("shellcheck"), "-pyflakes=",
-                     *paths])
+    return run_tool(
+        [tool("actionlint"), "-no-color", "-oneline", "-shellcheck", tool("shellcheck"), "-pyflakes=", *paths]
+    )
 
 
 def test_actionlint_passes_on_the_workflows_with_shellcheck_on_their_scripts():
@@ -96,8 +98,12 @@ def test_every_action_is_pinned_to_a_full_commit_with_its_version_named():
     # Given every `uses:` of the workflows and the composite action, as written
     pinned = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40} # v\d+(\.\d+)*$")
     local = re.compile(r"^\s*(- )?uses: \./\.github/(actions/[\w-]+|workflows/[\w-]+\.yml)$")
-    lines = [(path.name, line) for path in WORKFLOWS + ACTIONS
-             for line in path.read_text(encoding="utf-8").splitlines() if re.match(r"^\s*(- )?uses:", line)]
+    lines = [
+        (path.name, line)
+        for path in WORKFLOWS + ACTIONS
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"^\s*(- )?uses:", line)
+    ]
     # Then each is local, or names a commit by its full SHA with the release it is in a comment
     assert [(name, line) for name, line in lines if not (pinned.match(line) or local.match(line))] == []
     assert any(pinned.match(line) for _, line in lines)
@@ -112,12 +118,22 @@ def test_no_long_lived_aws_keys_and_the_deploy_role_assumed_through_oidc():
     texts = {path.name: path.read_text(encoding="utf-8") for path in WORKFLOWS + ACTIONS}
     # Then none names stored keys, or any secret at all (the pipeline needs none)
     for name, text in texts.items():
-        for forbidden in ("aws-access-key-id", "aws-secret-access-key", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                          "aws-session-token", "secrets."):
+        for forbidden in (
+            "aws-access-key-id",
+            "aws-secret-access-key",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "aws-session-token",
+            "secrets.",
+        ):
             assert forbidden not in text, f"{name} names {forbidden}"
     # And every credentials step assumes the deploy role with the job's OIDC token, and nothing else
-    credentials = [step for path in WORKFLOWS for step in steps_of(load_yaml(path))
-                   if step.get("uses", "").startswith(CONFIGURE_AWS_CREDENTIALS)]
+    credentials = [
+        step
+        for path in WORKFLOWS
+        for step in steps_of(load_yaml(path))
+        if step.get("uses", "").startswith(CONFIGURE_AWS_CREDENTIALS)
+    ]
     assert len(credentials) >= 2
     for step in credentials:
         assert step["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
@@ -156,8 +172,9 @@ def test_pull_requests_run_make_test_and_main_deploys_after_it():
     assert "./.github/actions/setup" in [step.get("uses") for step in job["steps"]]
     # And the environment is Python 3.11, set up last so that it is python3; 3.12 is there for sam build
     setup = load_yaml(REPO_ROOT / ".github" / "actions" / "setup" / "action.yml")["runs"]["steps"]
-    pythons = [step["with"]["python-version"] for step in setup
-               if step.get("uses", "").startswith("actions/setup-python@")]
+    pythons = [
+        step["with"]["python-version"] for step in setup if step.get("uses", "").startswith("actions/setup-python@")
+    ]
     assert pythons == ["3.12", "3.11"]
     # And the deploy workflow: on push to main and by hand, the tests first, then package, staging, production
     deploy = workflow("deploy.yml")
@@ -172,8 +189,11 @@ def test_pull_requests_run_make_test_and_main_deploys_after_it():
 def test_production_is_deployed_behind_its_environment_after_staging_passed_the_end_to_end_suite():
     # Given the deploy workflow's calls of deploy-stack.yml
     jobs = workflow("deploy.yml")["jobs"]
-    calls = {job["with"]["environment"]: job for job in jobs.values()
-             if job.get("uses") == "./.github/workflows/deploy-stack.yml"}
+    calls = {
+        job["with"]["environment"]: job
+        for job in jobs.values()
+        if job.get("uses") == "./.github/workflows/deploy-stack.yml"
+    }
     assert set(calls) == ENVIRONMENTS
     assert calls["staging"]["with"]["end-to-end"] is True
     assert calls["production"]["with"]["end-to-end"] is False
@@ -203,8 +223,10 @@ def test_the_stacks_deployed_are_the_two_the_bootstrap_lets_the_deploy_role_chan
     deployed = {job["with"]["environment"]: job["with"]["stack-name"] for job in jobs.values() if "with" in job}
     parameters = load_template(BOOTSTRAP)["Parameters"]
     # Then they are the same
-    assert deployed == {"staging": parameters["StagingStackName"]["Default"],
-                        "production": parameters["ProductionStackName"]["Default"]}
+    assert deployed == {
+        "staging": parameters["StagingStackName"]["Default"],
+        "production": parameters["ProductionStackName"]["Default"],
+    }
 
 
 def test_runs_are_bounded_and_a_superseded_pull_request_run_is_cancelled():
@@ -214,8 +236,10 @@ def test_runs_are_bounded_and_a_superseded_pull_request_run_is_cancelled():
             assert "runs-on" not in job or 0 < job["timeout-minutes"] <= 120, (path.name, name)
     # And a new push to a pull request cancels its previous run, while a run on main is never cancelled
     [test] = workflow("test.yml")["jobs"].values()
-    assert test["concurrency"] == {"group": "test-${{ github.event.pull_request.number || github.sha }}",
-                                   "cancel-in-progress": "${{ github.event_name == 'pull_request' }}"}
+    assert test["concurrency"] == {
+        "group": "test-${{ github.event.pull_request.number || github.sha }}",
+        "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+    }
     # And deployments run one at a time, never cancelled halfway
     assert workflow("deploy.yml")["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
 
@@ -223,8 +247,11 @@ def test_runs_are_bounded_and_a_superseded_pull_request_run_is_cancelled():
 def test_the_caches_are_keyed_on_what_decides_the_environments(tmp_path):
     # Given the composite action's caches
     action = load_yaml(REPO_ROOT / ".github" / "actions" / "setup" / "action.yml")
-    caches = {step["with"]["path"]: step["with"]["key"] for step in action["runs"]["steps"]
-              if step.get("uses", "").startswith("actions/cache@")}
+    caches = {
+        step["with"]["path"]: step["with"]["key"]
+        for step in action["runs"]["steps"]
+        if step.get("uses", "").startswith("actions/cache@")
+    }
     assert set(caches) == {".venv", ".tools"}
     # Then each key holds the exact Python, and the files that decide the environment's contents
     for key in caches.values():
@@ -242,8 +269,12 @@ def test_the_caches_are_keyed_on_what_decides_the_environments(tmp_path):
         (tmp_path / "Makefile").write_text(text, encoding="utf-8")
         output = tmp_path / "output"
         output.write_text("")
-        subprocess.run(["bash", "-eo", "pipefail", "-c", pins_step["run"]], cwd=tmp_path, check=True,
-                       env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"})
+        subprocess.run(
+            ["bash", "-eo", "pipefail", "-c", pins_step["run"]],
+            cwd=tmp_path,
+            check=True,
+            env={"GITHUB_OUTPUT": str(output), "PATH": "/usr/bin:/bin"},
+        )
         return output.read_text()
 
     before = pins_hash(makefile)
@@ -253,6 +284,7 @@ def test_the_caches_are_keyed_on_what_decides_the_environments(tmp_path):
 
 
 # --- the bootstrap template -----------------------------------------------------------------------------------
+
 
 def test_cfn_lint_passes_on_the_bootstrap_informational_rules_included():
     result = run_tool([tool("cfn-lint"), "--include-checks", "I", "--", BOOTSTRAP])
@@ -270,9 +302,12 @@ def checkov_failures(path: Path) -> list[tuple[str, str]]:
 def test_checkov_passes_on_the_bootstrap_and_every_skip_is_needed_and_says_why(tmp_path):
     # Given the skips the bootstrap declares, each with its reason
     template = load_template(BOOTSTRAP)
-    declared = sorted((skip["id"], logical_id) for logical_id, resource in template["Resources"].items()
-                      for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
-                      if len(skip.get("comment", "")) > 40)
+    declared = sorted(
+        (skip["id"], logical_id)
+        for logical_id, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        if len(skip.get("comment", "")) > 40
+    )
     # When checkov scans it as written; Then nothing fails
     assert checkov_failures(BOOTSTRAP) == []
     # And without the skips, exactly the skipped findings fail: none is stale, none without a reason
@@ -294,8 +329,11 @@ def bootstrap_view(**parameters: str) -> tuple[StackView, SampleResolver]:
 
 
 def statements(view: StackView, resolver: SampleResolver, role: str) -> list[dict[str, Any]]:
-    return [resolver.resolve(statement) for policy in view.resources[role]["Properties"]["Policies"]
-            for statement in policy["PolicyDocument"]["Statement"]]
+    return [
+        resolver.resolve(statement)
+        for policy in view.resources[role]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
 
 
 def trust_statements(view: StackView, resolver: SampleResolver) -> list[dict[str, Any]]:
@@ -307,8 +345,9 @@ def as_list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-@pytest.mark.parametrize("ids, prefix", [({}, "repo:octo-org/octo-repo"),
-                                         (REPOSITORY_IDS, "repo:octo-org@123456/octo-repo@789012")])
+@pytest.mark.parametrize(
+    ("ids", "prefix"), [({}, "repo:octo-org/octo-repo"), (REPOSITORY_IDS, "repo:octo-org@123456/octo-repo@789012")]
+)
 def test_the_deploy_role_trusts_only_this_repositorys_main_and_its_two_environments(ids, prefix):
     # Given the bootstrap for octo-org/octo-repo, with the name-only or the immutable subject
     view, resolver = bootstrap_view(**ids)
@@ -320,8 +359,9 @@ def test_the_deploy_role_trusts_only_this_repositorys_main_and_its_two_environme
     assert trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
     # And only with the subject of this repository's main, or of its staging or production environment, exactly
     subjects = trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    assert sorted(subjects) == sorted([f"{prefix}:ref:refs/heads/main", f"{prefix}:environment:staging",
-                                       f"{prefix}:environment:production"])
+    assert sorted(subjects) == sorted(
+        [f"{prefix}:ref:refs/heads/main", f"{prefix}:environment:staging", f"{prefix}:environment:production"]
+    )
     assert not any("*" in subject or "?" in subject for subject in subjects)
 
 
@@ -329,7 +369,9 @@ def test_the_oidc_provider_is_githubs_for_sts_or_the_accounts_existing_one():
     # Given no provider named; Then the bootstrap creates GitHub's, for STS, without a thumbprint
     view, _ = bootstrap_view()
     assert view.resources["GitHubOidcProvider"]["Properties"] == {
-        "Url": "https://token.actions.githubusercontent.com", "ClientIdList": ["sts.amazonaws.com"]}
+        "Url": "https://token.actions.githubusercontent.com",
+        "ClientIdList": ["sts.amazonaws.com"],
+    }
     # Given the account's provider; Then it creates none and the role trusts that one
     existing = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
     view, resolver = bootstrap_view(ExistingOidcProviderArn=existing)
@@ -340,17 +382,28 @@ def test_the_oidc_provider_is_githubs_for_sts_or_the_accounts_existing_one():
 
 def test_the_deploy_role_changes_the_two_stacks_only_through_cloudformation_and_its_execution_role():
     view, resolver = bootstrap_view()
-    allowed = [statement for statement in statements(view, resolver, "GitHubDeployRole")
-               if statement["Effect"] == "Allow"]
+    allowed = [
+        statement for statement in statements(view, resolver, "GitHubDeployRole") if statement["Effect"] == "Allow"
+    ]
     actions = [action for statement in allowed for action in as_list(statement["Action"])]
     # Then it names every action (no wildcard) and acts on no service beyond the pipeline's
     assert not any("*" in action for action in actions)
-    assert {action.split(":")[0] for action in actions} == {"cloudformation", "iam", "s3", "ssm", "cognito-idp",
-                                                             "cloudwatch", "xray", "logs"}
+    assert {action.split(":")[0] for action in actions} == {
+        "cloudformation",
+        "iam",
+        "s3",
+        "ssm",
+        "cognito-idp",
+        "cloudwatch",
+        "xray",
+        "logs",
+    }
     # And it never creates, updates or deletes a stack outright: only change sets
     assert not {"cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack"} & set(actions)
-    stacks = {f"arn:aws:cloudformation:{REGION}:123456789012:stack/{name}/*"
-              for name in ("student-records-staging", "student-records")}
+    stacks = {
+        f"arn:aws:cloudformation:{REGION}:123456789012:stack/{name}/*"
+        for name in ("student-records-staging", "student-records")
+    }
     transform = f"arn:aws:cloudformation:{REGION}:aws:transform/Serverless-2016-10-31"
     execution_role = resolver.attribute("CloudFormationExecutionRole", "Arn")
     for statement in allowed:
@@ -358,8 +411,9 @@ def test_the_deploy_role_changes_the_two_stacks_only_through_cloudformation_and_
         resources = set(as_list(statement["Resource"]))
         if any(action.startswith("cloudformation:") for action in statement_actions):
             # And CloudFormation only on the two stacks (and the SAM transform, for change sets)
-            assert resources == stacks or (statement_actions == ["cloudformation:CreateChangeSet"]
-                                           and resources == {transform}), statement
+            assert resources == stacks or (
+                statement_actions == ["cloudformation:CreateChangeSet"] and resources == {transform}
+            ), statement
         if "cloudformation:CreateChangeSet" in statement_actions and resources == stacks:
             # And a change set only with the execution role
             assert statement["Condition"] == {"StringEquals": {"cloudformation:RoleArn": execution_role}}
@@ -383,8 +437,11 @@ def aws_calls_of(package: Path) -> set[str]:
         for node in ast.walk(tree):
             creations = [node.elt] if isinstance(node, (ast.GeneratorExp, ast.ListComp)) else [node]
             if any(isinstance(call, ast.Call) and ast.unparse(call.func) == "boto3.client" for call in creations):
-                services |= {constant.value for constant in ast.walk(node) if isinstance(constant, ast.Constant)
-                             and constant.value in session.get_available_services()}
+                services |= {
+                    constant.value
+                    for constant in ast.walk(node)
+                    if isinstance(constant, ast.Constant) and constant.value in session.get_available_services()
+                }
     operations: dict[str, set[str]] = {}
     for service in services:
         for operation in session._session.get_service_model(service).operation_names:
@@ -406,19 +463,37 @@ def test_the_deploy_role_allows_every_aws_call_of_make_e2e():
     assert {"cloudformation:DescribeStacks", "cognito-idp:AdminCreateUser", "logs:StartQuery"} <= calls
     # Then the deploy role allows each
     view, resolver = bootstrap_view()
-    allowed = {action for statement in statements(view, resolver, "GitHubDeployRole")
-               if statement["Effect"] == "Allow" for action in as_list(statement["Action"])}
+    allowed = {
+        action
+        for statement in statements(view, resolver, "GitHubDeployRole")
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    }
     assert sorted(calls - allowed) == []
 
 
 # IAM's service prefix of each service whose resources template.yaml declares (AWS::<Service>::...).
 # AWS::CloudFormation's own types (a wait condition handle) need no permission.
 SERVICE_PREFIXES = {
-    "ApiGateway": "apigateway", "ApplicationSignals": "application-signals", "AutoScaling": "autoscaling",
-    "CloudWatch": "cloudwatch", "CodeDeploy": "codedeploy", "Cognito": "cognito-idp", "EC2": "ec2",
-    "ElasticLoadBalancingV2": "elasticloadbalancing", "Events": "events", "IAM": "iam", "KMS": "kms",
-    "Lambda": "lambda", "Logs": "logs", "RDS": "rds", "S3": "s3", "SecretsManager": "secretsmanager", "SNS": "sns",
-    "WAFv2": "wafv2", "XRay": "xray",
+    "ApiGateway": "apigateway",
+    "ApplicationSignals": "application-signals",
+    "AutoScaling": "autoscaling",
+    "CloudWatch": "cloudwatch",
+    "CodeDeploy": "codedeploy",
+    "Cognito": "cognito-idp",
+    "EC2": "ec2",
+    "ElasticLoadBalancingV2": "elasticloadbalancing",
+    "Events": "events",
+    "IAM": "iam",
+    "KMS": "kms",
+    "Lambda": "lambda",
+    "Logs": "logs",
+    "RDS": "rds",
+    "S3": "s3",
+    "SecretsManager": "secretsmanager",
+    "SNS": "sns",
+    "WAFv2": "wafv2",
+    "XRay": "xray",
 }
 
 
@@ -427,22 +502,27 @@ def test_the_execution_role_covers_every_service_template_yaml_uses(variant, req
     # Given the resource types CloudFormation receives after the SAM transform
     transformed = request.getfixturevalue(variant)
     types = {resource["Type"] for resource in transformed["Resources"].values()}
-    unknown = {kind.split("::")[1] for kind in types if kind.startswith("AWS::")} - set(SERVICE_PREFIXES) - {
-        "CloudFormation"}
+    unknown = (
+        {kind.split("::")[1] for kind in types if kind.startswith("AWS::")} - set(SERVICE_PREFIXES) - {"CloudFormation"}
+    )
     assert not unknown, f"template.yaml uses {unknown}: give infra/bootstrap.yaml's execution role what they need"
     needed = {SERVICE_PREFIXES[kind.split("::")[1]] for kind in types if kind.split("::")[1] in SERVICE_PREFIXES}
     # Custom resources are Lambda functions CloudFormation invokes with the execution role.
     needed |= {"lambda"} if any(kind.startswith("Custom::") for kind in types) else set()
     # Then the execution role allows actions of each of those services
     view, resolver = bootstrap_view()
-    allowed = [action for statement in statements(view, resolver, "CloudFormationExecutionRole")
-               if statement["Effect"] == "Allow" for action in as_list(statement["Action"])]
-    assert sorted(service for service in needed
-                  if not any(action.split(":")[0] == service for action in allowed)) == []
+    allowed = [
+        action
+        for statement in statements(view, resolver, "CloudFormationExecutionRole")
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    ]
+    assert sorted(service for service in needed if not any(action.split(":")[0] == service for action in allowed)) == []
     # And the stacks' buckets get the generated names its S3 statement covers (<stack>-<logical id>-<suffix>,
     # whole within S3's 63 characters for the longer stack name)
-    buckets = [logical_id for logical_id, resource in transformed["Resources"].items()
-               if resource["Type"] == "AWS::S3::Bucket"]
+    buckets = [
+        logical_id for logical_id, resource in transformed["Resources"].items() if resource["Type"] == "AWS::S3::Bucket"
+    ]
     for logical_id in buckets:
         assert "BucketName" not in transformed["Resources"][logical_id]["Properties"]
         assert len(f"student-records-staging-{logical_id.lower()}-") + 13 <= 63
@@ -453,22 +533,39 @@ def test_the_execution_role_is_cloudformations_alone_and_cannot_touch_the_bootst
     role = view.resources["CloudFormationExecutionRole"]["Properties"]
     # Then only CloudFormation can assume it
     [trust] = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust == {"Effect": "Allow", "Principal": {"Service": "cloudformation.amazonaws.com"},
-                     "Action": "sts:AssumeRole"}
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudformation.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
     # And whatever template it deploys, it can change neither the bootstrap's roles nor GitHub's provider
-    denied = [statement for statement in statements(view, resolver, "CloudFormationExecutionRole")
-              if statement["Effect"] == "Deny"]
-    resources = {resource for statement in denied if statement.get("Action") == "iam:*"
-                 for resource in as_list(statement["Resource"])}
-    names = {resolver.resolve(view.resources[logical_id]["Properties"]["RoleName"])
-             for logical_id in ("GitHubDeployRole", "CloudFormationExecutionRole")}
+    denied = [
+        statement
+        for statement in statements(view, resolver, "CloudFormationExecutionRole")
+        if statement["Effect"] == "Deny"
+    ]
+    resources = {
+        resource
+        for statement in denied
+        if statement.get("Action") == "iam:*"
+        for resource in as_list(statement["Resource"])
+    }
+    names = {
+        resolver.resolve(view.resources[logical_id]["Properties"]["RoleName"])
+        for logical_id in ("GitHubDeployRole", "CloudFormationExecutionRole")
+    }
     assert {f"arn:aws:iam::123456789012:role/{name}" for name in names} <= resources
-    assert any(fnmatch.fnmatch("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
-                               resource) for resource in resources)
+    assert any(
+        fnmatch.fnmatch("arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com", resource)
+        for resource in resources
+    )
     # And in the artifacts bucket (whose name may start like a stack's) it may only read
     bucket = resolver.attribute("ArtifactsBucket", "Arn")
-    assert any(statement.get("NotAction") == ["s3:GetObject", "s3:GetObjectVersion"]
-               and set(as_list(statement["Resource"])) == {bucket, f"{bucket}/*"} for statement in denied)
+    assert any(
+        statement.get("NotAction") == ["s3:GetObject", "s3:GetObjectVersion"]
+        and set(as_list(statement["Resource"])) == {bucket, f"{bucket}/*"}
+        for statement in denied
+    )
 
 
 def test_the_docs_say_how_to_bootstrap_and_name_each_repository_variable():

@@ -11,10 +11,8 @@ from moto import mock_aws
 from moto.cloudwatch.responses import CloudWatchResponse
 
 from infra import dashboards
-
 from tests.infra.stack_view import ACCOUNT, STACK, SampleResolver
 from tests.infra.tools import REGION, TEMPLATE, run_tool, tool
-
 
 
 def test_cfn_lint_passes_informational_rules_included():
@@ -27,7 +25,9 @@ def test_cfn_lint_passes_informational_rules_included():
 
 def test_checkov_passes_on_the_template_as_written():
     # Given template.yaml before the SAM transform; When checkov scans it, offline; Then nothing fails
-    result = run_tool([tool("checkov"), "--skip-download", "--framework", "cloudformation", "-o", "json", "-f", TEMPLATE])
+    result = run_tool(
+        [tool("checkov"), "--skip-download", "--framework", "cloudformation", "-o", "json", "-f", TEMPLATE]
+    )
     report = json.loads(result.stdout)
     results = (report[0] if isinstance(report, list) else report)["results"]
     assert [(check["check_id"], check["resource"]) for check in results["failed_checks"]] == []
@@ -72,8 +72,11 @@ def test_checkov_passes_on_the_transformed_template_with_every_skip_justified_an
 def with_skips_handed_down(sam_template: dict[str, Any], transformed: dict[str, Any]) -> dict[str, Any]:
     """SAM cannot put Metadata on what it generates: a generated resource (named after its SAM resource,
     e.g. ApiStage from Api) takes the checkov skips of the longest-named SAM resource it starts with."""
-    sam_resources = [logical_id for logical_id, resource in sam_template["Resources"].items()
-                     if resource["Type"].startswith("AWS::Serverless::")]
+    sam_resources = [
+        logical_id
+        for logical_id, resource in sam_template["Resources"].items()
+        if resource["Type"].startswith("AWS::Serverless::")
+    ]
     template = json.loads(json.dumps(transformed))
     for logical_id, resource in template["Resources"].items():
         if logical_id in sam_template["Resources"]:
@@ -108,12 +111,21 @@ def test_dashboards_and_alarms_are_accepted_by_cloudwatch_and_alarms_notify_the_
     cloudwatch, topics = cloudwatch_with_topics
     resolver = SampleResolver(transformed_template, topics)
     resources = transformed_template["Resources"]
-    alarms = {logical_id: resolver.resolve(resource["Properties"]) for logical_id, resource in resources.items()
-              if resource["Type"] == "AWS::CloudWatch::Alarm"}
-    composites = {logical_id: resolver.resolve(resource["Properties"]) for logical_id, resource in resources.items()
-                  if resource["Type"] == "AWS::CloudWatch::CompositeAlarm"}
-    boards = {logical_id: resolver.resolve(resource["Properties"]) for logical_id, resource in resources.items()
-              if resource["Type"] == "AWS::CloudWatch::Dashboard"}
+    alarms = {
+        logical_id: resolver.resolve(resource["Properties"])
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    composites = {
+        logical_id: resolver.resolve(resource["Properties"])
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::CloudWatch::CompositeAlarm"
+    }
+    boards = {
+        logical_id: resolver.resolve(resource["Properties"])
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::CloudWatch::Dashboard"
+    }
     # When they are put through the CloudWatch API
     for properties in alarms.values():
         cloudwatch.put_metric_alarm(**properties)
@@ -147,8 +159,10 @@ def test_dashboards_and_alarms_are_accepted_by_cloudwatch_and_alarms_notify_the_
 def test_sample_resolver_resolves_alarm_arns_in_sub(transformed_template):
     # Given a Fn::Sub naming an alarm's Arn; When resolved; Then it is the ARN CloudWatch gives the alarm
     resolver = SampleResolver(transformed_template, {})
-    alarm = next(logical_id for logical_id, resource in transformed_template["Resources"].items()
-                 if resource["Type"] == "AWS::CloudWatch::Alarm")
+    alarm = next(
+        logical_id
+        for logical_id, resource in transformed_template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    )
     arn = resolver.resolve({"Fn::Sub": f"${{{alarm}.Arn}}"})
     assert re.match(rf"^arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-[a-z0-9-]+$", arn)
-

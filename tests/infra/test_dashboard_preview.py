@@ -5,7 +5,7 @@ import contextlib
 import io
 import json
 import struct
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,18 +14,38 @@ import pytest
 from infra import dashboards
 from infra.alarm_replay import ALARM, INSUFFICIENT_DATA, OK
 from infra.dashboard_preview import (
-    AWS_NO_DATA, COLUMN_PX, HEADER_PX, MARGIN_PX, ROW_PX, DashboardPreview, Panel, legend_layout, main,
-    markdown_lines, render_all,
+    AWS_NO_DATA,
+    COLUMN_PX,
+    HEADER_PX,
+    MARGIN_PX,
+    ROW_PX,
+    DashboardPreview,
+    Panel,
+    legend_layout,
+    main,
+    markdown_lines,
+    render_all,
 )
 from observability.catalog import (
-    CLIENT_ERRORS, COLD_STARTS, DB_CONNECTION_ERRORS, DB_QUERY_LATENCY, ENROLLMENTS_CREATED, ENROLLMENTS_DROPPED,
-    GRADES_RECORDED, READINESS_FAILURES, REQUESTS, SERVER_ERRORS, STUDENTS_CREATED, STUDENTS_TOTAL, Dimension,
+    CLIENT_ERRORS,
+    COLD_STARTS,
+    DB_CONNECTION_ERRORS,
+    DB_QUERY_LATENCY,
+    ENROLLMENTS_CREATED,
+    ENROLLMENTS_DROPPED,
+    GRADES_RECORDED,
+    READINESS_FAILURES,
+    REQUESTS,
+    SERVER_ERRORS,
+    STUDENTS_CREATED,
+    STUDENTS_TOTAL,
+    Dimension,
 )
 from observability.context import current_request
 from observability.emf import MetricsRecorder
 from rest_contract.problems import problem_for_exception
-from tests.infra.aws_timeline import AwsTimeline
 from student_records.errors import DatabaseUnavailable
+from tests.infra.aws_timeline import AwsTimeline
 
 T0 = 1_795_000_020  # a minute boundary (seconds)
 MINUTES = 12
@@ -90,11 +110,11 @@ def _error_lines() -> list[str]:
 
 def _logged_time(seconds: float) -> str:
     """As Powertools writes `timestamp`: 2026-11-18 12:34:56,789+0000."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3] + "+0000"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S,%f")[:-3] + "+0000"
 
 
 def _minute(minute: int) -> datetime:
-    return datetime.fromtimestamp(T0 + minute * 60, timezone.utc)
+    return datetime.fromtimestamp(T0 + minute * 60, UTC)
 
 
 def _body(name: str) -> dict:
@@ -183,9 +203,15 @@ def test_aws_metric_panels_carry_the_no_local_data_note(previews):
     # Given the widgets whose metrics are all in AWS namespaces the timeline has nothing of (Application Signals' are
     # computed from the doors' own)
     body = _body("service-overview")
-    aws_only = [widget["properties"]["title"] for widget in body["widgets"] if widget["type"] == "metric" and all(
-        isinstance(row[0], str) and row[0].startswith("AWS/") and row[0] != "AWS/ApplicationSignals"
-        for row in widget["properties"]["metrics"])]
+    aws_only = [
+        widget["properties"]["title"]
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        and all(
+            isinstance(row[0], str) and row[0].startswith("AWS/") and row[0] != "AWS/ApplicationSignals"
+            for row in widget["properties"]["metrics"]
+        )
+    ]
     assert "RDS CPU (%)" in aws_only
     # Then each is drawn with its title and the note, and no line
     for title in aws_only:
@@ -204,8 +230,9 @@ def previews_with_aws_metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[
         timeline.requests(minute, 10)
         timeline.invocations(minute, 10, failed=1 if minute in CONNECTION_ERROR_MINUTES else 0)
     out = tmp_path_factory.mktemp("previews-with-aws-metrics")
-    return {preview.name: preview
-            for preview in render_all(_emf_lines() + timeline.lines, out, source="a test timeline")}
+    return {
+        preview.name: preview for preview in render_all(_emf_lines() + timeline.lines, out, source="a test timeline")
+    }
 
 
 def test_api_gateway_and_lambda_panels_are_drawn_from_the_local_stacks_aws_metrics(previews_with_aws_metrics):
@@ -219,15 +246,20 @@ def test_api_gateway_and_lambda_panels_are_drawn_from_the_local_stacks_aws_metri
     assert set(dict(_panel(overview, "5xx rate by front door (%)").lines["API Gateway 5xx %"]).values()) == {0.0}
     # And Lambda's invocations, errors, duration and concurrency of the API function
     assert _panel(overview, "Invocations and cold starts").lines["invocations"] == [
-        (_minute(minute), 10.0) for minute in range(MINUTES)]
+        (_minute(minute), 10.0) for minute in range(MINUTES)
+    ]
     errors = _panel(overview, "Lambda errors and throttles")
     assert [value for _, value in errors.lines["errors"]] == [
-        1.0 if minute in CONNECTION_ERROR_MINUTES else 0.0 for minute in range(MINUTES)]
+        1.0 if minute in CONNECTION_ERROR_MINUTES else 0.0 for minute in range(MINUTES)
+    ]
     assert set(_panel(overview, "Lambda duration (ms; timeout 10 000)").lines) == {"p50", "p90", "p99"}
     assert {value for _, value in _panel(overview, "Lambda concurrency").lines["concurrent executions"]} == {1.0}
     # And what nothing local produces still says so: no throttle, no other function's invocation
     assert {note for note in errors.notes if note.endswith(AWS_NO_DATA)} == {
-        f"throttles: {AWS_NO_DATA}", f"migrations errors: {AWS_NO_DATA}", f"signing keys errors: {AWS_NO_DATA}"}
+        f"throttles: {AWS_NO_DATA}",
+        f"migrations errors: {AWS_NO_DATA}",
+        f"signing keys errors: {AWS_NO_DATA}",
+    }
 
 
 def test_alarm_panel_shows_replayed_states(previews):
@@ -264,33 +296,62 @@ def test_a_log_widget_is_a_table_of_its_query_run_over_the_capture(previews):
     log = _panel(previews["service-overview"], "Recent errors (both doors), newest first")
     # Then it holds its query's rows: the columns of its fields, newest first, each error's request and exception
     assert log.kind == "log"
-    assert log.columns == ["@timestamp", "level", "name", "message", "exception_type", "correlation_id",
-                           "xray_trace_id"]
+    assert log.columns == [
+        "@timestamp",
+        "level",
+        "name",
+        "message",
+        "exception_type",
+        "correlation_id",
+        "xray_trace_id",
+    ]
     assert [row[5] for row in log.rows] == [f"preview-request-{minute}" for minute in reversed(ERROR_MINUTES)]
-    assert [row[0] for row in log.rows] == [(_minute(minute) + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S.000")
-                                            for minute in reversed(ERROR_MINUTES)]
+    assert [row[0] for row in log.rows] == [
+        (_minute(minute) + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S.000")
+        for minute in reversed(ERROR_MINUTES)
+    ]
     assert {(row[1], row[3], row[4]) for row in log.rows} == {
-        ("ERROR", "request failed", "student_records.errors.DatabaseUnavailable")}
+        ("ERROR", "request failed", "student_records.errors.DatabaseUnavailable")
+    }
     assert log.notes == ["2 rows of its Logs Insights query, run over the capture"]
 
 
 def test_a_log_widgets_times_are_on_the_dashboards_compressed_clock(tmp_path):
     # Given the timeline drawn with time compressed 60 times (the first EMF flush, at second 10, starts the clock)
-    [preview] = render_all(_emf_lines() + _error_lines(), tmp_path, time_scale=60,
-                           paths=[dashboards.DASHBOARDS_DIR / "service-overview.json"])
+    [preview] = render_all(
+        _emf_lines() + _error_lines(),
+        tmp_path,
+        time_scale=60,
+        paths=[dashboards.DASHBOARDS_DIR / "service-overview.json"],
+    )
     log = _panel(preview, "Recent errors (both doors), newest first")
     # Then each error's time is where the metric panels draw that moment
     start = T0 + 10
     assert [row[0] for row in log.rows] == [
-        datetime.fromtimestamp(start + (T0 + minute * 60 + 30 - start) * 60, timezone.utc).strftime(
-            "%Y-%m-%d %H:%M:%S.000") for minute in reversed(ERROR_MINUTES)]
+        datetime.fromtimestamp(start + (T0 + minute * 60 + 30 - start) * 60, UTC).strftime("%Y-%m-%d %H:%M:%S.000")
+        for minute in reversed(ERROR_MINUTES)
+    ]
 
 
 def test_a_log_widget_whose_query_cannot_run_locally_says_why(tmp_path):
     # Given a dashboard whose log widget uses a command the local evaluator does not implement
-    body = {"widgets": [{"type": "log", "x": 0, "y": 0, "width": 24, "height": 6, "properties": {
-        "title": "Parsed", "region": "eu-west-1", "view": "table",
-        "query": "SOURCE 'some-group' | parse @message '* *' as a, b | limit 5"}}]}
+    body = {
+        "widgets": [
+            {
+                "type": "log",
+                "x": 0,
+                "y": 0,
+                "width": 24,
+                "height": 6,
+                "properties": {
+                    "title": "Parsed",
+                    "region": "eu-west-1",
+                    "view": "table",
+                    "query": "SOURCE 'some-group' | parse @message '* *' as a, b | limit 5",
+                },
+            }
+        ]
+    }
     path = tmp_path / "parsed.json"
     path.write_text(json.dumps(body))
     # When it is drawn
@@ -360,14 +421,22 @@ def previews_with_every_stand_in(tmp_path_factory: pytest.TempPathFactory) -> di
         failing = minute in CONNECTION_ERROR_MINUTES
         timeline.balanced_requests(minute, 20, response_s=0.05)
         timeline.hosts(minute, healthy=1 if failing else 2, unhealthy=1 if failing else 0)
-        timeline.database(minute, CPUUtilization=20.0 + minute, DatabaseConnections=6, FreeableMemory=8e8,
-                          FreeStorageSpace=2e10, ReadLatency=0.0001, WriteLatency=0.002)
+        timeline.database(
+            minute,
+            CPUUtilization=20.0 + minute,
+            DatabaseConnections=6,
+            FreeableMemory=8e8,
+            FreeStorageSpace=2e10,
+            ReadLatency=0.0001,
+            WriteLatency=0.002,
+        )
     timeline.throttles(4, 1)
     timeline.blocked(7, 3)
     out = tmp_path_factory.mktemp("previews-with-every-stand-in")
-    return {preview.name: preview
-            for preview in render_all(_emf_lines() + _enrollment_lines() + timeline.lines, out,
-                                      source="a test timeline")}
+    return {
+        preview.name: preview
+        for preview in render_all(_emf_lines() + _enrollment_lines() + timeline.lines, out, source="a test timeline")
+    }
 
 
 def _enrollment_lines() -> list[str]:
@@ -395,7 +464,8 @@ def test_load_balancer_web_acl_and_rds_panels_draw_the_stand_ins_metrics(preview
     overview = previews_with_every_stand_in["service-overview"]
     # Then the balancer's requests per minute, its targets' health, the ACL's blocks and the database's CPU are drawn
     assert _panel(overview, "Load balancer: requests and 5xx (per minute)").lines["requests"] == [
-        (_minute(minute), 20.0) for minute in range(MINUTES)]
+        (_minute(minute), 20.0) for minute in range(MINUTES)
+    ]
     targets = _panel(overview, "Load balancer: targets (readiness)")
     assert dict(targets.lines["unhealthy"])[_minute(9)] == 1.0 and dict(targets.lines["healthy"])[_minute(9)] == 1.0
     assert _panel(overview, "Web ACL: blocked by rule (per minute)").lines["rate-limit-per-ip"] == [(_minute(7), 3.0)]

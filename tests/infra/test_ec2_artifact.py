@@ -36,10 +36,13 @@ def test_the_artifact_holds_every_package_the_flask_door_imports():
     (line,) = [line for line in _recipe() if line.startswith("cp -R ")]
     copied = set(line.split()[2:-1])
     # When the door's app and gunicorn's settings are loaded, as gunicorn does
-    code = ("import runpy, sys; runpy.run_path('flask_backend/gunicorn.conf.py'); import flask_backend.app; "
-            "print(*{name.split('.')[0] for name in sys.modules})")
-    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-                            timeout=60).stdout.split()
+    code = (
+        "import runpy, sys; runpy.run_path('flask_backend/gunicorn.conf.py'); import flask_backend.app; "
+        "print(*{name.split('.')[0] for name in sys.modules})"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
     # Then every package of this repository among them is in the artifact, and the migrations readiness expects
     ours = {name for name in loaded if (REPO_ROOT / name / "__init__.py").exists()}
     assert ours <= copied, f"docs/deploy.md does not copy {sorted(ours - copied)}"

@@ -2,14 +2,14 @@
 documents, and a clear refusal of anything else."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from infra import logs_insights
 from infra.logs_insights import QueryError, SavedQuery, load_saved_queries, main, read_lines, run
 
-T0 = datetime(2026, 12, 7, 10, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC)
 
 
 def _powertools_time(moment: datetime) -> str:
@@ -18,9 +18,19 @@ def _powertools_time(moment: datetime) -> str:
 
 def _request(seconds: float, door: str, route: str, status: int, duration_ms: float, **extra) -> dict:
     """A request line, with the fields the doors' request lines have."""
-    return {"level": "INFO", "message": "request", "timestamp": _powertools_time(T0 + timedelta(seconds=seconds)),
-            "service": "student-records", "correlation_id": f"id-{seconds:g}", "method": "GET", "route": route,
-            "status": status, "duration_ms": duration_ms, "front_door": door, **extra}
+    return {
+        "level": "INFO",
+        "message": "request",
+        "timestamp": _powertools_time(T0 + timedelta(seconds=seconds)),
+        "service": "student-records",
+        "correlation_id": f"id-{seconds:g}",
+        "method": "GET",
+        "route": route,
+        "status": status,
+        "duration_ms": duration_ms,
+        "front_door": door,
+        **extra,
+    }
 
 
 REQUESTS = [
@@ -44,6 +54,7 @@ def _rows(query: str, documents: list[dict] = REQUESTS) -> list[dict]:
 
 # ---- the captured lines ----------------------------------------------------------------------------------------
 
+
 def test_only_json_objects_are_read_with_their_line_and_their_own_time():
     # Given a capture mixing JSON objects, other JSON, plain text and each kind of line time
     lines = [
@@ -63,20 +74,27 @@ def test_only_json_objects_are_read_with_their_line_and_their_own_time():
     # Then only the objects are records, each with its object as @message and its time as @timestamp
     assert [record["@message"] for record in records] == [*lines[3:-1], lines[-1].split(" ", 1)[1]]
     times = [record["@timestamp"] for record in records]
-    assert times[:5] == [T0 + timedelta(seconds=1.25), T0 + timedelta(seconds=2.5), T0 + timedelta(seconds=3),
-                         T0 + timedelta(seconds=4), T0 + timedelta(seconds=5)]
+    assert times[:5] == [
+        T0 + timedelta(seconds=1.25),
+        T0 + timedelta(seconds=2.5),
+        T0 + timedelta(seconds=3),
+        T0 + timedelta(seconds=4),
+        T0 + timedelta(seconds=5),
+    ]
     # And a line without a time takes the previous line's
     assert times[5] == times[4]
 
 
 # ---- fields ----------------------------------------------------------------------------------------------------
 
+
 def test_fields_picks_columns_in_order_with_aliases_nested_fields_and_coalesce():
-    documents = [{"a": {"b": [{"c": "deep"}]}, "route": "/x", "odd-name": 1},
-                 {"resourcePath": "/y", "odd-name": 2}]
+    documents = [{"a": {"b": [{"c": "deep"}]}, "route": "/x", "odd-name": 1}, {"resourcePath": "/y", "odd-name": 2}]
     rows = _rows("fields a.b.0.c as deep, coalesce(route, resourcePath) as route_template, `odd-name`", documents)
-    assert rows == [{"deep": "deep", "route_template": "/x", "odd-name": "1"},
-                    {"deep": "", "route_template": "/y", "odd-name": "2"}]
+    assert rows == [
+        {"deep": "deep", "route_template": "/x", "odd-name": "1"},
+        {"deep": "", "route_template": "/y", "odd-name": "2"},
+    ]
 
 
 def test_without_fields_or_stats_the_columns_are_timestamp_and_message():
@@ -87,39 +105,60 @@ def test_without_fields_or_stats_the_columns_are_timestamp_and_message():
 
 # ---- filter ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("condition", "expected"), [
-    ('status >= 500', ["id-80"]),
-    ('status = "401"', ["id-90"]),  # values are loosely typed: text that reads as a number compares as one
-    ('status != 200 and front_door = "flask"', ["id-20"]),
-    ('front_door = "lambda" and status = 200 or status = 404', ["id-20", "id-70"]),  # and binds first
-    ('front_door = "lambda" and (status = 200 or status = 404)', ["id-70"]),
-    ('not front_door = "flask"', ["id-70", "id-80", "id-90"]),
-    ('route like "{student_id}"', ["id-20", "id-90"]),
-    ('route like /^\\/students$/ and duration_ms < 20', ["id-0"]),
-    ('route =~ /student_id/', ["id-20", "id-90"]),
-    ('route not like "{"', ["id-0", "id-10", "id-70", "id-80"]),
-    ('status in [401, 404]', ["id-20", "id-90"]),
-    ('status not in [200]', ["id-20", "id-80", "id-90"]),
-    ('ispresent(cold_start)', ["id-70", "id-80", "id-90"]),
-    ('cold_start = 1', ["id-70"]),  # JSON true is 1
-    # A comparison with a missing field is false, and its negation true
-    ('cold_start = 0', ["id-80", "id-90"]),
-    ('not cold_start = 0', ["id-0", "id-10", "id-20", "id-70"]),
-])
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("status >= 500", ["id-80"]),
+        ('status = "401"', ["id-90"]),  # values are loosely typed: text that reads as a number compares as one
+        ('status != 200 and front_door = "flask"', ["id-20"]),
+        ('front_door = "lambda" and status = 200 or status = 404', ["id-20", "id-70"]),  # and binds first
+        ('front_door = "lambda" and (status = 200 or status = 404)', ["id-70"]),
+        ('not front_door = "flask"', ["id-70", "id-80", "id-90"]),
+        ('route like "{student_id}"', ["id-20", "id-90"]),
+        ("route like /^\\/students$/ and duration_ms < 20", ["id-0"]),
+        ("route =~ /student_id/", ["id-20", "id-90"]),
+        ('route not like "{"', ["id-0", "id-10", "id-70", "id-80"]),
+        ("status in [401, 404]", ["id-20", "id-90"]),
+        ("status not in [200]", ["id-20", "id-80", "id-90"]),
+        ("ispresent(cold_start)", ["id-70", "id-80", "id-90"]),
+        ("cold_start = 1", ["id-70"]),  # JSON true is 1
+        # A comparison with a missing field is false, and its negation true
+        ("cold_start = 0", ["id-80", "id-90"]),
+        ("not cold_start = 0", ["id-0", "id-10", "id-20", "id-70"]),
+    ],
+)
 def test_filter(condition, expected):
     assert [row["correlation_id"] for row in _rows(f"filter {condition} | fields correlation_id")] == expected
 
 
 # ---- stats -----------------------------------------------------------------------------------------------------
 
+
 def test_stats_by_fields_names_columns_by_alias_or_text():
-    rows = _rows("stats count(*) as requests, sum(duration_ms), avg(duration_ms) as avg_ms, min(status), max(route), "
-                 "pct(duration_ms, 50) as p50 by front_door")
+    rows = _rows(
+        "stats count(*) as requests, sum(duration_ms), avg(duration_ms) as avg_ms, min(status), max(route), "
+        "pct(duration_ms, 50) as p50 by front_door"
+    )
     assert rows == [
-        {"front_door": "flask", "requests": "3", "sum(duration_ms)": "46.5", "avg_ms": "15.5", "min(status)": "200",
-         "max(route)": "/students/{student_id}", "p50": "12.5"},
-        {"front_door": "lambda", "requests": "3", "sum(duration_ms)": "1750.5", "avg_ms": "583.5",
-         "min(status)": "200", "max(route)": "/students/{student_id}", "p50": "250"},
+        {
+            "front_door": "flask",
+            "requests": "3",
+            "sum(duration_ms)": "46.5",
+            "avg_ms": "15.5",
+            "min(status)": "200",
+            "max(route)": "/students/{student_id}",
+            "p50": "12.5",
+        },
+        {
+            "front_door": "lambda",
+            "requests": "3",
+            "sum(duration_ms)": "1750.5",
+            "avg_ms": "583.5",
+            "min(status)": "200",
+            "max(route)": "/students/{student_id}",
+            "p50": "250",
+        },
     ]
 
 
@@ -131,9 +170,11 @@ def test_pct_is_the_nearest_rank():
 
 def test_count_of_a_field_counts_lines_that_have_it_and_a_missing_group_is_a_group():
     rows = _rows("stats count(*) as lines, count(cold_start) as with_flag by cold_start | sort lines desc")
-    assert rows == [{"cold_start": "", "lines": "3", "with_flag": "0"},
-                    {"cold_start": "0", "lines": "2", "with_flag": "2"},
-                    {"cold_start": "1", "lines": "1", "with_flag": "1"}]
+    assert rows == [
+        {"cold_start": "", "lines": "3", "with_flag": "0"},
+        {"cold_start": "0", "lines": "2", "with_flag": "2"},
+        {"cold_start": "1", "lines": "1", "with_flag": "1"},
+    ]
 
 
 def test_stats_without_by_is_one_row_over_every_matching_line_and_none_when_none_match():
@@ -145,24 +186,49 @@ def test_bin_floors_the_line_time_to_its_period():
     rows = _rows("stats count(*) as n by bin(1m)")
     assert rows == [{"bin(1m)": "2026-12-07 10:00:00.000", "n": "3"}, {"bin(1m)": "2026-12-07 10:01:00.000", "n": "3"}]
     rows = _rows("fields bin(30s) as half | stats count(*) as n by half | sort half desc")
-    assert [row["half"] for row in rows] == ["2026-12-07 10:01:30.000", "2026-12-07 10:01:00.000",
-                                             "2026-12-07 10:00:00.000"]
+    assert [row["half"] for row in rows] == [
+        "2026-12-07 10:01:30.000",
+        "2026-12-07 10:01:00.000",
+        "2026-12-07 10:00:00.000",
+    ]
 
 
 def test_a_second_stats_aggregates_the_rows_of_the_first():
-    rows = _rows("stats max(duration_ms) as slowest by front_door, route "
-                 "| stats count(*) as routes, sum(slowest) as total by front_door | sort front_door asc")
-    assert rows == [{"front_door": "flask", "routes": "2", "total": "34"},
-                    {"front_door": "lambda", "routes": "2", "total": "1500.5"}]
+    rows = _rows(
+        "stats max(duration_ms) as slowest by front_door, route "
+        "| stats count(*) as routes, sum(slowest) as total by front_door | sort front_door asc"
+    )
+    assert rows == [
+        {"front_door": "flask", "routes": "2", "total": "34"},
+        {"front_door": "lambda", "routes": "2", "total": "1500.5"},
+    ]
 
 
 # ---- sort and limit --------------------------------------------------------------------------------------------
 
+
 def test_sort_follows_the_natural_order_aws_documents():
     # Given the values of the example of
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Sort.html
-    documented = ["!:", "#", "*%04", "0#", "5A", "111A", "2345_", "@", "@_", "A", "A9876fghj", "a12345hfh",
-                  "0", "01", "1", "2", "3"]
+    documented = [
+        "!:",
+        "#",
+        "*%04",
+        "0#",
+        "5A",
+        "111A",
+        "2345_",
+        "@",
+        "@_",
+        "A",
+        "A9876fghj",
+        "a12345hfh",
+        "0",
+        "01",
+        "1",
+        "2",
+        "3",
+    ]
     documents = [{"v": value} for value in reversed(documented)]
     # When sorted ascending, Then in the page's order; descending, the reverse
     assert [row["v"] for row in _rows("fields v | sort v asc", documents)] == documented
@@ -187,21 +253,25 @@ def test_comments_are_ignored():
 
 # ---- refusals --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("query", "message"), [
-    ('parse @message "* *" as a, b', "unsupported command: parse"),
-    ("fields a | dedup a", "unsupported command: dedup"),
-    ("fields a | display a", "unsupported command: display"),
-    ("fields strlen(a)", "unsupported function: strlen()"),
-    ("stats ispresent(a)", "ispresent() is not an aggregation"),
-    ("fields a | sort a", "sort needs asc or desc"),
-    ("stats count(*) by bin(1mo)", "unsupported bin() period: 1mo"),
-    ("stats pct(a)", "pct() takes a field and a percentile"),
-    ("filter a like /[/", "bad regular expression"),
-    ("filter a = and", "cannot read the query from here (line 1, column 10"),
-    ("filter", "Expected a condition or a value (line 1, column 7"),
-    ("fields a b", "cannot read the query from here (line 1, column 10"),
-    ("limit ten", "Expected a number of rows"),
-])
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('parse @message "* *" as a, b', "unsupported command: parse"),
+        ("fields a | dedup a", "unsupported command: dedup"),
+        ("fields a | display a", "unsupported command: display"),
+        ("fields strlen(a)", "unsupported function: strlen()"),
+        ("stats ispresent(a)", "ispresent() is not an aggregation"),
+        ("fields a | sort a", "sort needs asc or desc"),
+        ("stats count(*) by bin(1mo)", "unsupported bin() period: 1mo"),
+        ("stats pct(a)", "pct() takes a field and a percentile"),
+        ("filter a like /[/", "bad regular expression"),
+        ("filter a = and", "cannot read the query from here (line 1, column 10"),
+        ("filter", "Expected a condition or a value (line 1, column 7"),
+        ("fields a b", "cannot read the query from here (line 1, column 10"),
+        ("limit ten", "Expected a number of rows"),
+    ],
+)
 def test_what_it_does_not_implement_is_refused_naming_it(query, message):
     with pytest.raises(QueryError) as refused:
         run(query, _records(REQUESTS))
@@ -215,17 +285,27 @@ def test_an_aggregation_outside_stats_is_refused_when_run():
 
 # ---- saved queries and parameters --------------------------------------------------------------------------------
 
+
 def _saved(tmp_path, name: str, **document) -> None:
-    (tmp_path / f"{name}.yaml").write_text(json.dumps({"name": name, "description": "A query for a test.",
-                                                         "log_groups": ["ApiFunctionLogGroup"], **document}))
+    (tmp_path / f"{name}.yaml").write_text(
+        json.dumps(
+            {"name": name, "description": "A query for a test.", "log_groups": ["ApiFunctionLogGroup"], **document}
+        )
+    )
 
 
 def test_a_saved_query_runs_with_parameter_values_or_their_defaults(tmp_path):
     # Given a saved query with two parameters, one with a default
-    _saved(tmp_path, "by-door-and-status", query='filter front_door = "{{door}}" and status = {{status}} '
-                                                 '| fields correlation_id | sort correlation_id asc',
-           parameters=[{"name": "door", "description": "lambda or flask"},
-                       {"name": "status", "description": "an HTTP status", "default": "200"}])
+    _saved(
+        tmp_path,
+        "by-door-and-status",
+        query='filter front_door = "{{door}}" and status = {{status}} '
+        "| fields correlation_id | sort correlation_id asc",
+        parameters=[
+            {"name": "door", "description": "lambda or flask"},
+            {"name": "status", "description": "an HTTP status", "default": "200"},
+        ],
+    )
     [query] = load_saved_queries(tmp_path).values()
     records = _records(REQUESTS)
     # When run with and without the second value; Then the default fills in
@@ -238,12 +318,15 @@ def test_a_saved_query_runs_with_parameter_values_or_their_defaults(tmp_path):
         query.run(records, {"door": "flask", "route": "/x"})
 
 
-@pytest.mark.parametrize(("document", "message"), [
-    ({"query": 'filter a = "{{value}}"'}, "uses parameters ['value'], the file declares []"),
-    ({"query": "parse @message '*' as a"}, "unsupported command: parse"),
-    ({"query": "fields a", "log_groups": []}, "log_groups"),
-    ({"query": "fields a", "owner": "someone"}, "owner"),
-])
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"query": 'filter a = "{{value}}"'}, "uses parameters ['value'], the file declares []"),
+        ({"query": "parse @message '*' as a"}, "unsupported command: parse"),
+        ({"query": "fields a", "log_groups": []}, "log_groups"),
+        ({"query": "fields a", "owner": "someone"}, "owner"),
+    ],
+)
 def test_a_saved_query_that_cannot_run_is_refused_naming_its_file(tmp_path, document, message):
     _saved(tmp_path, "broken", **document)
     with pytest.raises(QueryError) as refused:
@@ -252,40 +335,57 @@ def test_a_saved_query_that_cannot_run_is_refused_naming_its_file(tmp_path, docu
 
 
 def test_a_saved_query_is_named_after_its_file(tmp_path):
-    (tmp_path / "one-name.yaml").write_text(json.dumps({"name": "another-name", "description": "d",
-                                                         "log_groups": ["ApiFunctionLogGroup"], "query": "fields a"}))
+    (tmp_path / "one-name.yaml").write_text(
+        json.dumps(
+            {"name": "another-name", "description": "d", "log_groups": ["ApiFunctionLogGroup"], "query": "fields a"}
+        )
+    )
     with pytest.raises(QueryError, match="is named 'another-name'"):
         load_saved_queries(tmp_path)
 
 
 def test_the_deployed_query_string_starts_with_the_description_as_comments():
-    query = SavedQuery(name="slow", description="The slow ones,\n  slowest first.", log_groups=["G"],
-                       query="fields duration_ms | sort duration_ms desc\n")
+    query = SavedQuery(
+        name="slow",
+        description="The slow ones,\n  slowest first.",
+        log_groups=["G"],
+        query="fields duration_ms | sort duration_ms desc\n",
+    )
     assert query.query_string == "# The slow ones, slowest first.\nfields duration_ms | sort duration_ms desc\n"
     assert run(query.query_string, _records(REQUESTS)).cells()[0] == ["1500"]
 
 
 def test_a_query_definition_names_a_conditional_log_group_only_where_it_exists():
     # Given a query on a log group every stack has and on one that exists only with the EC2 door
-    query = SavedQuery(name="both-doors", description="d", log_groups=["ApiFunctionLogGroup", "FlaskAppLogGroup"],
-                       parameters=[{"name": "door", "description": "a door", "default": "flask"}],
-                       query='filter front_door = "{{door}}" | fields route | sort route asc')
-    resources = {"ApiFunctionLogGroup": {"Type": "AWS::Logs::LogGroup"},
-                 "FlaskAppLogGroup": {"Type": "AWS::Logs::LogGroup", "Condition": "DeployFlaskDoor"}}
+    query = SavedQuery(
+        name="both-doors",
+        description="d",
+        log_groups=["ApiFunctionLogGroup", "FlaskAppLogGroup"],
+        parameters=[{"name": "door", "description": "a door", "default": "flask"}],
+        query='filter front_door = "{{door}}" | fields route | sort route asc',
+    )
+    resources = {
+        "ApiFunctionLogGroup": {"Type": "AWS::Logs::LogGroup"},
+        "FlaskAppLogGroup": {"Type": "AWS::Logs::LogGroup", "Condition": "DeployFlaskDoor"},
+    }
     # When rendered
     [(logical_id, definition)] = logs_insights.query_definitions({query.name: query}, resources).items()
     # Then the conditional group is named through Fn::If, and the parameter with its default
     assert logical_id == "BothDoorsQuery"
     assert definition["Properties"]["LogGroupNames"] == [
         {"Ref": "ApiFunctionLogGroup"},
-        {"Fn::If": ["DeployFlaskDoor", {"Ref": "FlaskAppLogGroup"}, {"Ref": "AWS::NoValue"}]}]
-    assert definition["Properties"]["Parameters"] == [{"Name": "door", "Description": "a door", "DefaultValue": "flask"}]
+        {"Fn::If": ["DeployFlaskDoor", {"Ref": "FlaskAppLogGroup"}, {"Ref": "AWS::NoValue"}]},
+    ]
+    assert definition["Properties"]["Parameters"] == [
+        {"Name": "door", "Description": "a door", "DefaultValue": "flask"}
+    ]
     # And a group the template does not declare is refused, naming the query
-    with pytest.raises(QueryError, match="queries/both-doors.yaml reads FlaskAppLogGroup"):
+    with pytest.raises(QueryError, match=r"queries/both-doors\.yaml reads FlaskAppLogGroup"):
         logs_insights.query_definitions({query.name: query}, {"ApiFunctionLogGroup": resources["ApiFunctionLogGroup"]})
 
 
 # ---- the command -------------------------------------------------------------------------------------------------
+
 
 def test_the_command_prints_a_header_then_a_line_per_row(tmp_path, capsys):
     # Given a captured log (with lines that are not JSON)
@@ -298,8 +398,11 @@ def test_the_command_prints_a_header_then_a_line_per_row(tmp_path, capsys):
     lines = printed.out.splitlines()
     assert lines[0].split() == ["front_door", "route", "requests", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
     assert [line.split()[:3] for line in lines[1:]] == [
-        ["lambda", "/students", "2"], ["flask", "/students", "2"], ["flask", "/students/{student_id}", "1"],
-        ["lambda", "/students/{student_id}", "1"]]
+        ["lambda", "/students", "2"],
+        ["flask", "/students", "2"],
+        ["flask", "/students/{student_id}", "1"],
+        ["lambda", "/students/{student_id}", "1"],
+    ]
     assert "4 rows from 6 JSON lines" in printed.err
 
 
@@ -308,10 +411,29 @@ def test_the_command_takes_parameter_values_and_shows_missing_values_as_a_dash(t
     log.write_text("\n".join(json.dumps(document) for document in REQUESTS))
     assert main(["request-by-correlation-id", str(log), "--param", "correlation_id=id-20"]) == 0
     header, row = capsys.readouterr().out.splitlines()
-    assert header.split() == ["@timestamp", "front_door", "level", "message", "route_template", "status", "ms",
-                              "exception_type", "trace_id"]
-    assert row.split() == ["2026-12-07", "10:00:20.000", "flask", "INFO", "request", "/students/{student_id}", "404",
-                           "4", "-", "-"]
+    assert header.split() == [
+        "@timestamp",
+        "front_door",
+        "level",
+        "message",
+        "route_template",
+        "status",
+        "ms",
+        "exception_type",
+        "trace_id",
+    ]
+    assert row.split() == [
+        "2026-12-07",
+        "10:00:20.000",
+        "flask",
+        "INFO",
+        "request",
+        "/students/{student_id}",
+        "404",
+        "4",
+        "-",
+        "-",
+    ]
 
 
 def test_the_command_refuses_a_missing_parameter_and_an_unknown_query(tmp_path, capsys):

@@ -22,15 +22,18 @@ def test_a_rate_without_its_denominator_stays_empty():
     assert metric_math.evaluate("100 * FILL(errors, 0) / requests", {"errors": None, "requests": 0.0}) is None
 
 
-@pytest.mark.parametrize(("expression", "unfilled"), [
-    ("created - deleted", ["created", "deleted"]),
-    ("FILL(created, 0) - deleted", ["deleted"]),
-    ("FILL(created, 0) - FILL(deleted, 0)", []),
-    ("100 * errors / requests", ["errors"]),  # the divisor may be absent: no requests, no rate
-    ("100 * FILL(errors, 0) / requests", []),
-    ("100 * gw5", []),  # one metric: nothing to combine
-    ("errors / (requests + retries)", ["errors"]),  # a divisor, however made, may be absent
-])
+@pytest.mark.parametrize(
+    ("expression", "unfilled"),
+    [
+        ("created - deleted", ["created", "deleted"]),
+        ("FILL(created, 0) - deleted", ["deleted"]),
+        ("FILL(created, 0) - FILL(deleted, 0)", []),
+        ("100 * errors / requests", ["errors"]),  # the divisor may be absent: no requests, no rate
+        ("100 * FILL(errors, 0) / requests", []),
+        ("100 * gw5", []),  # one metric: nothing to combine
+        ("errors / (requests + retries)", ["errors"]),  # a divisor, however made, may be absent
+    ],
+)
 def test_inputs_that_can_leave_a_gap_are_named(expression, unfilled):
     assert metric_math.unfilled_inputs(expression) == unfilled
 

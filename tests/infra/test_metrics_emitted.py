@@ -23,12 +23,15 @@ def _post(door, path: str, body: dict) -> dict:
 
 def _drive_academic_records(door, student_id: int) -> None:
     """Enroll, drop, enroll again and grade: every business metric of enrollments."""
-    course = _post(door, "/courses", {"code": f"EMIT-{door.door}", "title": "Emitted", "credits": 3,
-                                      "department": "Observability"})
-    term = _post(door, "/terms", {"code": f"EMIT-{door.door.upper()}", "starts_on": "2026-09-01",
-                                  "ends_on": "2026-12-18"})
-    offering = _post(door, "/offerings", {"course_id": course["id"], "term_id": term["id"], "teacher_sub": "t",
-                                          "capacity": 5})
+    course = _post(
+        door, "/courses", {"code": f"EMIT-{door.door}", "title": "Emitted", "credits": 3, "department": "Observability"}
+    )
+    term = _post(
+        door, "/terms", {"code": f"EMIT-{door.door.upper()}", "starts_on": "2026-09-01", "ends_on": "2026-12-18"}
+    )
+    offering = _post(
+        door, "/offerings", {"course_id": course["id"], "term_id": term["id"], "teacher_sub": "t", "capacity": 5}
+    )
     enrollment = _post(door, f"/offerings/{offering['id']}/enrollments", {"student_id": student_id})
     door.send("PATCH", f"/enrollments/{enrollment['id']}", json.dumps({"status": "dropped"}).encode())
     _post(door, f"/offerings/{offering['id']}/enrollments", {"student_id": student_id})
@@ -38,17 +41,35 @@ def _drive_academic_records(door, student_id: int) -> None:
 
 def _drive_everything(doors, server) -> None:
     for door in doors.values():
-        created = json.loads(door.send("POST", "/students", json.dumps(
-            {"first_name": "Emit", "last_name": "Ted", "email": f"emitted-{door.door}@example.org"}).encode())[2])
+        created = json.loads(
+            door.send(
+                "POST",
+                "/students",
+                json.dumps(
+                    {"first_name": "Emit", "last_name": "Ted", "email": f"emitted-{door.door}@example.org"}
+                ).encode(),
+            )[2]
+        )
         _drive_academic_records(door, created["id"])
         student = f"/students/{created['id']}"
         for method, path, body in [
-            ("GET", student, None), ("GET", "/students?limit=5", None), ("GET", "/students?status=active", None),
-            ("GET", "/students?q=emi", None), ("GET", "/students?q=emi&status=active", None),
-            ("GET", "/students/count", None), ("GET", f"{student}/audit", None), ("GET", "/health", None),
-            ("GET", "/health/ready", None), ("PATCH", student, {"status": "inactive"}),
-            ("POST", "/students", {"first_name": "Emit", "last_name": "Ted", "email": f"emitted-{door.door}@example.org"}),
-            ("DELETE", student, None), ("GET", "/nowhere", None),
+            ("GET", student, None),
+            ("GET", "/students?limit=5", None),
+            ("GET", "/students?status=active", None),
+            ("GET", "/students?q=emi", None),
+            ("GET", "/students?q=emi&status=active", None),
+            ("GET", "/students/count", None),
+            ("GET", f"{student}/audit", None),
+            ("GET", "/health", None),
+            ("GET", "/health/ready", None),
+            ("PATCH", student, {"status": "inactive"}),
+            (
+                "POST",
+                "/students",
+                {"first_name": "Emit", "last_name": "Ted", "email": f"emitted-{door.door}@example.org"},
+            ),
+            ("DELETE", student, None),
+            ("GET", "/nowhere", None),
         ]:
             door.send(method, path, json.dumps(body).encode() if body is not None else None)
         teacher = {"Authorization": f"Bearer {token_for('teacher')}"}

@@ -32,9 +32,14 @@ def response_url() -> Iterator[LoopbackHttp]:
 
 def event(request_type: str, url: str, **extra: str) -> dict:
     return {
-        "RequestType": request_type, "ResponseURL": url, "StackId": "arn:aws:cloudformation:eu-west-1:1:stack/s/1",
-        "RequestId": "req-1", "LogicalResourceId": "Migrations", "ResourceType": "Custom::DatabaseMigrations",
-        "ResourceProperties": {"MigrationsChecksum": "abc"}, **extra,
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:eu-west-1:1:stack/s/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "Migrations",
+        "ResourceType": "Custom::DatabaseMigrations",
+        "ResourceProperties": {"MigrationsChecksum": "abc"},
+        **extra,
     }
 
 
@@ -49,7 +54,10 @@ def test_create_applies_the_migrations_and_answers_success(empty_database, respo
     assert answer["Reason"].startswith("applied 0001")
     assert answer["PhysicalResourceId"] == custom_resource.PHYSICAL_RESOURCE_ID
     assert (answer["StackId"], answer["RequestId"], answer["LogicalResourceId"]) == (
-        "arn:aws:cloudformation:eu-west-1:1:stack/s/1", "req-1", "Migrations")
+        "arn:aws:cloudformation:eu-west-1:1:stack/s/1",
+        "req-1",
+        "Migrations",
+    )
     with psycopg.connect(empty_database) as connection:
         versions = [row[0] for row in connection.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert answer["Data"]["SchemaVersion"] == versions[-1]
@@ -65,7 +73,10 @@ def test_update_keeps_the_physical_id_and_reports_up_to_date(empty_database, res
     # Then it succeeds without changing the physical id (a new one would make CloudFormation delete the old)
     answer = response_url.answers[-1]
     assert (answer["Status"], answer["Reason"], answer["PhysicalResourceId"]) == (
-        "SUCCESS", "schema already up to date", "schema-1")
+        "SUCCESS",
+        "schema already up to date",
+        "schema-1",
+    )
 
 
 def test_delete_touches_nothing_and_answers_success(response_url, monkeypatch):

@@ -26,8 +26,11 @@ def test_every_operation_has_an_explicit_api_event_and_an_openapi_path(sam_templ
     resources = sam_template["Resources"]
     events = resources["ApiFunction"]["Properties"]["Events"]
     paths = resources["Api"]["Properties"]["DefinitionBody"]["paths"]
-    api_routes = {(event["Properties"]["Path"], event["Properties"]["Method"])
-                  for event in events.values() if event["Type"] == "Api"}
+    api_routes = {
+        (event["Properties"]["Path"], event["Properties"]["Method"])
+        for event in events.values()
+        if event["Type"] == "Api"
+    }
     # Then each operation of the route table is one Api event (no greedy proxy) and one OpenAPI method
     expected = {(operation.path, operation.method.lower()) for operation in OPERATIONS}
     assert api_routes == expected
@@ -61,7 +64,8 @@ def test_render_values_are_written_out_where_they_are_used(sam_template):
 
 def test_an_unknown_render_value_is_refused(tmp_path):
     source = render.SOURCE.read_text(encoding="utf-8").replace(
-        "AUTH_ISSUER: !Render UserPoolIssuer", "AUTH_ISSUER: !Render NoSuchValue")
+        "AUTH_ISSUER: !Render UserPoolIssuer", "AUTH_ISSUER: !Render NoSuchValue"
+    )
     broken = tmp_path / "template.src.yaml"
     broken.write_text(source, encoding="utf-8")
     with pytest.raises(render.RenderError, match="!Render NoSuchValue"):
@@ -125,8 +129,11 @@ def test_a_placeholder_that_names_nothing_is_refused(tmp_path):
 
 def test_dashboard_bodies_are_deployed_through_fn_sub(sam_template):
     # Given the dashboard resources; Then each body is its file's JSON under Fn::Sub
-    bodies = [resource["Properties"]["DashboardBody"] for resource in sam_template["Resources"].values()
-              if resource["Type"] == "AWS::CloudWatch::Dashboard"]
+    bodies = [
+        resource["Properties"]["DashboardBody"]
+        for resource in sam_template["Resources"].values()
+        if resource["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
     assert len(bodies) == 3  # the two of dashboards/, and the runbooks
     variants = [variant for body in bodies for variant in (body["Fn::If"][1:] if "Fn::If" in body else [body])]
     for body in variants:
@@ -140,11 +147,12 @@ def test_the_runbooks_dashboard_holds_every_runbook_with_the_stacks_name_in_it(s
     widgets = json.loads(text)["widgets"]
     headings = [widget["properties"]["markdown"].split("\n", 1)[0] for widget in widgets]
     # Then every runbook is a section, the folder's README first and the paging runbook second
-    runbooks = sorted(path.stem for path in Path(render.REPO_ROOT, "docs", "runbooks").glob("*.md") if path.stem != "README")
+    runbooks = sorted(
+        path.stem for path in Path(render.REPO_ROOT, "docs", "runbooks").glob("*.md") if path.stem != "README"
+    )
     assert headings[0] == "# Runbooks" and headings[1].startswith("# on-call-page")
     assert sorted(heading.removeprefix("# ").split(" (")[0] for heading in headings[1:]) == runbooks
     # And `<stack>` is the stack's name, relative links name their section, and nothing else is substituted
     assert "<stack>" not in text and "${AWS::StackName}" in text
     assert ".md)" not in text
     assert set(re.findall(r"\$\{([^!}][^}]*)\}", text)) == {"AWS::StackName"}
-

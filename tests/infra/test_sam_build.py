@@ -10,20 +10,40 @@ import pytest
 
 from tests.infra.tools import REPO_ROOT, TEMPLATE, run_tool, tool
 
-FUNCTIONS = {"ApiFunction": "handlers.api", "MigrationsFunction": "handlers.migrations",
-             "SigningKeysFunction": "handlers.signing_keys", "DeploymentSmokeCheckFunction": "handlers.deployment_hooks"}
+FUNCTIONS = {
+    "ApiFunction": "handlers.api",
+    "MigrationsFunction": "handlers.migrations",
+    "SigningKeysFunction": "handlers.signing_keys",
+    "DeploymentSmokeCheckFunction": "handlers.deployment_hooks",
+}
 # The Lambda python3.12 runtime ships boto3 and its dependencies; the build leaves them out on purpose.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
-NEVER_PACKAGED = (".venv", ".data", ".tools", "tests", "local_stack", "flask_backend", "boto3", "botocore",
-                  # The Flask door's X-Ray SDK (pyproject's `flask` extra): the Lambda door writes its own documents.
-                  "aws_xray_sdk", "wrapt")
+NEVER_PACKAGED = (
+    ".venv",
+    ".data",
+    ".tools",
+    "tests",
+    "local_stack",
+    "flask_backend",
+    "boto3",
+    "botocore",
+    # The Flask door's X-Ray SDK (pyproject's `flask` extra): the Lambda door writes its own documents.
+    "aws_xray_sdk",
+    "wrapt",
+)
 
 
 @functools.cache
 def python312() -> Path:
     """The python3.12 the Makefile builds with (`make lambda-python`: PYTHON312, else PATH, else pyenv)."""
-    found = subprocess.run(["make", "-s", "--no-print-directory", "lambda-python"], cwd=REPO_ROOT, capture_output=True,
-                           text=True, timeout=60)
+    found = subprocess.run(
+        ["make", "-s", "--no-print-directory", "lambda-python"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if found.returncode != 0:
         pytest.fail(found.stderr)
     return Path(found.stdout.strip())
@@ -34,8 +54,16 @@ def build_dir(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("sam") / "build"
     # Given the python3.12 the Makefile found, as for `make sam-build`; When sam builds the template
     result = run_tool(
-        [tool("sam"), "build", "--template-file", TEMPLATE, "--build-dir", build,
-         "--cache-dir", build.parent / "cache"],
+        [
+            tool("sam"),
+            "build",
+            "--template-file",
+            TEMPLATE,
+            "--build-dir",
+            build,
+            "--cache-dir",
+            build.parent / "cache",
+        ],
         PYTHON312=str(python312()),
     )
     # Then it succeeds
@@ -67,8 +95,15 @@ def test_built_function_imports_in_a_clean_python312_with_only_its_artifact(buil
     sdk = runtime_sdk(tmp_path / "runtime")
     code = f"import sys; sys.path[:0] = [{str(artifact)!r}, {str(sdk)!r}]; import {module}; print({module}.__file__)"
     # When the handler module is imported
-    result = subprocess.run([venv / "bin" / "python", "-I", "-c", code], capture_output=True, text=True,
-                            cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, timeout=120)
+    result = subprocess.run(
+        [venv / "bin" / "python", "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        timeout=120,
+        check=False,
+    )
     # Then it imports, from the artifact
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(str(artifact))
@@ -78,4 +113,3 @@ def test_built_template_points_at_the_artifacts(build_dir):
     built = (build_dir / "template.yaml").read_text()
     for function in FUNCTIONS:
         assert f"CodeUri: {function}" in built
-

@@ -19,8 +19,10 @@ MAX_RULE_NAME, MAX_SERVICE_NAME, MAX_METHOD, MAX_GROUP_NAME = 32, 64, 10, 32
 
 def _resolved(template: dict, of_type: str, overrides: dict | None = None) -> dict[str, dict]:
     resolver = SampleResolver(template, {})
-    return {logical_id: resolver.resolve(resource["Properties"])
-            for logical_id, resource in StackView(template, overrides).of_type(of_type).items()}
+    return {
+        logical_id: resolver.resolve(resource["Properties"])
+        for logical_id, resource in StackView(template, overrides).of_type(of_type).items()
+    }
 
 
 def _rules_by_service_type(template: dict, overrides: dict | None = None) -> dict[str, list[dict]]:
@@ -40,13 +42,18 @@ def test_api_gateway_applies_every_rule_of_the_file_to_the_stage(transformed_tem
     deployed = {rule["RuleName"]: rule for rule in rules["AWS::ApiGateway::Stage"]}
     for rule in load_rules().rules:
         deployed_rule = deployed[f"{STACK_ID_PREFIX}-{rule.name}-api"]
-        assert (deployed_rule["Priority"], deployed_rule["ReservoirSize"], deployed_rule["FixedRate"],
-                deployed_rule["HTTPMethod"], deployed_rule["URLPath"]) == (
-            rule.priority, rule.reservoir_size, rule.fixed_rate, rule.http_method, rule.url_path)
+        assert (
+            deployed_rule["Priority"],
+            deployed_rule["ReservoirSize"],
+            deployed_rule["FixedRate"],
+            deployed_rule["HTTPMethod"],
+            deployed_rule["URLPath"],
+        ) == (rule.priority, rule.reservoir_size, rule.fixed_rate, rule.http_method, rule.url_path)
         # named as API Gateway names the stage's segments: {api-name}/{stage-name}
         assert deployed_rule["ServiceName"] == f"{stack_values(STACK)['ApiName']}/{stage}"
-        assert re.fullmatch(rf"arn:aws:apigateway:[a-z0-9-]+::/restapis/[^/]+/stages/{stage}",
-                            deployed_rule["ResourceARN"])
+        assert re.fullmatch(
+            rf"arn:aws:apigateway:[a-z0-9-]+::/restapis/[^/]+/stages/{stage}", deployed_rule["ResourceARN"]
+        )
     assert len(deployed) == len(load_rules().rules)
 
 
@@ -59,13 +66,13 @@ def test_the_ec2_doors_sampler_finds_rules_under_the_name_and_origin_its_segment
     # Then every rule of the file matches the door's segments: its service name (the stack's) and its origin
     assert service_name == STACK
     assert sorted(rule["RuleName"] for rule in rules) == sorted(
-        f"{STACK_ID_PREFIX}-{rule.name}-ec2" for rule in load_rules().rules)
+        f"{STACK_ID_PREFIX}-{rule.name}-ec2" for rule in load_rules().rules
+    )
     assert {(rule["ServiceName"], rule["ResourceARN"]) for rule in rules} == {(STACK, "*")}
 
 
 @pytest.mark.parametrize("with_door", [False, True])
-def test_names_fit_x_rays_limits_and_no_two_rules_share_one(transformed_template, transformed_with_ec2_door,
-                                                              with_door):
+def test_names_fit_x_rays_limits_and_no_two_rules_share_one(transformed_template, transformed_with_ec2_door, with_door):
     template, overrides = (transformed_with_ec2_door, EC2_DOOR) if with_door else (transformed_template, None)
     rules = [rule for rules in _rules_by_service_type(template, overrides).values() for rule in rules]
     names = [rule["RuleName"] for rule in rules]

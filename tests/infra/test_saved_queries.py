@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,7 @@ NO_ROUTE = "NO_ROUTE"  # the route the Flask door logs for a request its rate li
 
 # ---- the saved queries in the template and the runbooks -----------------------------------------------------------
 
+
 @pytest.fixture(scope="module", params=[{}, EC2_DOOR], ids=["defaults", "ec2-door"])
 def stack(request, transformed_template, transformed_with_ec2_door) -> StackView:
     return StackView(transformed_with_ec2_door if request.param else transformed_template, request.param)
@@ -51,7 +52,8 @@ def test_every_saved_query_is_a_query_definition_of_the_stack_on_the_log_groups_
     # Then each saved query is one definition, in the stack's folder of saved queries, in Logs Insights QL
     assert len(SAVED) >= 4
     assert {definition["Properties"]["Name"]["Fn::Sub"] for definition in definitions.values()} == {
-        f"${{AWS::StackName}}/{name}" for name in SAVED}
+        f"${{AWS::StackName}}/{name}" for name in SAVED
+    }
     for query in SAVED.values():
         properties = definitions[query.logical_id]["Properties"]
         assert properties["QueryLanguage"] == "CWLI"
@@ -61,7 +63,8 @@ def test_every_saved_query_is_a_query_definition_of_the_stack_on_the_log_groups_
         assert set(query.log_groups) <= set(log_groups)
         # And its parameters are declared for the console to ask for
         assert properties.get("Parameters", []) == [
-            {"Name": parameter.name, "Description": parameter.description} for parameter in query.parameters]
+            {"Name": parameter.name, "Description": parameter.description} for parameter in query.parameters
+        ]
 
 
 def test_every_saved_query_is_linked_from_a_runbook_with_how_to_run_it_locally():
@@ -89,6 +92,7 @@ def test_the_dashboards_recent_errors_widget_is_the_saved_recent_errors_query():
 
 # ---- the capture -----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Sent:
     """A request the test sent, as the door logs it: the route template (NO_ROUTE for what the Flask door's rate
@@ -114,8 +118,15 @@ def _rows(result: QueryResult) -> list[dict[str, str]]:
     return [dict(zip(result.columns, row, strict=True)) for row in result.cells()]
 
 
-def _send(sent: list[Sent], door: DoorProcess, method: str, path: str, route: str, token: str | None = None,
-          body: dict | None = None) -> tuple[Sent, bytes]:
+def _send(
+    sent: list[Sent],
+    door: DoorProcess,
+    method: str,
+    path: str,
+    route: str,
+    token: str | None = None,
+    body: dict | None = None,
+) -> tuple[Sent, bytes]:
     headers = {"X-Request-Id": f"saved-queries-{door.door}-{len(sent)}"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -140,8 +151,15 @@ def _drive(doors: dict[str, DoorProcess], server) -> list[Sent]:
     student = token_for("student", student_id=1, subject="saved-queries-student")
     for name, door in doors.items():
         assert _send(sent, door, "GET", "/health", "/health")[0].status == 200  # the Lambda door's cold start
-        created, reply = _send(sent, door, "POST", "/students", "/students", registrar, {
-            "first_name": "Query", "last_name": "Capture", "email": f"saved-queries-{name}@example.org"})
+        created, reply = _send(
+            sent,
+            door,
+            "POST",
+            "/students",
+            "/students",
+            registrar,
+            {"first_name": "Query", "last_name": "Capture", "email": f"saved-queries-{name}@example.org"},
+        )
         assert created.status == 201, reply
         student_path = f"/students/{json.loads(reply)['id']}"
         for path, route, token, status in [
@@ -177,8 +195,13 @@ def capture(isolated_database, auth_keys) -> Capture:
     doors: dict[str, DoorProcess] = {}
     try:
         doors["lambda"] = DoorProcess("lambda", server.dsn("student_records"), collector.port, scratch)
-        doors["flask"] = DoorProcess("flask", server.dsn("student_records"), collector.port, scratch,
-                                     {"RATE_LIMIT": f"{FLASK_RATE_LIMIT_PER_MINUTE} per minute"})
+        doors["flask"] = DoorProcess(
+            "flask",
+            server.dsn("student_records"),
+            collector.port,
+            scratch,
+            {"RATE_LIMIT": f"{FLASK_RATE_LIMIT_PER_MINUTE} per minute"},
+        )
         sent = _drive(doors, server)
     finally:
         for door in doors.values():
@@ -190,7 +213,7 @@ def capture(isolated_database, auth_keys) -> Capture:
 
 # ---- the lines only AWS writes, as AWS documents them --------------------------------------------------------------
 
-AWS_TIME = datetime(2026, 12, 7, 9, 58, 0, tzinfo=timezone.utc)
+AWS_TIME = datetime(2026, 12, 7, 9, 58, 0, tzinfo=UTC)
 CLIENT_IP, OTHER_IP = "198.51.100.7", "203.0.113.9"
 
 
@@ -198,50 +221,81 @@ def _access_log_line(request_id: str, route: str, status: int, ip: str) -> str:
     """API Gateway's access log line for a request, in the stage's own Format (the template's AccessLogSetting),
     as API Gateway fills it: each $context variable replaced, "-" for those without a value."""
     access_format = load_template(TEMPLATE)["Resources"]["Api"]["Properties"]["AccessLogSetting"]["Format"]
-    values = {"requestId": request_id, "extendedRequestId": f"{request_id}-x", "identity.sourceIp": ip,
-              "requestTime": AWS_TIME.strftime("%d/%b/%Y:%H:%M:%S +0000"), "httpMethod": "GET",
-              "resourcePath": route, "path": f"/prod{route}", "status": str(status), "protocol": "HTTP/1.1",
-              "responseLength": "120", "responseLatency": "35",
-              "xrayTraceId": "1-6b160ac0-0123456789abcdef01234567"}
+    values = {
+        "requestId": request_id,
+        "extendedRequestId": f"{request_id}-x",
+        "identity.sourceIp": ip,
+        "requestTime": AWS_TIME.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "httpMethod": "GET",
+        "resourcePath": route,
+        "path": f"/prod{route}",
+        "status": str(status),
+        "protocol": "HTTP/1.1",
+        "responseLength": "120",
+        "responseLatency": "35",
+        "xrayTraceId": "1-6b160ac0-0123456789abcdef01234567",
+    }
     return re.sub(r"\$context\.([\w.]+)", lambda match: values.get(match[1], "-"), access_format)
 
 
 def _waf_line(seconds: int, action: str, rule: str, ip: str, uri: str) -> str:
     """A web ACL log line, with the fields of https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html
     (epoch-millisecond timestamp; the Authorization header and the query string redacted, as the stack asks)."""
-    return json.dumps({
-        "timestamp": int((AWS_TIME + timedelta(seconds=seconds)).timestamp() * 1000), "formatVersion": 1,
-        "webaclId": "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/student-records/a1b2c3d4",
-        "terminatingRuleId": rule, "terminatingRuleType": "MANAGED_RULE_GROUP" if "AWS-" in rule else "RATE_BASED",
-        "action": action, "terminatingRuleMatchDetails": [], "httpSourceName": "APIGW",
-        "httpSourceId": "123456789012:abcdef1234:prod", "ruleGroupList": [], "rateBasedRuleList": [],
-        "nonTerminatingMatchingRules": [],
-        "httpRequest": {"clientIp": ip, "country": "NL", "headers": [{"name": "Authorization", "value": "REDACTED"}],
-                        "uri": uri, "args": "REDACTED", "httpVersion": "HTTP/1.1", "httpMethod": "GET",
-                        "requestId": f"waf-{seconds}"}})
+    return json.dumps(
+        {
+            "timestamp": int((AWS_TIME + timedelta(seconds=seconds)).timestamp() * 1000),
+            "formatVersion": 1,
+            "webaclId": "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/student-records/a1b2c3d4",
+            "terminatingRuleId": rule,
+            "terminatingRuleType": "MANAGED_RULE_GROUP" if "AWS-" in rule else "RATE_BASED",
+            "action": action,
+            "terminatingRuleMatchDetails": [],
+            "httpSourceName": "APIGW",
+            "httpSourceId": "123456789012:abcdef1234:prod",
+            "ruleGroupList": [],
+            "rateBasedRuleList": [],
+            "nonTerminatingMatchingRules": [],
+            "httpRequest": {
+                "clientIp": ip,
+                "country": "NL",
+                "headers": [{"name": "Authorization", "value": "REDACTED"}],
+                "uri": uri,
+                "args": "REDACTED",
+                "httpVersion": "HTTP/1.1",
+                "httpMethod": "GET",
+                "requestId": f"waf-{seconds}",
+            },
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def access_lines(capture) -> list[tuple[str, str, int, str]]:
     """(request id, route, status, client) of API Gateway's access lines: one per request the Lambda door served,
     and a 401 its Cognito authorizer answered, which never reached the door."""
-    lines = [(request.correlation_id, request.route, request.status, CLIENT_IP)
-             for request in capture.sent if request.door == "lambda"]
-    return lines + [("authorizer-refused-1", "/students", 401, OTHER_IP)]
+    lines = [
+        (request.correlation_id, request.route, request.status, CLIENT_IP)
+        for request in capture.sent
+        if request.door == "lambda"
+    ]
+    return [*lines, ("authorizer-refused-1", "/students", 401, OTHER_IP)]
 
 
 @pytest.fixture(scope="module")
 def capture_in_aws(capture, access_lines) -> Capture:
     """The capture, with the lines AWS adds beside the doors' own."""
     aws_lines = [_access_log_line(*line) for line in access_lines]
-    aws_lines += [_waf_line(5, "BLOCK", "AWS-AWSManagedRulesSQLiRuleSet", OTHER_IP, "/students"),
-                  _waf_line(6, "BLOCK", "AWS-AWSManagedRulesSQLiRuleSet", OTHER_IP, "/students/count"),
-                  _waf_line(7, "BLOCK", "rate-limit-per-ip", CLIENT_IP, "/students"),
-                  _waf_line(8, "ALLOW", "Default_Action", CLIENT_IP, "/students")]
+    aws_lines += [
+        _waf_line(5, "BLOCK", "AWS-AWSManagedRulesSQLiRuleSet", OTHER_IP, "/students"),
+        _waf_line(6, "BLOCK", "AWS-AWSManagedRulesSQLiRuleSet", OTHER_IP, "/students/count"),
+        _waf_line(7, "BLOCK", "rate-limit-per-ip", CLIENT_IP, "/students"),
+        _waf_line(8, "ALLOW", "Default_Action", CLIENT_IP, "/students"),
+    ]
     return Capture(capture.lines + aws_lines, capture.records + read_lines(aws_lines), capture.sent)
 
 
 # ---- each query over the capture -----------------------------------------------------------------------------------
+
 
 def _request_lines(capture: Capture) -> list[dict]:
     return [record for record in capture.records if record.get("message") == "request"]
@@ -249,36 +303,51 @@ def _request_lines(capture: Capture) -> list[dict]:
 
 def test_request_by_correlation_id_finds_the_request_line_and_its_error_line(capture_in_aws):
     # Given a request each door answered 503 with PostgreSQL stopped
-    for failed in [request for request in capture_in_aws.sent if request.status == 503
-                   and request.route == "/students/count"]:
+    for failed in [
+        request for request in capture_in_aws.sent if request.status == 503 and request.route == "/students/count"
+    ]:
         # When the query runs for its correlation id
         rows = capture_in_aws.run("request-by-correlation-id", correlation_id=failed.correlation_id)
         # Then it finds the door's ERROR line and its request line, oldest first, one trace between them
         door_rows = [row for row in rows if row["level"]]  # the access log's lines have no level
         assert [(row["level"], row["message"], row["exception_type"]) for row in door_rows] == [
-            ("ERROR", "request failed", DATABASE_UNAVAILABLE), ("INFO", "request", "")]
+            ("ERROR", "request failed", DATABASE_UNAVAILABLE),
+            ("INFO", "request", ""),
+        ]
         assert (door_rows[1]["front_door"], door_rows[1]["route_template"], door_rows[1]["status"]) == (
-            failed.door, "/students/count", "503")
+            failed.door,
+            "/students/count",
+            "503",
+        )
         assert door_rows[0]["trace_id"] == door_rows[1]["trace_id"] != ""
         # And, on the Lambda door, API Gateway's access line for it too (AWS's line: see capture_in_aws)
         access = [row for row in rows if row not in door_rows]
         assert [(row["route_template"], row["status"], row["ms"]) for row in access] == (
-            [("/students/count", "503", "35")] if failed.door == "lambda" else [])
+            [("/students/count", "503", "35")] if failed.door == "lambda" else []
+        )
 
 
 def test_request_by_correlation_id_of_a_success_is_its_one_request_line(capture):
-    [listed] = [request for request in capture.sent if request.door == "flask" and request.route == "/students"
-                and request.status == 200]
+    [listed] = [
+        request
+        for request in capture.sent
+        if request.door == "flask" and request.route == "/students" and request.status == 200
+    ]
     [row] = capture.run("request-by-correlation-id", correlation_id=listed.correlation_id)
     assert (row["front_door"], row["message"], row["route_template"], row["status"]) == (
-        "flask", "request", "/students", "200")
+        "flask",
+        "request",
+        "/students",
+        "200",
+    )
 
 
 def test_server_errors_by_route_pairs_each_5xx_with_its_exception(capture):
     rows = capture.run("server-errors-by-route")
     # Then each (door, route, status) of the 5xx sent is a row counting them, most first
-    sent = Counter((request.door, request.route, str(request.status)) for request in capture.sent
-                   if request.status >= 500)
+    sent = Counter(
+        (request.door, request.route, str(request.status)) for request in capture.sent if request.status >= 500
+    )
     assert {(row["door"], row["route_template"], row["http_status"]): int(row["requests"]) for row in rows} == sent
     assert [int(row["requests"]) for row in rows] == sorted((int(row["requests"]) for row in rows), reverse=True)
     # And the 503s of a stopped database name the exception, with the trace of one of them
@@ -296,8 +365,11 @@ def test_latency_by_route_gives_each_routes_percentiles(capture):
     assert {(row["front_door"], row["route"]): int(row["requests"]) for row in rows} == sent
     for row in rows:
         # And its percentiles in order, up to the slowest request's duration
-        durations = [record["duration_ms"] for record in _request_lines(capture)
-                     if (record["front_door"], record["route"]) == (row["front_door"], row["route"])]
+        durations = [
+            record["duration_ms"]
+            for record in _request_lines(capture)
+            if (record["front_door"], record["route"]) == (row["front_door"], row["route"])
+        ]
         p50, p90, p99, slowest = (float(row[column]) for column in ("p50_ms", "p90_ms", "p99_ms", "max_ms"))
         assert min(durations) <= p50 <= p90 <= p99 <= slowest == max(durations)
     # And the slowest p99 first
@@ -337,12 +409,16 @@ def test_refused_requests_counts_401_403_and_429_by_door_route_and_client(captur
     rows = capture_in_aws.run("refused-requests")
     refused = {401, 403, 429}
     # Then the doors' refusals, by door and route (their lines name no client) ...
-    expected = Counter((request.door, request.route, str(request.status), "")
-                       for request in capture_in_aws.sent if request.status in refused)
+    expected = Counter(
+        (request.door, request.route, str(request.status), "")
+        for request in capture_in_aws.sent
+        if request.status in refused
+    )
     # ... and API Gateway's, with the client's address (AWS's lines: see capture_in_aws)
     expected += Counter(("", route, str(status), ip) for _, route, status, ip in access_lines if status in refused)
-    assert {(row["front_door"], row["route_template"], row["status"], row["ip"]): int(row["refused"])
-            for row in rows} == expected
+    assert {
+        (row["front_door"], row["route_template"], row["status"], row["ip"]): int(row["refused"]) for row in rows
+    } == expected
     assert ("flask", NO_ROUTE, "429", "") in expected and ("", "/students", "401", OTHER_IP) in expected
     assert [int(row["refused"]) for row in rows] == sorted((int(row["refused"]) for row in rows), reverse=True)
 
@@ -350,10 +426,18 @@ def test_refused_requests_counts_401_403_and_429_by_door_route_and_client(captur
 def test_waf_blocked_clients_counts_blocks_by_rule_and_client(capture_in_aws):
     # Given the web ACL's lines (AWS's only: see capture_in_aws); Then its blocks by rule and client, most first
     assert capture_in_aws.run("waf-blocked-clients") == [
-        {"terminatingRuleId": "AWS-AWSManagedRulesSQLiRuleSet", "httpRequest.clientIp": OTHER_IP, "blocked": "2",
-         "example_uri": "/students/count"},
-        {"terminatingRuleId": "rate-limit-per-ip", "httpRequest.clientIp": CLIENT_IP, "blocked": "1",
-         "example_uri": "/students"},
+        {
+            "terminatingRuleId": "AWS-AWSManagedRulesSQLiRuleSet",
+            "httpRequest.clientIp": OTHER_IP,
+            "blocked": "2",
+            "example_uri": "/students/count",
+        },
+        {
+            "terminatingRuleId": "rate-limit-per-ip",
+            "httpRequest.clientIp": CLIENT_IP,
+            "blocked": "1",
+            "example_uri": "/students",
+        },
     ]
 
 
@@ -362,8 +446,11 @@ def test_recent_errors_lists_each_5xx_exception_newest_first(capture):
     errors = [record for record in capture.records if record.get("level") in ("ERROR", "CRITICAL")]
     assert 0 < len(rows) == min(len(errors), 50)
     # Then every 503 of the stopped database is there with its exception, by its request's correlation id
-    failed = {request.correlation_id for request in capture.sent
-              if request.status == 503 and request.route == "/students/count"}
+    failed = {
+        request.correlation_id
+        for request in capture.sent
+        if request.status == 503 and request.route == "/students/count"
+    }
     logged = {row["correlation_id"]: row["exception_type"] for row in rows if row["message"] == "request failed"}
     assert failed <= set(logged) and {logged[correlation_id] for correlation_id in failed} == {DATABASE_UNAVAILABLE}
     # And the newest first
@@ -372,9 +459,17 @@ def test_recent_errors_lists_each_5xx_exception_newest_first(capture):
 
 def test_every_saved_query_returns_rows_on_the_capture(capture_in_aws):
     # The tests above check each query's rows; this one keeps a new query from going untested.
-    tested = {"request-by-correlation-id", "server-errors-by-route", "latency-by-route", "slowest-requests",
-              "cold-start-requests", "lambda-init-durations", "refused-requests", "waf-blocked-clients",
-              "recent-errors"}
+    tested = {
+        "request-by-correlation-id",
+        "server-errors-by-route",
+        "latency-by-route",
+        "slowest-requests",
+        "cold-start-requests",
+        "lambda-init-durations",
+        "refused-requests",
+        "waf-blocked-clients",
+        "recent-errors",
+    }
     assert set(SAVED) == tested
     failed = next(request for request in capture_in_aws.sent if request.status == 503)
     for name, query in SAVED.items():
@@ -382,11 +477,17 @@ def test_every_saved_query_returns_rows_on_the_capture(capture_in_aws):
         assert capture_in_aws.run(name, **values), name
 
 
-
 def _make(*arguments: str) -> subprocess.CompletedProcess:
     """`make` in the repository; STAMP= keeps it from (re)installing the virtual environment first."""
-    return subprocess.run([shutil.which("make"), "--no-print-directory", "STAMP=", *arguments], cwd=QUERIES_DIR.parent,
-                          capture_output=True, text=True, timeout=120, env=os.environ)
+    return subprocess.run(
+        [shutil.which("make"), "--no-print-directory", "STAMP=", *arguments],
+        cwd=QUERIES_DIR.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ,
+        check=False,
+    )
 
 
 def test_make_logs_query_prints_a_header_and_a_line_per_row(capture, tmp_path):
@@ -399,14 +500,16 @@ def test_make_logs_query_prints_a_header_and_a_line_per_row(capture, tmp_path):
     assert done.returncode == 0, done.stderr
     header, *rows = done.stdout.splitlines()
     assert header.split() == ["door", "route_template", "http_status", "exception", "requests", "example_trace_id"]
-    sent = Counter((request.door, request.route, str(request.status)) for request in capture.sent
-                   if request.status >= 500)
+    sent = Counter(
+        (request.door, request.route, str(request.status)) for request in capture.sent if request.status >= 500
+    )
     assert Counter({tuple(row.split()[:3]): int(row.split()[4]) for row in rows}) == sent
     assert all(row.split()[3] == DATABASE_UNAVAILABLE for row in rows if "/students/count" in row)
     # And with PARAMS, a query's parameter: the two lines of one failed request
     failed = next(request for request in capture.sent if request.status == 503)
-    done = _make("logs-query", "NAME=request-by-correlation-id", f"LOG={log}",
-                 f"PARAMS=correlation_id={failed.correlation_id}")
+    done = _make(
+        "logs-query", "NAME=request-by-correlation-id", f"LOG={log}", f"PARAMS=correlation_id={failed.correlation_id}"
+    )
     assert done.returncode == 0, done.stderr
     error_line, request_line = done.stdout.splitlines()[1:]
     assert " ERROR " in error_line and " request failed " in error_line and DATABASE_UNAVAILABLE in error_line

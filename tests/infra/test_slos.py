@@ -55,8 +55,10 @@ def test_every_objective_has_a_paging_fast_burn_and_a_notifying_slow_burn_alarm(
         fast, slow = by_name[f"slo-{objective.name}-fast-burn"], by_name[f"slo-{objective.name}-slow-burn"]
         assert fast.pages and not slow.pages
         assert (fast.threshold, slow.threshold) == (14.4, 6)
-        windows = [{dict(q.metric.dimensions)["BurnRateWindowMinutes"] for q in alarm.queries if q.metric}
-                   for alarm in (fast, slow)]
+        windows = [
+            {dict(q.metric.dimensions)["BurnRateWindowMinutes"] for q in alarm.queries if q.metric}
+            for alarm in (fast, slow)
+        ]
         assert windows == [{"60", "5"}, {"360", "30"}]
         assert fast.condition == slow.condition == objective.condition
 
@@ -85,8 +87,12 @@ def test_slow_latency_fires_the_latency_burn_rate(catalog):
     timeline = Timeline()
     for minute in range(40):
         slow = 30 if 10 <= minute < 30 else 0
-        timeline.at(minute, (REQUESTS, 100, LAMBDA), *[(REQUEST_LATENCY, 1500.0, LAMBDA)] * slow,
-                    *[(REQUEST_LATENCY, 20.0, LAMBDA)] * (100 - slow))
+        timeline.at(
+            minute,
+            (REQUESTS, 100, LAMBDA),
+            *[(REQUEST_LATENCY, 1500.0, LAMBDA)] * slow,
+            *[(REQUEST_LATENCY, 20.0, LAMBDA)] * (100 - slow),
+        )
     result = replay(catalog, timeline.lines)
     assert (OK, ALARM) in [(old, new) for old, new, _ in _transitions(result, "slo-latency-lambda-fast-burn")]
 
@@ -94,22 +100,32 @@ def test_slow_latency_fires_the_latency_burn_rate(catalog):
 def test_burn_rate_is_the_error_rate_over_the_budget():
     # Given 2 errors in 1000 requests over the window, against a 99.9 % goal (a 0.1 % budget)
     objectives = slos.Objectives(28, (60,), (slos.Objective("a", "d", "lambda", "availability", 99.9),))
-    series = {("NS", "Requests", frozenset({("FrontDoor", "lambda")})): [(T0 + 30, 1000.0)],
-              ("NS", "ServerErrors", frozenset({("FrontDoor", "lambda")})): [(T0 + 30, 2.0)]}
+    series = {
+        ("NS", "Requests", frozenset({("FrontDoor", "lambda")})): [(T0 + 30, 1000.0)],
+        ("NS", "ServerErrors", frozenset({("FrontDoor", "lambda")})): [(T0 + 30, 2.0)],
+    }
     derived = slos.burn_rate_series(objectives, series, "NS", period_s=60, start=T0, end=T0 + 59)
     [(_, points)] = derived.items()
     assert points == [(T0 + 30, pytest.approx(2.0))]  # 0.2 % / 0.1 %
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"goal": 100}, "between 0 and 100"),
-    ({"indicator": "latency"}, "threshold_ms is required"),
-    ({"front_door": "ec2"}, "front_door is one of"),
-    ({"name": "Availability"}, "lowercase words"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"goal": 100}, "between 0 and 100"),
+        ({"indicator": "latency"}, "threshold_ms is required"),
+        ({"front_door": "ec2"}, "front_door is one of"),
+        ({"name": "Availability"}, "lowercase words"),
+    ],
+)
 def test_a_bad_objective_is_refused_with_a_reason(tmp_path, change, message):
-    entry = {"name": "availability-lambda", "description": "d", "front_door": "lambda", "indicator": "availability",
-             "goal": 99.9} | change
+    entry = {
+        "name": "availability-lambda",
+        "description": "d",
+        "front_door": "lambda",
+        "indicator": "availability",
+        "goal": 99.9,
+    } | change
     path = tmp_path / "objectives.yaml"
     path.write_text(yaml.safe_dump({"window_days": 28, "burn_rate_windows_minutes": [5, 60], "objectives": [entry]}))
     with pytest.raises(slos.ObjectiveDefinitionError, match=message):

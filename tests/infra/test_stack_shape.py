@@ -32,8 +32,16 @@ COMBINATIONS = [
         [{"UseRdsProxy": "false"}, {"UseRdsProxy": "true"}],
     )
 ]
-PSEUDO = {"AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region", "AWS::StackId", "AWS::StackName",
-          "AWS::URLSuffix", "AWS::NotificationARNs"}
+PSEUDO = {
+    "AWS::AccountId",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+    "AWS::NotificationARNs",
+}
 
 
 def _id(parameters: dict[str, str]) -> str:
@@ -58,17 +66,26 @@ def test_the_stack_creates_the_user_pool_with_the_role_groups_and_an_app_client(
     assert properties["MfaConfiguration"] == "OPTIONAL"
     assert properties["Policies"]["PasswordPolicy"]["MinimumLength"] >= 12
     [student_id] = properties["Schema"]
-    assert (student_id["Name"], student_id["AttributeDataType"], student_id["Mutable"]) == ("student_id", "String", True)
+    assert (student_id["Name"], student_id["AttributeDataType"], student_id["Mutable"]) == (
+        "student_id",
+        "String",
+        True,
+    )
     # And the four role groups, the strongest role first, as the doors rank them
-    groups = {group["Properties"]["GroupName"]: group["Properties"]["Precedence"]
-              for group in default_stack.of_type("AWS::Cognito::UserPoolGroup").values()}
+    groups = {
+        group["Properties"]["GroupName"]: group["Properties"]["Precedence"]
+        for group in default_stack.of_type("AWS::Cognito::UserPoolGroup").values()
+    }
     assert sorted(groups, key=groups.get) == ["admin", "registrar", "teacher", "student"]
     # And an app client without a secret, for SRP sign-in and refresh, and the admin tools' sign-in
     [client] = default_stack.of_type("AWS::Cognito::UserPoolClient").values()
     client = client["Properties"]
     assert client["GenerateSecret"] is False
     assert set(client["ExplicitAuthFlows"]) == {
-        "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"}
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_REFRESH_TOKEN_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+    }
     # And users cannot set their own student id, while tokens carry it
     assert "custom:student_id" in client["ReadAttributes"]
     assert "custom:student_id" not in client["WriteAttributes"]
@@ -79,7 +96,9 @@ def test_an_existing_pool_given_by_parameter_replaces_the_stacks_own(transformed
     assert not stack.of_type("AWS::Cognito::UserPool") and not stack.of_type("AWS::Cognito::UserPoolGroup")
     variables = stack.resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["AUTH_AUDIENCE"] == {"Ref": "CognitoAppClientId"}
-    assert stack.outputs["UserPoolId"]["Value"] == {"Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "CognitoUserPoolArn"}]}]}
+    assert stack.outputs["UserPoolId"]["Value"] == {
+        "Fn::Select": [1, {"Fn::Split": ["/", {"Ref": "CognitoUserPoolArn"}]}]
+    }
 
 
 @pytest.mark.parametrize("parameters", COMBINATIONS, ids=_id)
@@ -96,8 +115,9 @@ def test_every_route_but_health_has_the_cognito_authorizer(transformed_template,
     # And the authorizer names a pool that exists in this stack, or the one given
     authorizer = body["securityDefinitions" if "securityDefinitions" in body else "components"]
     authorizer = (authorizer.get("securitySchemes", authorizer))["CognitoUserPool"]["x-amazon-apigateway-authorizer"]
-    expected_pool = ({"Ref": "CognitoUserPoolArn"} if parameters.get("CognitoUserPoolArn")
-                     else {"Fn::GetAtt": ["UserPool", "Arn"]})
+    expected_pool = (
+        {"Ref": "CognitoUserPoolArn"} if parameters.get("CognitoUserPoolArn") else {"Fn::GetAtt": ["UserPool", "Arn"]}
+    )
     assert authorizer == {"type": "cognito_user_pools", "providerARNs": [expected_pool]}
 
 
@@ -114,7 +134,9 @@ def test_every_reference_names_a_resource_this_stack_creates(transformed_templat
 def test_api_gateways_own_answers_are_the_contracts_problem_documents(default_stack):
     # Given what API Gateway answers before the function runs (no token, an undeclared route, throttling)
     responses = default_stack.resources["Api"]["Properties"]["Body"]["x-amazon-apigateway-gateway-responses"]
-    assert {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "WAF_FILTERED"} <= set(responses)
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "WAF_FILTERED"} <= set(
+        responses
+    )
     registered = {problem.uri: problem for problem in ALL_PROBLEM_TYPES}
     for response_type, response in responses.items():
         # Then each is a registered problem type, with its status, as problem+json, carrying the request id
@@ -127,7 +149,8 @@ def test_api_gateways_own_answers_are_the_contracts_problem_documents(default_st
     # And an undeclared route is a 404, as both doors answer it, not API Gateway's 403
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
     assert responses["UNAUTHORIZED"]["responseParameters"]["gatewayresponse.header.WWW-Authenticate"] == (
-        "'Bearer realm=\"student-records\"'")
+        "'Bearer realm=\"student-records\"'"
+    )
 
 
 @pytest.mark.parametrize("parameters", COMBINATIONS, ids=_id)
@@ -140,8 +163,10 @@ def test_the_doors_verify_tokens_with_keys_read_from_s3_in_every_network_mode(tr
     publisher = stack.resources["SigningKeysFunction"]["Properties"]
     assert "VpcConfig" not in publisher
     assert stack.resources["SigningKeys"]["Type"] == "Custom::SigningKeys"
-    assert any(resource["Properties"].get("ScheduleExpression") == "rate(15 minutes)"
-               for resource in stack.of_type("AWS::Events::Rule").values())
+    assert any(
+        resource["Properties"].get("ScheduleExpression") == "rate(15 minutes)"
+        for resource in stack.of_type("AWS::Events::Rule").values()
+    )
     # And no Cognito interface endpoint is relied on (it does not serve pools with a domain)
     endpoints = [resource["Properties"]["ServiceName"] for resource in stack.of_type("AWS::EC2::VPCEndpoint").values()]
     assert not any("cognito" in str(endpoint) for endpoint in endpoints)
@@ -158,11 +183,21 @@ def test_the_ec2_door_is_behind_an_internet_facing_load_balancer_in_the_public_s
     assert balancer["Properties"]["Scheme"] == "internet-facing"
     assert balancer["Properties"]["Subnets"] == [{"Ref": "PublicSubnetA"}, {"Ref": "PublicSubnetB"}]
     # And the instances accept traffic only from it
-    ingress = [rule["Properties"] for rule in ec2_stack.of_type("AWS::EC2::SecurityGroupIngress").values()
-               if rule["Properties"]["GroupId"] == {"Ref": "FlaskSecurityGroup"}]
-    assert ingress == [{"GroupId": {"Ref": "FlaskSecurityGroup"}, "IpProtocol": "tcp", "FromPort": 8000,
-                        "ToPort": 8000, "SourceSecurityGroupId": {"Ref": "LoadBalancerSecurityGroup"},
-                        "Description": "Requests and health checks from the load balancer"}]
+    ingress = [
+        rule["Properties"]
+        for rule in ec2_stack.of_type("AWS::EC2::SecurityGroupIngress").values()
+        if rule["Properties"]["GroupId"] == {"Ref": "FlaskSecurityGroup"}
+    ]
+    assert ingress == [
+        {
+            "GroupId": {"Ref": "FlaskSecurityGroup"},
+            "IpProtocol": "tcp",
+            "FromPort": 8000,
+            "ToPort": 8000,
+            "SourceSecurityGroupId": {"Ref": "LoadBalancerSecurityGroup"},
+            "Description": "Requests and health checks from the load balancer",
+        }
+    ]
     assert "SecurityGroupIngress" not in ec2_stack.resources["FlaskSecurityGroup"]["Properties"]
     assert ec2_stack.outputs["FlaskUrl"]["Value"] == {"Fn::Sub": "http://${FlaskLoadBalancer.DNSName}"}
 
@@ -170,9 +205,14 @@ def test_the_ec2_door_is_behind_an_internet_facing_load_balancer_in_the_public_s
 def test_plain_http_only_without_a_certificate_and_https_with_a_redirect_with_one(transformed_with_ec2_door):
     def listeners(parameters):
         stack = StackView(transformed_with_ec2_door, parameters)
-        return sorted((listener["Properties"]["Protocol"], listener["Properties"]["Port"],
-                       listener["Properties"]["DefaultActions"][0]["Type"])
-                      for listener in stack.of_type("AWS::ElasticLoadBalancingV2::Listener").values())
+        return sorted(
+            (
+                listener["Properties"]["Protocol"],
+                listener["Properties"]["Port"],
+                listener["Properties"]["DefaultActions"][0]["Type"],
+            )
+            for listener in stack.of_type("AWS::ElasticLoadBalancingV2::Listener").values()
+        )
 
     assert listeners(EC2_DOOR) == [("HTTP", 80, "forward")]
     assert listeners({**EC2_DOOR, **CERTIFICATE}) == [("HTTP", 80, "redirect"), ("HTTPS", 443, "forward")]
@@ -216,7 +256,9 @@ def test_the_group_scales_on_requests_per_target(ec2_stack):
 
 def test_cfn_signal_reaches_cloudformation_without_a_nat_gateway(transformed_with_ec2_door):
     stack = StackView(transformed_with_ec2_door, {**EC2_DOOR, "NetworkEgress": "VpcEndpoints"})
-    services = [str(endpoint["Properties"]["ServiceName"]) for endpoint in stack.of_type("AWS::EC2::VPCEndpoint").values()]
+    services = [
+        str(endpoint["Properties"]["ServiceName"]) for endpoint in stack.of_type("AWS::EC2::VPCEndpoint").values()
+    ]
     assert any(".cloudformation" in service for service in services)
 
 
@@ -225,12 +267,21 @@ def test_one_web_acl_guards_the_api_stage_and_the_load_balancer(default_stack, e
     stack = ec2_stack if with_door else default_stack
     [acl] = stack.of_type("AWS::WAFv2::WebACL").values()
     rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
-    managed = {rule["Statement"]["ManagedRuleGroupStatement"]["Name"] for rule in rules.values()
-               if "ManagedRuleGroupStatement" in rule["Statement"]}
-    assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet"}
+    managed = {
+        rule["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for rule in rules.values()
+        if "ManagedRuleGroupStatement" in rule["Statement"]
+    }
+    assert managed == {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+    }
     assert rules["rate-limit-per-ip"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
-    associated = {str(association["Properties"]["ResourceArn"])
-                  for association in stack.of_type("AWS::WAFv2::WebACLAssociation").values()}
+    associated = {
+        str(association["Properties"]["ResourceArn"])
+        for association in stack.of_type("AWS::WAFv2::WebACLAssociation").values()
+    }
     assert any("/restapis/${Api}/stages/${ApiStage}" in arn for arn in associated)
     assert ("{'Ref': 'FlaskLoadBalancer'}" in associated) is with_door
     # And its logs redact tokens and query strings
@@ -258,8 +309,10 @@ def test_the_database_logs_without_personal_data_into_log_groups_the_stack_decla
     assert "log_line_prefix" not in parameters  # fixed by RDS
     # And the logs it exports go to log groups declared before it exists, with retention and the stack's key
     exported = database["Properties"]["EnableCloudwatchLogsExports"]
-    groups = {resource["Properties"]["LogGroupName"]["Fn::Sub"]: resource
-              for resource in default_stack.of_type("AWS::Logs::LogGroup").values()}
+    groups = {
+        resource["Properties"]["LogGroupName"]["Fn::Sub"]: resource
+        for resource in default_stack.of_type("AWS::Logs::LogGroup").values()
+    }
     for log in exported:
         group = groups[f"/aws/rds/instance/${{DbInstanceIdentifier}}/{log}"]
         assert {"RetentionInDays", "KmsKeyId"} <= set(group["Properties"])
@@ -271,8 +324,13 @@ def test_the_database_logs_without_personal_data_into_log_groups_the_stack_decla
 
 def test_stateful_resources_say_what_happens_to_them_on_delete(default_stack):
     for logical_id, resource in default_stack.resources.items():
-        if resource["Type"] in ("AWS::Logs::LogGroup", "AWS::KMS::Key", "AWS::RDS::DBInstance", "AWS::S3::Bucket",
-                                "AWS::Cognito::UserPool"):
+        if resource["Type"] in (
+            "AWS::Logs::LogGroup",
+            "AWS::KMS::Key",
+            "AWS::RDS::DBInstance",
+            "AWS::S3::Bucket",
+            "AWS::Cognito::UserPool",
+        ):
             assert {"DeletionPolicy", "UpdateReplacePolicy"} <= set(resource), logical_id
     # The key outlives the stack: the final snapshot is encrypted with it
     assert default_stack.resources["StackKey"]["DeletionPolicy"] == "Retain"
@@ -282,8 +340,14 @@ def test_stateful_resources_say_what_happens_to_them_on_delete(default_stack):
 def test_the_migrations_resource_waits_for_what_it_needs_to_answer(transformed_template, egress):
     stack = StackView(transformed_template, {"NetworkEgress": egress})
     depends_on = set(stack.resources["Migrations"]["DependsOn"])
-    assert {"S3GatewayEndpoint", "PrivateSubnetARouteTable", "PrivateSubnetBRouteTable", "DatabaseFromLambda",
-            "LambdaToDatabase", "PrivateEgressReady"} <= depends_on
+    assert {
+        "S3GatewayEndpoint",
+        "PrivateSubnetARouteTable",
+        "PrivateSubnetBRouteTable",
+        "DatabaseFromLambda",
+        "LambdaToDatabase",
+        "PrivateEgressReady",
+    } <= depends_on
     # And PrivateEgressReady stands for the mode's way out: Secrets Manager's endpoint, or the NAT route
     egress_resource = stack.resources["PrivateEgressReady"]["Metadata"]["SecretsManager"]["Ref"]
     assert egress_resource == {"VpcEndpoints": "SecretsManagerEndpoint", "NatGateway": "PrivateDefaultRoute"}[egress]
@@ -309,8 +373,16 @@ def test_lambda_keeps_its_start_and_report_lines(default_stack):
 
 
 def test_the_outputs_a_first_deployment_needs(default_stack, ec2_stack):
-    assert {"ApiUrl", "UserPoolId", "UserPoolClientId", "UserPoolIssuer", "UserPoolJwksUrl", "MetricsNamespace",
-            "ApiFunctionLogGroupName", "FlaskAppLogGroupName"} <= set(default_stack.outputs)
+    assert {
+        "ApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "UserPoolIssuer",
+        "UserPoolJwksUrl",
+        "MetricsNamespace",
+        "ApiFunctionLogGroupName",
+        "FlaskAppLogGroupName",
+    } <= set(default_stack.outputs)
     assert {"FlaskUrl", "FlaskLoadBalancerDnsName"} <= set(ec2_stack.outputs)
 
 
@@ -338,8 +410,11 @@ def _references(node: Any) -> set[str]:
 
 def test_api_gateway_and_the_schedule_invoke_the_alias_that_codedeploy_shifts(default_stack):
     # Given the API function's published alias and CodeDeploy's deployment group
-    [alias] = [logical_id for logical_id, resource in default_stack.of_type("AWS::Lambda::Alias").items()
-               if resource["Properties"]["Name"] == "live"]
+    [alias] = [
+        logical_id
+        for logical_id, resource in default_stack.of_type("AWS::Lambda::Alias").items()
+        if resource["Properties"]["Name"] == "live"
+    ]
     [group] = default_stack.of_type("AWS::CodeDeploy::DeploymentGroup").values()
     # Then it shifts traffic as the parameter says, rolls back on alarms, and both rollback alarms watch the new
     # version behind the alias
@@ -359,20 +434,26 @@ def test_api_gateway_and_the_schedule_invoke_the_alias_that_codedeploy_shifts(de
     for path, methods in paths.items():
         for method, spec in methods.items():
             assert f"${{{alias}}}" in spec["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"], f"{method} {path}"
-    [schedule] = [rule for rule in default_stack.of_type("AWS::Events::Rule").values()
-                  if rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"]
+    [schedule] = [
+        rule
+        for rule in default_stack.of_type("AWS::Events::Rule").values()
+        if rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    ]
     assert schedule["Properties"]["Targets"][0]["Arn"] == {"Ref": alias}
 
 
 def test_the_smoke_check_runs_before_traffic_shifts_and_sends_the_readiness_probe(default_stack):
-    [function] = [resource for resource in default_stack.of_type("AWS::Lambda::Function").values()
-                  if resource["Properties"]["Handler"] == "handlers.deployment_hooks.smoke_check"]
+    [function] = [
+        resource
+        for resource in default_stack.of_type("AWS::Lambda::Function").values()
+        if resource["Properties"]["Handler"] == "handlers.deployment_hooks.smoke_check"
+    ]
     variables = function["Properties"]["Environment"]["Variables"]
     assert json.loads(variables["SMOKE_EVENT"]["Fn::Sub"])["path"] == "/health/ready"
     assert variables["NEW_VERSION"]["Ref"].startswith("ApiFunctionVersion")
     # CodeDeploy's role may invoke only hooks named so
     assert function["Properties"]["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")
-    [group] = default_stack.of_type("AWS::CodeDeploy::DeploymentGroup").values()
+    [_group] = default_stack.of_type("AWS::CodeDeploy::DeploymentGroup").values()
     hooks = default_stack.resources["ApiFunctionAliaslive"]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
     assert hooks["BeforeAllowTrafficHook"] == {"Ref": "DeploymentSmokeCheckFunction"}
 
@@ -382,7 +463,8 @@ def test_cursors_are_signed_with_a_key_generated_per_stack_and_never_written_in_
     assert secret["GenerateSecretString"]["PasswordLength"] >= 32 and secret["KmsKeyId"] == {"Ref": "StackKey"}
     variables = ec2_stack.resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
     assert variables["CURSOR_SIGNING_KEY"] == {"Fn::Sub": "{{resolve:secretsmanager:${CursorSigningKey}:SecretString}}"}
-    script = ec2_stack.resources["FlaskLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"][
-        "Fn::Base64"]["Fn::Sub"][0]
+    script = ec2_stack.resources["FlaskLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"][
+        "Fn::Sub"
+    ][0]
     assert "install -m 600 /dev/null /etc/student-records/env" in script
     assert "--secret-id ${CursorSigningKey}" in script

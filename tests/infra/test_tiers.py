@@ -40,8 +40,14 @@ def test_the_markers_are_registered_for_strict_markers():
 
 def test_the_fast_tiers_run_no_sam_build_checkov_drill_or_end_to_end():
     # Given the files that build with sam, run checkov and cfn-lint, the drill, and make run or a stack end to end
-    heavy = ["infra/test_sam_build.py", "infra/test_cloudformation.py", "reliability/test_outage_drill.py",
-             "local_stack/test_run_end_to_end.py", "deployed/test_e2e_suite.py", "infra/test_dashboard_preview.py"]
+    heavy = [
+        "infra/test_sam_build.py",
+        "infra/test_cloudformation.py",
+        "reliability/test_outage_drill.py",
+        "local_stack/test_run_end_to_end.py",
+        "deployed/test_e2e_suite.py",
+        "infra/test_dashboard_preview.py",
+    ]
     # Then none is in a tier `make test-fast` selects, and the slow ones are marked so
     assert {name: tier_of(name) for name in heavy if tier_of(name) in FAST} == {}
     assert set(heavy) - {"infra/test_cloudformation.py"} <= SLOW_FILES

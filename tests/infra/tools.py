@@ -29,6 +29,11 @@ def tool_env(**extra: str) -> dict[str, str]:
 
 def run_tool(arguments: list[str | Path], **extra_env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(argument) for argument in arguments], cwd=REPO_ROOT, env=tool_env(**extra_env),
-        capture_output=True, text=True, timeout=600,
+        [str(argument) for argument in arguments],
+        cwd=REPO_ROOT,
+        env=tool_env(**extra_env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )

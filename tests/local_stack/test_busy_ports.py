@@ -55,28 +55,44 @@ def scratch() -> Iterator[Path]:
 def run_env(scratch: Path) -> dict[str, str]:
     """`make run`'s environment on a fresh machine, every port free: a test then takes one."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST") and not k.startswith("AUTH_")}
-    return env | {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "AUTH_KEY_DIR": str(scratch / "auth"),
-                  "SEED_STUDENTS": "5", "PORT": str(free_port()), "GATEWAY_PORT": str(free_port()),
-                  "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{free_port(protocol='udp')}"}
+    return env | {
+        "EMBEDDED_PG_DIR": str(scratch / "postgres"),
+        "AUTH_KEY_DIR": str(scratch / "auth"),
+        "SEED_STUDENTS": "5",
+        "PORT": str(free_port()),
+        "GATEWAY_PORT": str(free_port()),
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{free_port(protocol='udp')}",
+    }
 
 
 def _make_run(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "local_stack.run"], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=RUN_TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, "-m", "local_stack.run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
 
 
 def _lines_naming(output: str, variable: str) -> list[str]:
     return [line for line in output.splitlines() if f"set {variable} to move it" in line]
 
 
-@pytest.mark.parametrize(("variable", "kind", "value"), [
-    ("PORT", socket.SOCK_STREAM, "{port}"),
-    ("GATEWAY_PORT", socket.SOCK_STREAM, "{port}"),
-    ("AWS_XRAY_DAEMON_ADDRESS", socket.SOCK_DGRAM, "127.0.0.1:{port}"),
-    ("EMBEDDED_PG_PORT", socket.SOCK_STREAM, "{port}"),
-])
-def test_make_run_names_a_taken_port_with_its_variable_and_leaves_nothing_running(run_env, scratch, variable, kind,
-                                                                                  value):
+@pytest.mark.parametrize(
+    ("variable", "kind", "value"),
+    [
+        ("PORT", socket.SOCK_STREAM, "{port}"),
+        ("GATEWAY_PORT", socket.SOCK_STREAM, "{port}"),
+        ("AWS_XRAY_DAEMON_ADDRESS", socket.SOCK_DGRAM, "127.0.0.1:{port}"),
+        ("EMBEDDED_PG_PORT", socket.SOCK_STREAM, "{port}"),
+    ],
+)
+def test_make_run_names_a_taken_port_with_its_variable_and_leaves_nothing_running(
+    run_env, scratch, variable, kind, value
+):
     # Given another program holding the port that the variable gives
     with held_port(kind) as port:
         env = run_env | {variable: value.format(port=port)}
@@ -97,8 +113,11 @@ def test_make_run_names_a_taken_port_with_its_variable_and_leaves_nothing_runnin
 def test_every_taken_port_is_named_at_once(run_env):
     # Given the ports of a `make run` that is already running, as a second `make run` finds them
     with held_port() as flask, held_port() as gateway, held_port(socket.SOCK_DGRAM) as daemon:
-        env = run_env | {"PORT": str(flask), "GATEWAY_PORT": str(gateway),
-                         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon}"}
+        env = run_env | {
+            "PORT": str(flask),
+            "GATEWAY_PORT": str(gateway),
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon}",
+        }
         # When `make run` starts
         result = _make_run(env)
     # Then each is named in a line of its own before anything started
@@ -111,8 +130,15 @@ def test_every_taken_port_is_named_at_once(run_env):
 
 def test_a_port_taken_once_the_database_runs_is_named_by_the_door_and_the_database_is_stopped(run_env, scratch):
     # Given `make run` started with every port free
-    process = subprocess.Popen([sys.executable, "-m", "local_stack.run"], cwd=REPO_ROOT, env=run_env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local_stack.run"],
+        cwd=REPO_ROOT,
+        env=run_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     output: list[str] = []
     holder = None
     try:
@@ -161,12 +187,17 @@ def test_the_lambda_door_names_GATEWAY_PORT():
     # Given another program on the gateway's port
     with held_port() as port:
         # When the Lambda door starts there
-        result = subprocess.run([sys.executable, "-m", "local_stack.lambda_door", "--port", str(port)], cwd=REPO_ROOT,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "local_stack.lambda_door", "--port", str(port)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     # Then it exits 1 with one line naming GATEWAY_PORT
     assert result.returncode == 1
-    assert [line for line in result.stderr.splitlines() if line.strip()] == _lines_naming(result.stderr,
-                                                                                          "GATEWAY_PORT")
+    assert [line for line in result.stderr.splitlines() if line.strip()] == _lines_naming(result.stderr, "GATEWAY_PORT")
 
 
 def test_the_trace_viewer_names_AWS_XRAY_DAEMON_ADDRESS(capsys):

@@ -182,7 +182,7 @@ def test_port_is_unknown_before_start_when_none_was_given(make_server: ServerFac
     # When its port is asked for
     # Then the error says to start it first
     with pytest.raises(EmbeddedPostgresError, match="start"):
-        server.port
+        server.port  # noqa: B018 - reading the property is the act under test
 
 
 def test_cli_starts_reports_and_stops_the_server(

@@ -21,7 +21,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from infra.render import gateway_response
 from local_stack import gateway as gateway_module
 from local_stack.gateway import (
-    InProcessFunction, LambdaContext, LocalGateway, build_rest_event, invoke, lambda_response_to_http,
+    InProcessFunction,
+    LambdaContext,
+    LocalGateway,
+    build_rest_event,
+    invoke,
+    lambda_response_to_http,
 )
 
 # Made by `sam local generate-event apigateway aws-proxy`; see the README there.
@@ -71,8 +76,9 @@ def http_request(
 
 @pytest.fixture
 def start_gateway(serve_gateway: Callable[..., LocalGateway]) -> Callable[..., LocalGateway]:
-    def start(handler: Callable[[dict, Any], dict], log: Callable[[str], None] | None = None,
-              **options: Any) -> LocalGateway:
+    def start(
+        handler: Callable[[dict, Any], dict], log: Callable[[str], None] | None = None, **options: Any
+    ) -> LocalGateway:
         return serve_gateway(InProcessFunction(handler, "students-api", log=log), log=log, **options)
 
     return start
@@ -443,7 +449,10 @@ def test_powertools_resolver_behind_the_gateway(start_gateway: Callable[..., Loc
     student = http_request(url_of(gateway, "/students/a%20b"))
     count = http_request(url_of(gateway, "/students/count"))
     created = http_request(
-        url_of(gateway, "/students"), method="POST", body=b'{"first_name": "Ada"}', headers={"Content-Type": "application/json"}
+        url_of(gateway, "/students"),
+        method="POST",
+        body=b'{"first_name": "Ada"}',
+        headers={"Content-Type": "application/json"},
     )
     photo = http_request(url_of(gateway, "/students/1/photo"))
 
@@ -488,8 +497,10 @@ def status_less_handler(event: dict, context: LambdaContext) -> dict:
 
 @pytest.mark.parametrize(
     ("handler", "logged"),
-    [(raising_handler, ("Traceback", "RuntimeError: database is down")),
-     (status_less_handler, ("Malformed Lambda proxy response", "statusCode"))],
+    [
+        (raising_handler, ("Traceback", "RuntimeError: database is down")),
+        (status_less_handler, ("Malformed Lambda proxy response", "statusCode")),
+    ],
 )
 def test_failing_or_malformed_handler_gets_502_and_a_logged_reason(
     start_gateway: Callable[..., LocalGateway], handler: Callable[[dict, Any], dict], logged: tuple[str, str]
@@ -541,7 +552,8 @@ def test_incoming_trace_root_and_sampling_decision_are_kept(start_gateway: Calla
 
 
 def test_the_sampling_decision_is_the_gateways_unless_the_client_brought_one(
-        start_gateway: Callable[..., LocalGateway]) -> None:
+    start_gateway: Callable[..., LocalGateway],
+) -> None:
     # Given a gateway whose sampling traces writes only, as the rules make it do for a probe and a write
     decisions: list[tuple[str, str]] = []
 
@@ -549,14 +561,16 @@ def test_the_sampling_decision_is_the_gateways_unless_the_client_brought_one(
         decisions.append((method, path))
         return method != "GET"
 
-    gateway = start_gateway(lambda event, context: {"statusCode": 200, "body": os.environ["_X_AMZN_TRACE_ID"]},
-                            trace_decision=writes_only)
+    gateway = start_gateway(
+        lambda event, context: {"statusCode": 200, "body": os.environ["_X_AMZN_TRACE_ID"]}, trace_decision=writes_only
+    )
 
     # When a read and a write arrive without a decision, and a read arrives with the client's
     read = http_request(url_of(gateway, "/health/ready"))[2].decode()
     write = http_request(url_of(gateway, "/students"), method="POST")[2].decode()
-    decided = http_request(url_of(gateway, "/health/ready"),
-                           headers={"X-Amzn-Trace-Id": f"Root={INCOMING_ROOT};Sampled=1"})[2].decode()
+    decided = http_request(
+        url_of(gateway, "/health/ready"), headers={"X-Amzn-Trace-Id": f"Root={INCOMING_ROOT};Sampled=1"}
+    )[2].decode()
 
     # Then the gateway decided the first two, by method and path, and kept the client's decision
     assert read.endswith(";Sampled=0") and write.endswith(";Sampled=1") and decided.endswith(";Sampled=1")

@@ -14,7 +14,13 @@ import pytest
 from infra.render import stack_values
 from local_stack.cloudwatch import LineStream
 from local_stack.load_balancer import (
-    HEALTHY_THRESHOLD, LOAD_BALANCER, RATE_RULE, TARGET_GROUP, UNHEALTHY_THRESHOLD, LocalLoadBalancer, RateLimit,
+    HEALTHY_THRESHOLD,
+    LOAD_BALANCER,
+    RATE_RULE,
+    TARGET_GROUP,
+    UNHEALTHY_THRESHOLD,
+    LocalLoadBalancer,
+    RateLimit,
 )
 from local_stack.ports import free_port
 
@@ -64,8 +70,9 @@ def target() -> Iterator[Target]:
 def balance(request: pytest.FixtureRequest):
     def start(port: int, **options) -> tuple[LocalLoadBalancer, io.StringIO]:
         written = io.StringIO()
-        balancer = LocalLoadBalancer([("127.0.0.1", port)], time_scale=TIME_SCALE, stream=LineStream(written),
-                                     **options)
+        balancer = LocalLoadBalancer(
+            [("127.0.0.1", port)], time_scale=TIME_SCALE, stream=LineStream(written), **options
+        )
         balancer.start()
         request.addfinalizer(balancer.shutdown)
         return balancer, written

@@ -17,11 +17,7 @@ from local_stack.embedded_postgres import PARAMETERS_CONF, EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # What keeps student data out of the database's log, on both servers (docs/security.md).
-PRIVACY = {
-    "log_error_verbosity": "terse",
-    "log_min_error_statement": "panic",
-    "log_statement": "none",
-}
+PRIVACY = {"log_error_verbosity": "terse", "log_min_error_statement": "panic", "log_statement": "none"}
 # A second guard on bound values, where it can be set (RDS does not document it: see the file).
 BOUND_VALUES = {"log_parameter_max_length": "0", "log_parameter_max_length_on_error": "0"}
 
@@ -111,9 +107,13 @@ def test_a_server_started_by_the_test_fixtures_runs_with_the_parameters(isolated
     # When it is asked for its settings
     with psycopg.connect(server.dsn()) as connection:
         shown = {name: connection.execute(f"SHOW {name}").fetchone()[0] for name in PRIVACY | BOUND_VALUES}
-        settings = {name: row for name, *row in connection.execute(
-            "SELECT name, source, sourcefile, vartype FROM pg_settings WHERE name = ANY(%s)",
-            (list(postgres_parameters.embedded_server_settings()),))}
+        settings = {
+            name: row
+            for name, *row in connection.execute(
+                "SELECT name, source, sourcefile, vartype FROM pg_settings WHERE name = ANY(%s)",
+                (list(postgres_parameters.embedded_server_settings()),),
+            )
+        }
 
     # Then it reports the privacy values, and takes every embedded setting from the file written from infra/
     assert shown == PRIVACY | BOUND_VALUES

@@ -51,8 +51,15 @@ def test_each_period_is_one_emf_document_as_rds_publishes_it(monitored):
     assert directive["Namespace"] == "AWS/RDS" and directive["Dimensions"] == [["DBInstanceIdentifier"]]
     assert document["DBInstanceIdentifier"] == "student-records"
     units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
-    assert units.items() >= {"CPUUtilization": "Percent", "DatabaseConnections": "Count", "FreeableMemory": "Bytes",
-                             "FreeStorageSpace": "Bytes"}.items()
+    assert (
+        units.items()
+        >= {
+            "CPUUtilization": "Percent",
+            "DatabaseConnections": "Count",
+            "FreeableMemory": "Bytes",
+            "FreeStorageSpace": "Bytes",
+        }.items()
+    )
     assert all(isinstance(document[name], float) for name in units)
 
 
@@ -99,8 +106,9 @@ def test_memory_the_server_holds_is_not_freeable(monitored, db):
     try:
         for session in sessions:
             session.execute("SET temp_buffers = '64MB'")
-            session.execute("CREATE TEMP TABLE held AS SELECT md5(random()::text) AS value"
-                            " FROM generate_series(1, 400000)")
+            session.execute(
+                "CREATE TEMP TABLE held AS SELECT md5(random()::text) AS value FROM generate_series(1, 400000)"
+            )
         during = monitor.collect()["FreeableMemory"][0]
     finally:
         for session in sessions:
@@ -112,8 +120,9 @@ def test_memory_the_server_holds_is_not_freeable(monitored, db):
 
 def test_reads_and_commits_give_read_and_write_latency(monitored, db):
     monitor, _, _ = monitored
-    db.execute("CREATE TABLE IF NOT EXISTS io_load AS SELECT md5(random()::text) AS value"
-               " FROM generate_series(1, 300000)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS io_load AS SELECT md5(random()::text) AS value FROM generate_series(1, 300000)"
+    )
     monitor.collect()
     # When the server reads a table it does not hold in shared buffers, and commits rows one by one
     db.execute("SELECT count(*) FROM io_load")

@@ -49,16 +49,30 @@ def running_stack():
     scratch.mkdir(parents=True)
     ports = {"PORT": _free_port(), "GATEWAY_PORT": _free_port()}
     # As on a fresh machine: no database, token issuer or sampling configured (the test run's own are not inherited).
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "DB_HOST", "XRAY_SAMPLING") and not k.startswith("AUTH_")}
-    env |= {"EMBEDDED_PG_DIR": str(scratch / "postgres"), "SEED_STUDENTS": "20", "AUTH_KEY_DIR": str(scratch / "auth"),
-            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}",
-            "TRACES_FILE": str(scratch / "traces.jsonl"), "RDS_MONITOR_PERIOD_S": "0.5"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "DB_HOST", "XRAY_SAMPLING") and not k.startswith("AUTH_")
+    }
+    env |= {
+        "EMBEDDED_PG_DIR": str(scratch / "postgres"),
+        "SEED_STUDENTS": "20",
+        "AUTH_KEY_DIR": str(scratch / "auth"),
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{_free_port(socket.SOCK_DGRAM)}",
+        "TRACES_FILE": str(scratch / "traces.jsonl"),
+        "RDS_MONITOR_PERIOD_S": "0.5",
+    }
     env |= {name: str(port) for name, port in ports.items()}
     log_path = scratch / "run.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "local_stack.run"], cwd=REPO_ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_stack.run"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
         # Readiness wait: poll both doors until they answer, or fail with the log.
@@ -78,8 +92,19 @@ def running_stack():
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            subprocess.run([sys.executable, "-m", "local_stack.embedded_postgres", "stop",
-                            "--data-dir", str(scratch / "postgres")], cwd=REPO_ROOT, env=env, check=False)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "local_stack.embedded_postgres",
+                    "stop",
+                    "--data-dir",
+                    str(scratch / "postgres"),
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                check=False,
+            )
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -87,14 +112,21 @@ def running_stack():
 def test_every_readme_example_works(running_stack, door):
     _, urls, _, env = running_stack
     examples = _readme_curl_examples()
-    token = subprocess.run(["make", "-s", "token", "ROLE=registrar"], cwd=REPO_ROOT, env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    token = subprocess.run(
+        ["make", "-s", "token", "ROLE=registrar"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert len(examples) >= 10
     for example in examples:
         # Our -w comes last, so it wins over an example's own.
-        result = subprocess.run(["bash", "-c", example + " -w '\\n@@%{http_code}'"],
-                                env={**env, "API": urls[door], "TOKEN": token}, cwd=REPO_ROOT,
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["bash", "-c", example + " -w '\\n@@%{http_code}'"],
+            env={**env, "API": urls[door], "TOKEN": token},
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         assert result.returncode == 0, (example, result.stderr)
         status = int(result.stdout.rsplit("@@", 1)[1])
         assert 200 <= status < 500, (example, status, result.stdout)
@@ -102,11 +134,18 @@ def test_every_readme_example_works(running_stack, door):
 
 def test_seeded_demo_students_are_served_by_both_doors(running_stack):
     _, urls, _, env = running_stack
-    token = subprocess.run([sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "teacher"],
-                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    token = subprocess.run(
+        [sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "teacher"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     bodies = [
-        urllib.request.urlopen(urllib.request.Request(url + "/students?limit=3",
-                                                      headers={"Authorization": f"Bearer {token}"})).read()
+        urllib.request.urlopen(
+            urllib.request.Request(url + "/students?limit=3", headers={"Authorization": f"Bearer {token}"})
+        ).read()
         for url in urls.values()
     ]
     assert bodies[0] == bodies[1]
@@ -115,15 +154,26 @@ def test_seeded_demo_students_are_served_by_both_doors(running_stack):
 
 def test_logs_metrics_and_the_trace_trees_the_sampling_rules_choose_are_shown(running_stack):
     _, urls, log_path, env = running_stack
-    token = subprocess.run([sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "admin"],
-                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    token = subprocess.run(
+        [sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "admin"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     already = len(log_path.read_text())
     # When each door is sent a write, which the sampling rules always trace
     for door, url in urls.items():
         body = json.dumps({"first_name": "Trace", "last_name": door, "email": f"trace.{door.lower()}@example.org"})
-        urllib.request.urlopen(urllib.request.Request(
-            url + "/students", data=body.encode(), method="POST",
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})).read()
+        urllib.request.urlopen(
+            urllib.request.Request(
+                url + "/students",
+                data=body.encode(),
+                method="POST",
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+        ).read()
     deadline = time.monotonic() + 10
     while log_path.read_text()[already:].count("POST /students -> 201") < 2:
         assert time.monotonic() < deadline, log_path.read_text()[-3000:]
@@ -131,7 +181,7 @@ def test_logs_metrics_and_the_trace_trees_the_sampling_rules_choose_are_shown(ru
     output = log_path.read_text()
     assert '"message":"request"' in output
     assert '"_aws":' in output  # EMF from the Lambda door, flushed per invocation
-    tree = output[already:][output[already:].index("POST /students -> 201"):]
+    tree = output[already:][output[already:].index("POST /students -> 201") :]
     assert "students.insert" in tree and "INSERT" in tree
     # and the fixture's readiness polls, which the rules never trace, drew no tree on either door
     assert re.search(r"^trace \S+  GET /health", output, re.MULTILINE) is None
@@ -142,8 +192,13 @@ def test_the_database_publishes_what_rds_would(running_stack):
     _, _, log_path, _ = running_stack
     # When make run has run for a few of its RDS monitor's periods (0.5 s here)
     deadline = time.monotonic() + 30
-    while not (documents := [json.loads(line) for line in log_path.read_text().splitlines()
-                             if '"AWS/RDS"' in line and '"CPUUtilization"' in line]):
+    while not (
+        documents := [
+            json.loads(line)
+            for line in log_path.read_text().splitlines()
+            if '"AWS/RDS"' in line and '"CPUUtilization"' in line
+        ]
+    ):
         assert time.monotonic() < deadline, log_path.read_text()[-3000:]
         time.sleep(0.1)
     # Then the embedded server's AWS/RDS metrics are on stdout, as the template's DB instance
@@ -156,9 +211,15 @@ def test_the_database_publishes_what_rds_would(running_stack):
 def test_the_end_to_end_suite_passes_on_both_doors(running_stack):
     _, urls, _, env = running_stack
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "deployed.e2e", "--api-url", urls["GATEWAY_PORT"],
-                             "--flask-url", urls["PORT"]], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "deployed.e2e", "--api-url", urls["GATEWAY_PORT"], "--flask-url", urls["PORT"]],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     summary = re.fullmatch(r"e2e: (\d+) passed, 0 failed", lines[-1])
@@ -169,18 +230,36 @@ def test_the_end_to_end_suite_passes_on_both_doors(running_stack):
 
 def test_traces_kept_in_traces_file_draw_one_database_and_mark_a_conflict_as_the_clients_error(running_stack):
     _, urls, _, env = running_stack
-    token = subprocess.run([sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "registrar"],
-                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    token = subprocess.run(
+        [sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "registrar"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # Given a student created, then created again (409), through each door; each reply names its correlation id
     # (on the Lambda door API Gateway's request id, on the Flask door the id the caller sent)
     request_ids = {}
     for door, url in urls.items():
-        body = json.dumps({"first_name": "Trace", "last_name": "Probe",
-                           "email": f"trace-{door.lower()}-{uuid.uuid4().hex[:8]}@example.org"}).encode()
+        body = json.dumps(
+            {
+                "first_name": "Trace",
+                "last_name": "Probe",
+                "email": f"trace-{door.lower()}-{uuid.uuid4().hex[:8]}@example.org",
+            }
+        ).encode()
         for attempt in ("created", "conflict"):
-            request = urllib.request.Request(url + "/students", data=body, method="POST", headers={
-                "Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                "X-Request-Id": f"traces-{door.lower()}-{attempt}-{uuid.uuid4().hex[:8]}"})
+            request = urllib.request.Request(
+                url + "/students",
+                data=body,
+                method="POST",
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/json",
+                    "X-Request-Id": f"traces-{door.lower()}-{attempt}-{uuid.uuid4().hex[:8]}",
+                },
+            )
             try:
                 reply = urllib.request.urlopen(request)
             except urllib.error.HTTPError as error:
@@ -192,8 +271,11 @@ def test_traces_kept_in_traces_file_draw_one_database_and_mark_a_conflict_as_the
     deadline = time.monotonic() + 10
     while True:
         documents = [json.loads(line) for line in traces_file.read_text().splitlines()] if traces_file.exists() else []
-        conflicts = [doc for doc in documents if _annotation(doc, "correlation_id") in
-                     {request_ids[(door, "conflict")] for door in urls}]
+        conflicts = [
+            doc
+            for doc in documents
+            if _annotation(doc, "correlation_id") in {request_ids[(door, "conflict")] for door in urls}
+        ]
         if len(conflicts) == 2:
             break
         assert time.monotonic() < deadline, f"{len(documents)} documents, {len(conflicts)} conflicts traced"
@@ -219,8 +301,14 @@ def _subsegments(document: dict) -> list[dict]:
 
 
 def _annotation(document: dict, key: str) -> object:
-    return next((entity["annotations"][key] for entity in [document, *_subsegments(document)]
-                 if key in entity.get("annotations", {})), None)
+    return next(
+        (
+            entity["annotations"][key]
+            for entity in [document, *_subsegments(document)]
+            if key in entity.get("annotations", {})
+        ),
+        None,
+    )
 
 
 def test_ctrl_c_stops_both_doors_and_the_database(running_stack):

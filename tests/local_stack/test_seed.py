@@ -25,5 +25,7 @@ def test_seed_adds_students_and_academic_records_once(db, application):
     transcript = services.transcripts.transcript(SEED_CALLER, enrolled)
     assert transcript.gpa is not None and [term.code for term in transcript.terms] == ["2026-SPRING", "2026-FALL"]
     teacher = Caller(subject=DEMO_TEACHER, role=Role.TEACHER, correlation_id="seed-test")
-    offering_id = db.execute("SELECT min(id) FROM course_offerings WHERE teacher_sub = %s", (DEMO_TEACHER,)).fetchone()[0]
+    offering_id = db.execute("SELECT min(id) FROM course_offerings WHERE teacher_sub = %s", (DEMO_TEACHER,)).fetchone()[
+        0
+    ]
     assert services.enrollments.roster(teacher, offering_id, PageQuery(limit=200)).items

@@ -66,10 +66,7 @@ def datagram(document: Any) -> bytes:
 
 def test_a_complete_root_segment_is_a_finished_trace_with_its_nested_subsegments():
     # Given a segment carrying its subsegments nested, as the SDK sends a small trace
-    root = segment(
-        "root",
-        subsegments=[subsegment("handler", "root", subsegments=[subsegment("query", "handler")])],
-    )
+    root = segment("root", subsegments=[subsegment("handler", "root", subsegments=[subsegment("query", "handler")])])
 
     # When it is the only document
     traces = TraceAssembler().add(root)
@@ -360,9 +357,15 @@ def test_render_truncates_long_sql():
 def test_a_statement_named_after_its_database_shows_its_query_name_first():
     # Given statements as the service sends them: named after the database, the query in an annotation
     def statement(entity_id: str, query_name: str, start: float) -> dict:
-        return subsegment(entity_id, "api", start=start, end=start + 0.001, namespace="remote",
-                          annotations={"query_name": query_name},
-                          sql={"sanitized_query": "SELECT 1"})
+        return subsegment(
+            entity_id,
+            "api",
+            start=start,
+            end=start + 0.001,
+            namespace="remote",
+            annotations={"query_name": query_name},
+            sql={"sanitized_query": "SELECT 1"},
+        )
 
     root = segment("api", subsegments=[statement("a", "students.get", 0.1), statement("b", "students.audit", 0.2)])
     root["subsegments"][0]["name"] = root["subsegments"][1]["name"] = "student_records@127.0.0.1"
@@ -376,18 +379,24 @@ def test_a_statement_named_after_its_database_shows_its_query_name_first():
 
 def test_render_names_a_chain_of_exceptions_by_the_outermost_type_and_the_root_cause():
     # Given a statement the database refused, recorded as the domain error raised from the driver's
-    chain = [{"id": "e1", "type": "ConstraintViolation", "message": "see the logs by correlation id", "cause": "e2"},
-             {"id": "e2", "type": "StringDataRightTruncation", "message": "SQLSTATE 22001", "remote": True}]
+    chain = [
+        {"id": "e1", "type": "ConstraintViolation", "message": "see the logs by correlation id", "cause": "e2"},
+        {"id": "e2", "type": "StringDataRightTruncation", "message": "SQLSTATE 22001", "remote": True},
+    ]
     root = segment("api", subsegments=[subsegment("db@host", "api", error=True, cause={"exceptions": chain})])
 
     # When rendered, then the problem names both, the root cause with its SQLSTATE
     assert render_trace(Trace(TRACE_ID, root)).splitlines()[-1] == (
-        "  └─ db@host  1000.0 ms  ! error: ConstraintViolation ← StringDataRightTruncation: SQLSTATE 22001")
+        "  └─ db@host  1000.0 ms  ! error: ConstraintViolation ← StringDataRightTruncation: SQLSTATE 22001"
+    )
 
 
 def test_has_annotations_looks_at_every_entity_of_the_tree():
-    root = segment("api", annotations={"route": "/students", "ColdStart": False},
-                   subsegments=[subsegment("db@host", "api", annotations={"query_name": "students.get"})])
+    root = segment(
+        "api",
+        annotations={"route": "/students", "ColdStart": False},
+        subsegments=[subsegment("db@host", "api", annotations={"query_name": "students.get"})],
+    )
     trace = Trace(TRACE_ID, root)
     assert has_annotations(trace, {"query_name": "students.get", "route": "/students"})
     assert has_annotations(trace, {"ColdStart": "false"})
@@ -540,8 +549,17 @@ def test_the_viewer_assembles_what_the_sdk_streams_inside_lambda(
 
 def _statement_trace(trace_id: str, query_name: str) -> list[bytes]:
     """A request's segment and one statement sent on its own, as the service sends a split trace."""
-    statement = {**subsegment("s1", "root", namespace="remote", annotations={"query_name": query_name},
-                              sql={"sanitized_query": "SELECT 1"}), "trace_id": trace_id, "name": "db@host"}
+    statement = {
+        **subsegment(
+            "s1",
+            "root",
+            namespace="remote",
+            annotations={"query_name": query_name},
+            sql={"sanitized_query": "SELECT 1"},
+        ),
+        "trace_id": trace_id,
+        "name": "db@host",
+    }
     return [datagram(statement), datagram({**segment("root"), "trace_id": trace_id})]
 
 
@@ -596,8 +614,10 @@ def test_main_takes_a_traces_file_and_annotation_filters(tmp_path, capsys, monke
 
     monkeypatch.setattr(TraceViewer, "serve_forever", serve_forever)
     traces_file = tmp_path / "traces.jsonl"
-    assert main(["--address", "127.0.0.1:0", "--traces-file", str(traces_file),
-                 "--annotation", "query_name=students.get"]) == 0
+    assert (
+        main(["--address", "127.0.0.1:0", "--traces-file", str(traces_file), "--annotation", "query_name=students.get"])
+        == 0
+    )
     assert seen == {"traces_file": traces_file, "annotations": {"query_name": "students.get"}}
     assert f"appending every trace document to {traces_file}" in capsys.readouterr().out
     # And a filter that is not KEY=VALUE is refused

@@ -1,7 +1,7 @@
 import pytest
 
-from tests.observability.stack import UdpCollector
 from tests.apps import observing
+from tests.observability.stack import UdpCollector
 
 
 @pytest.fixture

@@ -8,8 +8,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 TOKEN = "AQAEAFakeImdsToken=="
 INSTANCE_ID = "i-0b5a4678fc325bg98"
 AVAILABILITY_ZONE = "eu-west-1b"
-IDENTITY = {"instanceId": INSTANCE_ID, "availabilityZone": AVAILABILITY_ZONE, "region": "eu-west-1",
-            "instanceType": "t3.micro", "imageId": "ami-0123456789abcdef0", "accountId": "123456789012"}
+IDENTITY = {
+    "instanceId": INSTANCE_ID,
+    "availabilityZone": AVAILABILITY_ZONE,
+    "region": "eu-west-1",
+    "instanceType": "t3.micro",
+    "imageId": "ami-0123456789abcdef0",
+    "accountId": "123456789012",
+}
 
 
 class FakeImds:
@@ -18,14 +24,14 @@ class FakeImds:
         imds = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_PUT(self) -> None:
                 imds.requests.append(("PUT", self.path))
                 if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
                     self._reply(200, TOKEN.encode())
                 else:
                     self._reply(400, b"")
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 imds.requests.append(("GET", self.path))
                 if self.headers.get("X-aws-ec2-metadata-token") != TOKEN:
                     self._reply(401, b"")  # IMDSv2 only: no token, no answer

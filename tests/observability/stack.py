@@ -36,7 +36,7 @@ class UdpCollector:
                 data = self._socket.recv(65536)
             except OSError:
                 return
-            header, _, body = data.partition(b"\n")
+            _header, _, body = data.partition(b"\n")
             with self._changed:
                 self.raw.append(data)
                 self.documents.append(json.loads(body))
@@ -62,8 +62,9 @@ class DoorProcess:
     """One front door served on loopback by its real server: gunicorn for flask, the local gateway for lambda.
     Not on EC2: the instance metadata lookup is off unless `overrides` turn it on (with an endpoint of their own)."""
 
-    def __init__(self, door: str, database_url: str, daemon_port: int, scratch: Path,
-                 overrides: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, door: str, database_url: str, daemon_port: int, scratch: Path, overrides: dict[str, str] | None = None
+    ) -> None:
         self.door = door
         self.port = free_port()
         self.stdout_path = scratch / f"{door}-stdout.log"
@@ -86,7 +87,14 @@ class DoorProcess:
         if door == "lambda":
             command = [sys.executable, "-m", "local_stack.lambda_door", "--port", str(self.port)]
         else:
-            command = [sys.executable, "-m", "gunicorn", "-c", "flask_backend/gunicorn.conf.py", "flask_backend.wsgi:app"]
+            command = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "flask_backend/gunicorn.conf.py",
+                "flask_backend.wsgi:app",
+            ]
         self._stdout = self.stdout_path.open("w")
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=self._stdout, stderr=subprocess.STDOUT)
         self.base_url = f"http://127.0.0.1:{self.port}"

@@ -26,7 +26,7 @@ def test_unreachable_database_is_reported_and_counted(capsys):
     capsys.readouterr()
     try:
         # When a statement is attempted (before or after the pool's first attempt has failed: refused at once then)
-        with pytest.raises(DatabaseUnavailable, match="no database connection|the database is unreachable"):
+        with pytest.raises(DatabaseUnavailable, match=r"no database connection|the database is unreachable"):
             database.fetch_one(PING)
     finally:
         database.close()

@@ -7,7 +7,11 @@ from tests.doors import Call, LambdaDoor
 
 
 def _log_lines(capsys) -> list[dict]:
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{") and '"_aws"' not in line]
+    return [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and '"_aws"' not in line
+    ]
 
 
 def test_psycopg_lines_keep_their_logger_name_after_an_invocation(capsys, application):

@@ -68,7 +68,7 @@ def test_a_line_reporting_an_exception_names_its_types_not_its_text_nor_its_argu
 
 def test_the_x_ray_sdk_s_lines_are_json_and_name_the_exception_by_type(capsys):
     # Given the service's logging (imported by either door)
-    import observability.logs  # noqa: F401
+    import observability.logs  # noqa: F401 - imported for its effect: the service's log handlers installed
 
     # When the X-Ray SDK's sampler fails to reach the daemon, as it does when the agent is down
     try:

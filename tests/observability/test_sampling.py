@@ -7,8 +7,15 @@ import pytest
 
 from observability.sampling import MAX_NAME_CHARS, SamplingRuleError, load_rules, local_sampler
 
-RULE = {"name": "reads", "description": "reads", "priority": 300, "http_method": "GET", "url_path": "*",
-        "reservoir_size": 1, "fixed_rate": 0.05}
+RULE = {
+    "name": "reads",
+    "description": "reads",
+    "priority": 300,
+    "http_method": "GET",
+    "url_path": "*",
+    "reservoir_size": 1,
+    "fixed_rate": 0.05,
+}
 
 
 def _decisions(method: str, path: str, times: int) -> list[bool]:
@@ -39,12 +46,15 @@ def test_the_rules_keep_their_priority_order_and_room_for_the_stack_prefix():
     assert all(len(rule.name) <= MAX_NAME_CHARS for rule in rules.rules)
 
 
-@pytest.mark.parametrize(("change", "refusal"), [
-    ({"name": "x" * (MAX_NAME_CHARS + 1)}, "characters at most"),
-    ({"fixed_rate": 1.5}, "a rate from 0 to 1"),
-    ({"reservoir_size": -1}, "a reservoir of 0 or more"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"name": "x" * (MAX_NAME_CHARS + 1)}, "characters at most"),
+        ({"fixed_rate": 1.5}, "a rate from 0 to 1"),
+        ({"reservoir_size": -1}, "a reservoir of 0 or more"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_a_rule_x_ray_would_refuse_is_refused_naming_it(tmp_path, change, refusal):
     path = tmp_path / "rules.json"
     path.write_text(json.dumps({"rules": [{**RULE, **change}], "default": {"reservoir_size": 1, "fixed_rate": 0.05}}))
@@ -54,7 +64,8 @@ def test_a_rule_x_ray_would_refuse_is_refused_naming_it(tmp_path, change, refusa
 
 def test_two_rules_of_one_priority_are_refused(tmp_path):
     path = tmp_path / "rules.json"
-    path.write_text(json.dumps({"rules": [RULE, {**RULE, "name": "other"}],
-                                "default": {"reservoir_size": 1, "fixed_rate": 0.05}}))
+    path.write_text(
+        json.dumps({"rules": [RULE, {**RULE, "name": "other"}], "default": {"reservoir_size": 1, "fixed_rate": 0.05}})
+    )
     with pytest.raises(SamplingRuleError, match="share a priority"):
         load_rules(path)

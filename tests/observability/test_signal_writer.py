@@ -66,8 +66,10 @@ def test_lines_and_datagrams_wait_for_the_flush_then_go_out_together(monkeypatch
     # Given three requests' lines and segments
     for n in range(3):
         writer.write_line(f'{{"n":{n}}}\n')
-        writer.send_datagram(b'{"format":"json","version":1}\n' + json.dumps({"trace_id": str(n)}).encode(),
-                             ("127.0.0.1", collector.port))
+        writer.send_datagram(
+            b'{"format":"json","version":1}\n' + json.dumps({"trace_id": str(n)}).encode(),
+            ("127.0.0.1", collector.port),
+        )
     # Then nothing was written by the request threads
     assert stdout.writes == [] and collector.documents == []
     # When the writer flushes, the lines go out in one write, in order, and every datagram is sent

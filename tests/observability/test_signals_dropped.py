@@ -121,13 +121,18 @@ def _signals_dropped(door: DoorProcess) -> int:
     return sum(line["SignalsDropped"] for line in door.output_lines() if "SignalsDropped" in line)
 
 
-@pytest.mark.parametrize(("door_name", "signals_interval_ms"), [("lambda", "0"), ("flask", "0"), ("flask", "50")],
-                         ids=["lambda", "flask-at-once", "flask-writer"])
-def test_a_door_whose_daemon_is_not_listening_counts_signals_dropped(database_conninfo, tmp_path, door_name,
-                                                                      signals_interval_ms):
+@pytest.mark.parametrize(
+    ("door_name", "signals_interval_ms"),
+    [("lambda", "0"), ("flask", "0"), ("flask", "50")],
+    ids=["lambda", "flask-at-once", "flask-writer"],
+)
+def test_a_door_whose_daemon_is_not_listening_counts_signals_dropped(
+    database_conninfo, tmp_path, door_name, signals_interval_ms
+):
     # Given a door whose X-Ray daemon address has nothing listening (the agent stopped)
-    door = DoorProcess(door_name, database_conninfo, _closed_udp_port(), tmp_path,
-                       {"SIGNALS_FLUSH_INTERVAL_MS": signals_interval_ms})
+    door = DoorProcess(
+        door_name, database_conninfo, _closed_udp_port(), tmp_path, {"SIGNALS_FLUSH_INTERVAL_MS": signals_interval_ms}
+    )
     try:
         # When it serves requests (the kernel reports each refused datagram on the next send)
         deadline = time.monotonic() + 15

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from student_records.students import repository as student_queries
 from student_records.data import health, migrations
+from student_records.students import repository as student_queries
 from tests.observability.emf_spec import assert_valid_emf
-from tests.observability.stack import REPO_ROOT, DoorProcess, UdpCollector
+from tests.observability.stack import DoorProcess, UdpCollector
 
 QUERY_NAMES = {
     value.name
@@ -20,8 +20,19 @@ QUERY_NAMES = {
     if type(value).__name__ == "Query"
 } | {"students.update"}
 DOORS = ["lambda", "flask"]
-REQUEST_FIELDS = {"level", "message", "timestamp", "service", "method", "route", "status", "duration_ms",
-                  "front_door", "correlation_id", "xray_trace_id"}
+REQUEST_FIELDS = {
+    "level",
+    "message",
+    "timestamp",
+    "service",
+    "method",
+    "route",
+    "status",
+    "duration_ms",
+    "front_door",
+    "correlation_id",
+    "xray_trace_id",
+}
 LAMBDA_FIELDS = {"cold_start", "function_name", "function_arn", "function_request_id"}
 
 
@@ -83,8 +94,11 @@ class Observed:
         self.new_lines = door.output_lines()[mark:]
         self.logs = [line for line in self.new_lines if "_aws" not in line]
         # The door's own documents: the Lambda door's stdout also carries API Gateway's and Lambda's (AWS/ namespaces).
-        self.emf = [line for line in self.new_lines if "_aws" in line
-                    and not line["_aws"]["CloudWatchMetrics"][0]["Namespace"].startswith("AWS/")]
+        self.emf = [
+            line
+            for line in self.new_lines
+            if "_aws" in line and not line["_aws"]["CloudWatchMetrics"][0]["Namespace"].startswith("AWS/")
+        ]
         self.segments = _trace_documents(collector, self.trace_id, door.door)
 
 
@@ -109,8 +123,13 @@ CASES = [
     ("/health/ready", "GET", lambda sid: "/health/ready", None, 3),
     ("/students/count", "GET", lambda sid: "/students/count", None, 1),
     ("/students", "GET", lambda sid: "/students?limit=5", None, 1),
-    ("/students", "POST", lambda sid: "/students", {"first_name": "Grace", "last_name": "Hopper",
-                                                     "email": "grace.hopper@example.org"}, 1),
+    (
+        "/students",
+        "POST",
+        lambda sid: "/students",
+        {"first_name": "Grace", "last_name": "Hopper", "email": "grace.hopper@example.org"},
+        1,
+    ),
     ("/students/{student_id}", "GET", lambda sid: f"/students/{sid}", None, 1),
     ("/students/{student_id}", "PATCH", lambda sid: f"/students/{sid}", {"status": "graduated"}, 2),
     ("/students/{student_id}", "DELETE", lambda sid: f"/students/{sid}", None, 1),
@@ -118,8 +137,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("door", DOORS)
-@pytest.mark.parametrize(("route", "method", "path", "body", "statements"), CASES,
-                         ids=[f"{c[1]} {c[0]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("route", "method", "path", "body", "statements"), CASES, ids=[f"{c[1]} {c[0]}" for c in CASES]
+)
 def test_one_request_yields_its_log_line_metrics_and_trace(observe, door, route, method, path, body, statements):
     # Given a student to act on
     student_id = _create(observe, door)
@@ -151,8 +171,10 @@ def test_one_request_yields_its_log_line_metrics_and_trace(observe, door, route,
     assert metrics["Requests"] == 1 and metrics["ClientErrors"] == 0 and metrics["ServerErrors"] == 0
     assert metrics["RequestLatency"] > 0
     query_documents = [d for d in observed.emf if "QueryName" in d]
-    assert sum(len(d["DbQueryLatency"]) if isinstance(d["DbQueryLatency"], list) else 1
-               for d in query_documents) == statements
+    assert (
+        sum(len(d["DbQueryLatency"]) if isinstance(d["DbQueryLatency"], list) else 1 for d in query_documents)
+        == statements
+    )
 
     # And one trace, annotated with route and correlation id, with one SQL subsegment per statement
     annotated = [e for d in observed.segments for e in _walk(d) if e.get("annotations", {}).get("route")]
@@ -187,7 +209,8 @@ def test_flask_honours_a_plain_incoming_request_id(observe):
     observed = observe("flask", "GET", "/health", headers={"X-Request-Id": "caller-chosen-id-42"})
     assert observed.correlation_id == "caller-chosen-id-42"
     assert [line["correlation_id"] for line in observed.logs if line.get("message") == "request"] == [
-        "caller-chosen-id-42"]
+        "caller-chosen-id-42"
+    ]
 
 
 @pytest.mark.parametrize("door", DOORS)
@@ -195,8 +218,9 @@ def test_a_failed_statement_is_traced_and_counted_without_its_values(observe, do
     # Given a student, and a second create with the same email
     email = f"dup-{uuid.uuid4().hex[:8]}@example.org"
     _create(observe, door, email=email)
-    observed = observe(door, "POST", "/students",
-                       json.dumps({"first_name": "Twin", "last_name": "Copy", "email": email}).encode())
+    observed = observe(
+        door, "POST", "/students", json.dumps({"first_name": "Twin", "last_name": "Copy", "email": email}).encode()
+    )
     # Then 409, the insert's subsegment is an error (the client's, not a fault) naming the driver error, and no
     # value is in the trace; the refusal counts as the client's error, not the database's, in the metrics too
     assert observed.status == 409

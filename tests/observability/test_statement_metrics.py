@@ -19,8 +19,9 @@ class _Statements:
 
     def __init__(self) -> None:
         self.documents: list[dict] = []
-        self.observability = install(installed().settings, metrics_sink=lambda line: self.documents.append(
-            json.loads(line)))
+        self.observability = install(
+            installed().settings, metrics_sink=lambda line: self.documents.append(json.loads(line))
+        )
 
     def __iter__(self):
         self.observability.flush()
@@ -32,14 +33,17 @@ def recorded():
     return _Statements()
 
 
-@pytest.mark.parametrize(("sqlstate", "counted"), [
-    ("23505", 0),  # unique violation: a duplicate email, answered 409
-    ("23514", 0),  # check violation, answered 422
-    ("22001", 0),  # data exception: a value too long for its column
-    ("40P01", 1),  # deadlock
-    ("57014", 1),  # statement timeout
-    (None, 1),  # the connection was lost
-])
+@pytest.mark.parametrize(
+    ("sqlstate", "counted"),
+    [
+        ("23505", 0),  # unique violation: a duplicate email, answered 409
+        ("23514", 0),  # check violation, answered 422
+        ("22001", 0),  # data exception: a value too long for its column
+        ("40P01", 1),  # deadlock
+        ("57014", 1),  # statement timeout
+        (None, 1),  # the connection was lost
+    ],
+)
 def test_a_failed_statement_counts_unless_the_clients_data_was_refused(recorded, sqlstate, counted):
     with pytest.raises(DriverError), observe_statement("students.insert", "SQL", "url", "user"):
         raise DriverError(sqlstate)
@@ -51,7 +55,7 @@ def test_a_failed_statement_counts_unless_the_clients_data_was_refused(recorded,
 def test_a_statement_that_succeeds_counts_zero(recorded):
     with observe_statement("students.get", "SQL", "url", "user"):
         pass
-    assert list(recorded)[0][DB_QUERY_ERRORS.name] == 0
+    assert next(iter(recorded))[DB_QUERY_ERRORS.name] == 0
 
 
 class ConstraintViolation(Exception):
@@ -60,7 +64,8 @@ class ConstraintViolation(Exception):
 
 @pytest.mark.parametrize(("sqlstate", "counted"), [("22001", 0), ("23505", 0), ("40P01", 1), (None, 1)])
 def test_a_domain_error_raised_from_the_drivers_is_classified_by_the_drivers_sqlstate(recorded, sqlstate, counted):
-    with pytest.raises(ConstraintViolation), observe_statement("students.insert", "SQL", "url", "u"):
+    # PT012: the exception is raised inside observe_statement, the code under test
+    with pytest.raises(ConstraintViolation), observe_statement("students.insert", "SQL", "url", "u"):  # noqa: PT012
         try:
             raise DriverError(sqlstate)
         except DriverError as error:

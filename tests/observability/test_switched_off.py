@@ -14,8 +14,9 @@ def test_switched_off_flask_door_serves_and_prints_nothing(db, settings, databas
     headers = {"Authorization": "Bearer " + token_for("admin")}
     capsys.readouterr()
     # When it creates a student and reads it back
-    created = client.post("/students", json={"first_name": "A", "last_name": "B", "email": "off@example.org"},
-                          headers=headers)
+    created = client.post(
+        "/students", json={"first_name": "A", "last_name": "B", "email": "off@example.org"}, headers=headers
+    )
     read = client.get(f"/students/{created.get_json()['id']}", headers=headers)
     # Then it serves both, with no request id, and prints nothing: no log line, no metric
     assert created.status_code == 201, created.data

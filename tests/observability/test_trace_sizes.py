@@ -16,8 +16,8 @@ from observability.requests import set_route
 from observability.tracing import TRUNCATED_SQL_MARK, database_subsegment
 from observability.xray_daemon import MAX_DATAGRAM_BYTES
 from student_records.students import repository as students
-from tests.observability.stack import UdpCollector
 from tests.apps import observing
+from tests.observability.stack import UdpCollector
 
 DATABASE_URL = "postgresql://db.example.internal:5432/student_records"
 DATABASE_NODE = "student_records@db.example.internal"
@@ -129,8 +129,7 @@ def _assert_whole(datagrams: list[bytes], count: int) -> dict[str, dict]:
     return statements
 
 
-def test_a_flask_request_of_60_statements_arrives_whole_in_datagrams_within_the_limit(flask_client, daemon,
-                                                                                       tmp_path):
+def test_a_flask_request_of_60_statements_arrives_whole_in_datagrams_within_the_limit(flask_client, daemon, tmp_path):
     # When one request runs 60 statements
     response = flask_client.get(f"/statements/{STATEMENTS}")
     trace_id = response.headers["X-Amzn-Trace-Id"].removeprefix("Root=")
@@ -142,8 +141,11 @@ def test_a_flask_request_of_60_statements_arrives_whole_in_datagrams_within_the_
     datagrams = _trace_datagrams(daemon, trace_id, done)
     # Then it came whole, in datagrams within the limit
     statements = _assert_whole(datagrams, STATEMENTS)
-    (segment,) = [json.loads(raw.partition(b"\n")[2]) for raw in datagrams
-                  if "parent_id" not in json.loads(raw.partition(b"\n")[2])]
+    (segment,) = [
+        json.loads(raw.partition(b"\n")[2])
+        for raw in datagrams
+        if "parent_id" not in json.loads(raw.partition(b"\n")[2])
+    ]
     assert all(statement["parent_id"] == segment["id"] for statement in statements.values())
     # And the trace viewer, given the datagrams as they came, prints one tree with every statement under the request
     printed, documents = _replayed_in_the_viewer(datagrams, None, tmp_path)
@@ -181,16 +183,25 @@ def test_a_lambda_invocation_of_60_statements_arrives_whole_under_its_handler(da
     datagrams = _trace_datagrams(daemon, root, done)
     # Then they came whole, within the limit, under the handler's subsegment
     statements = _assert_whole(datagrams, STATEMENTS)
-    (handler,) = [json.loads(raw.partition(b"\n")[2]) for raw in datagrams
-                  if json.loads(raw.partition(b"\n")[2])["name"] == "## lambda_handler"]
+    (handler,) = [
+        json.loads(raw.partition(b"\n")[2])
+        for raw in datagrams
+        if json.loads(raw.partition(b"\n")[2])["name"] == "## lambda_handler"
+    ]
     assert handler["parent_id"] == function_segment
     assert all(statement["parent_id"] == handler["id"] for statement in statements.values())
     # And the viewer, once the function's segment arrives, prints the tree: statements under the handler
-    function = {"id": function_segment, "name": "student-records-api", "trace_id": root,
-                "start_time": handler["start_time"] - 0.001, "end_time": handler["end_time"] + 0.001,
-                "http": {"request": {"method": "GET", "url": "/statements"}, "response": {"status": 200}}}
-    printed, _ = _replayed_in_the_viewer(datagrams, b'{"format":"json","version":1}\n' + json.dumps(function).encode(),
-                                         tmp_path)
+    function = {
+        "id": function_segment,
+        "name": "student-records-api",
+        "trace_id": root,
+        "start_time": handler["start_time"] - 0.001,
+        "end_time": handler["end_time"] + 0.001,
+        "http": {"request": {"method": "GET", "url": "/statements"}, "response": {"status": 200}},
+    }
+    printed, _ = _replayed_in_the_viewer(
+        datagrams, b'{"format":"json","version":1}\n' + json.dumps(function).encode(), tmp_path
+    )
     assert printed[2].startswith("  └─ ## lambda_handler  ")
     assert len([line for line in printed if line.startswith("     ") and f" on {DATABASE_NODE}  " in line]) == 60
     assert not [line for line in printed if "never arrived" in line]

@@ -16,10 +16,10 @@ from observability.flask_door import instrument_flask
 from observability.requests import set_route
 from observability.settings import SERVICE_NAME
 from observability.tracing import database_subsegment
+from tests.apps import observing
 from tests.observability import fake_imds
 from tests.observability.fake_imds import FakeImds
 from tests.observability.stack import DoorProcess, UdpCollector, free_port
-from tests.apps import observing
 
 DAEMON_HEADER = b'{"format":"json","version":1}'
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -149,11 +149,16 @@ def test_a_sampled_request_is_one_datagram_with_one_subsegment_per_statement(cli
     assert segment["name"] == SERVICE_NAME and not segment["in_progress"]
     assert segment["start_time"] <= segment["end_time"]
     # With the request's method, URL without its query string, and status
-    assert segment["http"] == {"request": {"method": "GET", "url": "http://localhost/students/7"},
-                               "response": {"status": 200}}
+    assert segment["http"] == {
+        "request": {"method": "GET", "url": "http://localhost/students/7"},
+        "response": {"status": 200},
+    }
     assert not {"error", "fault", "throttle", "cause"} & set(segment)
-    assert segment["annotations"] == {"route": "/students/{student_id}", "front_door": "flask",
-                                      "correlation_id": response.headers["X-Request-Id"]}
+    assert segment["annotations"] == {
+        "route": "/students/{student_id}",
+        "front_door": "flask",
+        "correlation_id": response.headers["X-Request-Id"],
+    }
     # And, off EC2, the EC2 door's origin without an instance
     assert segment["origin"] == "AWS::EC2::Instance" and set(segment["aws"]) == {"xray"}
     # And one remote subsegment per statement, named after the database it ran on, annotated with its query,
@@ -161,11 +166,16 @@ def test_a_sampled_request_is_one_datagram_with_one_subsegment_per_statement(cli
     statements = segment["subsegments"]
     assert [s["name"] for s in statements] == [DATABASE_NODE, DATABASE_NODE]
     assert [s["annotations"] for s in statements] == [{"query_name": "students.get"}, {"query_name": "students.audit"}]
-    for statement, sql in zip(statements, [GET_SQL, AUDIT_SQL]):
+    for statement, sql in zip(statements, [GET_SQL, AUDIT_SQL], strict=False):
         assert statement["parent_id"] == segment["id"] and statement["trace_id"] == trace_id
         assert statement["namespace"] == "remote" and not statement["in_progress"]
-        assert statement["sql"] == {"sanitized_query": sql, "database_type": "PostgreSQL", "url": DATABASE_URL,
-                                    "user": "app", "driver_version": statement["sql"]["driver_version"]}
+        assert statement["sql"] == {
+            "sanitized_query": sql,
+            "database_type": "PostgreSQL",
+            "url": DATABASE_URL,
+            "user": "app",
+            "driver_version": statement["sql"]["driver_version"],
+        }
     assert b"Quintessa" not in datagram
 
 
@@ -196,12 +206,9 @@ def test_an_unsampled_request_sends_nothing_and_keeps_the_callers_root(client, c
     assert request_lines[0]["xray_trace_id"] == unsampled_root
 
 
-@pytest.mark.parametrize(("status", "flags"), [
-    (201, set()),
-    (404, {"error"}),
-    (429, {"error", "throttle"}),
-    (503, {"fault"}),
-])
+@pytest.mark.parametrize(
+    ("status", "flags"), [(201, set()), (404, {"error"}), (429, {"error", "throttle"}), (503, {"fault"})]
+)
 def test_the_status_sets_the_segments_flags(client, collector, status, flags):
     segment = _segment(collector, _root(client.get(f"/status/{status}")))
     assert segment["http"]["response"] == {"status": status}
@@ -264,12 +271,22 @@ def test_stack_frames_are_relative_to_the_working_directory(client, collector):
 def test_without_a_callers_decision_the_sdks_sampler_decides(client, collector):
     # Given centralized-style rules: /status/* always traced, everything else never
     xray_recorder.sampling = True
-    xray_recorder.sampler = LocalSampler({
-        "version": 2,
-        "rules": [{"description": "status", "host": "*", "http_method": "GET", "url_path": "/status/*",
-                   "fixed_target": 0, "rate": 1.0}],
-        "default": {"fixed_target": 0, "rate": 0.0},
-    })
+    xray_recorder.sampler = LocalSampler(
+        {
+            "version": 2,
+            "rules": [
+                {
+                    "description": "status",
+                    "host": "*",
+                    "http_method": "GET",
+                    "url_path": "/status/*",
+                    "fixed_target": 0,
+                    "rate": 1.0,
+                }
+            ],
+            "default": {"fixed_target": 0, "rate": 0.0},
+        }
+    )
     # When one request of each kind is made
     untraced = _root(client.get("/students/9"))
     traced = _root(client.get("/status/200"))
@@ -278,8 +295,9 @@ def test_without_a_callers_decision_the_sdks_sampler_decides(client, collector):
     assert not [d for d in collector.documents if d["trace_id"] == untraced]
 
 
-def test_under_the_projects_sampling_rules_probes_are_never_traced_and_writes_always(collector, monkeypatch,
-                                                                                      not_on_ec2):
+def test_under_the_projects_sampling_rules_probes_are_never_traced_and_writes_always(
+    collector, monkeypatch, not_on_ec2
+):
     # Given the door applying observability/sampling_rules.json in-process, as `make run` does
     saved = xray_recorder.sampling, xray_recorder.sampler
     observing(xray_daemon_address=f"127.0.0.1:{collector.port}", xray_sampling="rules")
@@ -333,8 +351,10 @@ def test_on_ec2_the_segment_names_its_instance_asked_once_per_process_through_im
     # Then each segment names the EC2 instance, as the specification's EC2 example does
     for segment in segments:
         assert segment["origin"] == "AWS::EC2::Instance"
-        assert segment["aws"]["ec2"] == {"instance_id": fake_imds.INSTANCE_ID,
-                                         "availability_zone": fake_imds.AVAILABILITY_ZONE}
+        assert segment["aws"]["ec2"] == {
+            "instance_id": fake_imds.INSTANCE_ID,
+            "availability_zone": fake_imds.AVAILABILITY_ZONE,
+        }
         assert segment["aws"]["xray"]["sdk"] == "X-Ray for Python"
     # And the service was asked once, a token first, then the identity document with it
     assert imds.requests == [("PUT", "/latest/api/token"), ("GET", "/latest/dynamic/instance-identity/document")]
@@ -366,8 +386,13 @@ def test_an_endpoint_that_refuses_imdsv2_gives_no_instance(imds):
 def test_the_flask_door_under_gunicorn_asks_at_boot_and_names_its_instance(database_conninfo, tmp_path, collector):
     # Given the door under gunicorn (one worker) on an "EC2 instance" whose metadata service is a fake one
     imds = FakeImds()
-    door = DoorProcess("flask", database_conninfo, collector.port, tmp_path,
-                       {"AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.endpoint})
+    door = DoorProcess(
+        "flask",
+        database_conninfo,
+        collector.port,
+        tmp_path,
+        {"AWS_EC2_METADATA_DISABLED": "false", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.endpoint},
+    )
     try:
         # When it serves two requests
         roots = [door.send("GET", "/health")[1]["X-Amzn-Trace-Id"].removeprefix("Root=") for _ in range(2)]

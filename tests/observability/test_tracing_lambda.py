@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from observability.lambda_door import instrument_api_handler
 from observability.context import current_trace_id
+from observability.lambda_door import instrument_api_handler
 from observability.tracing import database_subsegment
 from tests.observability.stack import DoorProcess, UdpCollector
 
@@ -38,7 +38,7 @@ def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_in
     handler = _handler(seen)
     roots = [f"1-5759e988-bd862e3fe1be46a99427279{n}" for n in range(3)]
     replies = []
-    for root, sampled in zip(roots, "101"):
+    for root, sampled in zip(roots, "101", strict=False):
         monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={root};Parent={FUNCTION_SEGMENT};Sampled={sampled}")
         replies.append(handler({"httpMethod": "GET"}, _Context()))
     documents = daemon.wait_for(lambda received: {d["trace_id"] for d in received} >= {roots[0], roots[2]})
@@ -50,14 +50,14 @@ def test_a_sampled_invocation_sends_its_handler_subsegment_with_the_statement_in
     assert [first["annotations"]["ColdStart"], third["annotations"]["ColdStart"]] == [True, False]
     assert not first["in_progress"] and first["start_time"] <= first["end_time"]
     (statement,) = first["subsegments"]
-    assert (statement["name"], statement["namespace"], statement["parent_id"]) == ("postgres@db", "remote",
-                                                                                   first["id"])
+    assert (statement["name"], statement["namespace"], statement["parent_id"]) == ("postgres@db", "remote", first["id"])
     assert statement["annotations"] == {"query_name": "students.get"}
     # And the unsampled one sent nothing, yet every reply names its root and decision, and the code inside saw
     # the invocation's trace id (the one its log lines carry)
     assert third["trace_id"] == roots[2]
     assert [reply["headers"]["X-Amzn-Trace-Id"] for reply in replies] == [
-        f"Root={root};Sampled={sampled}" for root, sampled in zip(roots, "101")]
+        f"Root={root};Sampled={sampled}" for root, sampled in zip(roots, "101", strict=False)
+    ]
     assert seen == roots
 
 

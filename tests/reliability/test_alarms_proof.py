@@ -9,8 +9,9 @@ from local_stack.alarms_proof import SCENARIOS, main
 def test_the_database_crash_proves_its_alarms_each_way_with_their_sns_messages(capsys):
     # Given the scenario that proves the database connection alarm, and what else it drives
     [scenario] = [scenario for scenario in SCENARIOS if "db-connection-errors" in scenario.proves]
-    assert {"api-5xx-errors", "flask-lb-unhealthy-targets", "slo-availability-lambda-fast-burn",
-            "on-call-page"} <= set(scenario.proves)
+    assert {"api-5xx-errors", "flask-lb-unhealthy-targets", "slo-availability-lambda-fast-burn", "on-call-page"} <= set(
+        scenario.proves
+    )
     # When the proof runs it for all of them
     exit_code = main(["--only", ",".join(scenario.proves)])
     report = capsys.readouterr().out

@@ -127,7 +127,8 @@ def test_secrets_manager_source_reads_again_on_refresh(monkeypatch):
 def test_db_secret_arn_configures_user_and_password_without_the_environment_holding_them(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     arn = boto3.client("secretsmanager").create_secret(
-        Name="rds-master-2", SecretString='{"username": "master", "password": "s3cret"}')["ARN"]
+        Name="rds-master-2", SecretString='{"username": "master", "password": "s3cret"}'
+    )["ARN"]
     settings = Settings.from_environ({"DB_HOST": "db.internal", "DB_SECRET_ARN": arn, "DB_SSLMODE": "require"}).database
     base, source = settings.connection()
     assert "s3cret" not in base and source.password() == "s3cret"

@@ -32,8 +32,14 @@ class Reply:
 def _call(door, path: str) -> Reply:
     sent = time.monotonic()
     status, headers, body = door.send("GET", path)
-    return Reply(path, sent, time.monotonic() - sent, status, {k.lower(): v for k, v in headers.items()},
-                 json.loads(body) if body else None)
+    return Reply(
+        path,
+        sent,
+        time.monotonic() - sent,
+        status,
+        {k.lower(): v for k, v in headers.items()},
+        json.loads(body) if body else None,
+    )
 
 
 def _stop_like_a_crash(server, data_dir) -> None:
@@ -91,7 +97,7 @@ def test_an_outage_is_refused_at_once_and_service_resumes_within_a_second(isolat
         # And once the outage was known, each one was refused without waiting for the pool
         known = [reply for reply in outage if reply.path in DATABASE_ROUTES and reply.sent - stopped_at > KNOWN_AFTER_S]
         assert known and all(reply.body["retry_after_ms"] < 1000 for reply in known), name
-        lines = door.output_lines()[marks[name]:]
+        lines = door.output_lines()[marks[name] :]
         assert sum(line.get("DbFastRefusals", 0) for line in lines) >= len(known), name
         # And readiness said which check failed and since when
         ready = [reply for reply in outage if reply.path == "/health/ready" and reply.sent - stopped_at > KNOWN_AFTER_S]
@@ -120,8 +126,10 @@ def test_an_outage_is_refused_at_once_and_service_resumes_within_a_second(isolat
             else:
                 time.sleep(0.01)  # a client's retry pace; the outage is known, so each refusal is immediate
 
-    watchers = [threading.Thread(target=watch_database),
-                *(threading.Thread(target=watch_door, args=(name, door)) for name, door in doors.items())]
+    watchers = [
+        threading.Thread(target=watch_database),
+        *(threading.Thread(target=watch_door, args=(name, door)) for name, door in doors.items()),
+    ]
     for watcher in watchers:
         watcher.start()
     try:

@@ -15,8 +15,12 @@ def test_short_outage_drill_passes_every_check(capsys):
     assert exit_code == 0, report
     assert "FAIL" not in report
     for door in ("flask", "lambda"):
-        for check in ("no 5xx other than 503", "every response during the outage within 2 s", "/health 200 throughout",
-                      "first success within 2 s of the database accepting connections"):
+        for check in (
+            "no 5xx other than 503",
+            "every response during the outage within 2 s",
+            "/health 200 throughout",
+            "first success within 2 s of the database accepting connections",
+        ):
             assert f"PASS  {door}: {check}" in report, report
     assert "missing from the database 0" in report
     # And each door served again well within the 2 s the drill allows: fail-fast's probe found the database back
