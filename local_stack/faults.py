@@ -482,10 +482,10 @@ class _BackgroundStatements(Fault):
 
 
 class CpuHog(_BackgroundStatements):
-    """Sessions each spinning a PL/pgSQL loop in the server, as a runaway report run in parallel would: the server's
-    processes use every CPU they get. An RDS instance's vCPUs are its own; here the server shares the machine's with
-    the doors, the clients and anything else running, and the scheduler shares CPU time out per runnable process, so
-    the fault runs enough sessions to outnumber the rest (a few dozen), and the server gets nearly all of it."""
+    """Sessions each spinning a PL/pgSQL loop in the server, as a runaway report run in parallel would: more sessions
+    than the instance has vCPUs keep every one of them busy. Here the server shares the machine's cores with the rest
+    of the stack; the RDS monitor counts the time its processes waited for a core as time an instance of its own would
+    have given them (local_stack/rds_monitor.py)."""
 
     name = "cpu-hog"
 

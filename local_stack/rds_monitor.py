@@ -11,12 +11,18 @@ in for each here:
 
 | metric | unit | RDS | here |
 |---|---|---|---|
-| CPUUtilization | Percent | the instance's CPU utilization | CPU time of the server's processes (the postmaster, its children, and the children it reaped) over the period, as a share of the class's vCPUs (at most 100) |
+| CPUUtilization | Percent | the instance's CPU utilization | the time the server's processes ran or were ready to run over the period (CPU time, the reaped children's included, and run-queue wait), as a share of the class's vCPUs (at most 100) |
 | DatabaseConnections | Count | client network connections | `client backend` sessions in pg_stat_activity, the monitor's own left out (as RDS leaves out its own) |
 | FreeableMemory | Bytes | MemAvailable of the instance's /proc/meminfo | the class's memory less the proportional set size (PSS) of the server's processes: what they use, shared memory counted once |
 | FreeStorageSpace | Bytes | available storage | the allocated storage less the disk space of the data directory (tables, indexes, WAL, temporary files, the server log) |
 | ReadLatency | Seconds | average time per disk read | average time per read the server waited for (pg_stat_io: read_time / reads, with track_io_timing on) |
 | WriteLatency | Seconds | average time per disk write | average time per write-side call the server waited for: writes, extensions and fsyncs, of relations and of WAL (pg_stat_io, with track_io_timing and track_wal_io_timing on) |
+
+Why run-queue wait counts as CPU: an instance's vCPUs are its own, but here the server shares the machine's cores
+with the doors, the clients and whatever else runs, and a backend ready to run waits while they have a core. On an
+instance of its own it would have run then: the time it waited for a core (the kernel's /proc/<pid>/schedstat) is
+counted with the time it ran, so a server that wants every vCPU reads 100 % however busy the machine is. A system
+without schedstat counts CPU time alone.
 
 Why pg_stat_io for the latencies: RDS times the I/O of the instance's own volume; here the disk is shared with every
 other program on the machine, while pg_stat_io times only the server's own I/O calls. It times them above the OS
@@ -120,11 +126,12 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class _Counters:
+class Counters:
     """Cumulative counters, read at one instant: a period's values are the differences between two reads."""
 
     at: float  # time.monotonic()
     cpu_s: float
+    waited_s: dict[int, float]  # each live process's run-queue wait so far, by pid
     io: dict[str, float]  # _IO_TOTALS' columns; empty when the server does not time its I/O
 
 
@@ -139,7 +146,7 @@ class RdsMonitor:
         self._connection: psycopg.Connection | None = None
         self._postmaster: psutil.Process | None = None
         self._data_dir: Path | None = None
-        self._previous: _Counters | None = None
+        self._previous: Counters | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -193,12 +200,15 @@ class RdsMonitor:
                 BYTES,
             ),
         }
-        now = _Counters(time.monotonic(), _cpu_seconds(postmaster, processes[1:]), self._io_totals(connection))
+        now = Counters(
+            time.monotonic(),
+            _cpu_seconds(postmaster, processes[1:]),
+            _run_queue_waits(processes),
+            self._io_totals(connection),
+        )
         previous, self._previous = self._previous, now
         if previous is not None:
-            elapsed = now.at - previous.at
-            busy = 100 * (now.cpu_s - previous.cpu_s) / (elapsed * self.instance.vcpus)
-            values["CPUUtilization"] = (round(min(max(busy, 0.0), 100.0), 3), PERCENT)
+            values["CPUUtilization"] = (cpu_utilization(previous, now, self.instance.vcpus), PERCENT)
             values |= _latencies(previous.io, now.io)
         return values
 
@@ -248,6 +258,28 @@ def _cpu_seconds(postmaster: psutil.Process, children: list[psutil.Process]) -> 
             continue
         total += times.user + times.system
     return total
+
+
+def _run_queue_waits(processes: list[psutil.Process]) -> dict[int, float]:
+    """Each process's time spent ready to run but waiting for a core so far, in seconds (the second field of
+    /proc/<pid>/schedstat, in nanoseconds); none where the system does not keep it."""
+    waits = {}
+    for process in processes:
+        try:
+            fields = Path(f"/proc/{process.pid}/schedstat").read_text().split()
+        except OSError:  # ended since it was listed, or no schedstat on this system
+            continue
+        waits[process.pid] = int(fields[1]) / 1e9
+    return waits
+
+
+def cpu_utilization(previous: Counters, now: Counters, vcpus: int) -> float:
+    """The period's CPUUtilization: CPU time and run-queue wait over the period, as a share of the vCPUs' time (at most
+    100). A process started within the period brings all its wait; one that ended takes its wait since the last read
+    with it (its CPU time is kept: the postmaster's reaped children's)."""
+    waited = sum(seconds - previous.waited_s.get(pid, 0.0) for pid, seconds in now.waited_s.items())
+    busy = 100 * (now.cpu_s - previous.cpu_s + waited) / ((now.at - previous.at) * vcpus)
+    return round(min(max(busy, 0.0), 100.0), 3)
 
 
 def _memory_used(processes: list[psutil.Process]) -> int:

@@ -2,13 +2,15 @@
 
 import io
 import json
+import os
 import threading
 
+import psutil
 import psycopg
 import pytest
 
 from local_stack.cloudwatch import AwsMetrics, LineStream
-from local_stack.rds_monitor import GIB, Instance, RdsMonitor
+from local_stack.rds_monitor import GIB, Counters, Instance, RdsMonitor, _run_queue_waits, cpu_utilization
 
 MIB = 1024**2
 
@@ -86,6 +88,25 @@ def test_a_cpu_heavy_query_shows_in_cpu_utilization(monitored, db):
     busy = monitor.collect()["CPUUtilization"][0]
     # Then the period's CPUUtilization shows it
     assert 20 <= busy <= 100, busy
+
+
+def test_time_waiting_for_a_core_counts_as_cpu_the_instance_would_have_used():
+    # Given a period of 1 s on 2 vCPUs, the server's processes running 0.5 s and ready to run 1.5 s more, waiting for a
+    # core the machine gave to other programs
+    before = Counters(at=10.0, cpu_s=3.0, waited_s={100: 1.0, 101: 2.0}, io={})
+    after = Counters(at=11.0, cpu_s=3.5, waited_s={100: 1.5, 102: 1.0}, io={})
+    # Then the period reads as the whole of the vCPUs: a process that ended takes nothing away, a new one brings its
+    # wait (0.5 + 1.0 waited, 0.5 ran: 2 s of 2 vCPU-seconds)
+    assert cpu_utilization(before, after, vcpus=2) == 100.0
+    # And without waiting, CPU time alone is the share
+    assert cpu_utilization(Counters(10.0, 3.0, {}, {}), Counters(11.0, 3.5, {}, {}), vcpus=2) == 25.0
+
+
+def test_the_server_processes_run_queue_waits_are_read_from_the_kernel():
+    # Given this process, which has run and been scheduled
+    waits = _run_queue_waits([psutil.Process()])
+    # Then its wait is read, in seconds (Linux keeps it in /proc/<pid>/schedstat)
+    assert list(waits) == [os.getpid()] and waits[os.getpid()] >= 0
 
 
 def test_data_written_takes_free_storage_space(monitored, db):
