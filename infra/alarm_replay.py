@@ -160,7 +160,9 @@ class Stack:
         """The local stack's: the template's names for a stack called student-records, with its defaults, and the names
         the local stand-ins publish under for the resources they stand for: the DB instance (its Ref is its
         identifier, which the RDS monitor publishes) and the load balancer and its target group (whose full names
-        AWS generates)."""
+        AWS generates), and the version the local Lambda door publishes for a deployment (the alias is the
+        template's own, `${ApiFunction}:live`)."""
+        from local_stack.lambda_door import NEW_VERSION
         from local_stack.load_balancer import LOAD_BALANCER, TARGET_GROUP
 
         from .render import DEFAULT_STACK_NAME, SOURCE, function_timeouts_s, load_template, stack_values
@@ -172,6 +174,7 @@ class Stack:
             "Database": values["DbInstanceIdentifier"],
             "FlaskLoadBalancer.LoadBalancerFullName": LOAD_BALANCER,
             "FlaskTargetGroup.TargetGroupFullName": TARGET_GROUP,
+            "ApiFunction.Version.Version": NEW_VERSION,
         }
         return cls(namespace, values, function_timeouts_s(load_template(SOURCE)["Resources"]))
 

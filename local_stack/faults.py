@@ -16,6 +16,7 @@ timestamps the alarm replay reads). Each works on a local_stack.scratch_stack.Sc
 | MemoryHog | sessions hold large temporary tables in their own memory (temp_buffers) |
 | LambdaCrashes | the Lambda door's execution environments are killed while they serve (as the OOM killer would) |
 | Deploy | a door restarted with other settings (a deploy of a bad configuration), then with its own again |
+| Canary | a new version of the Lambda function, with other settings, takes a share of its invocations; rolled back |
 | Surge | more concurrent clients than the Lambda function's concurrency admits |
 | ExpiredTokens | a client keeps calling with a token that has expired |
 | FlaskDoorDown | the Flask door's processes die (gunicorn and its workers killed), and it is started again |
@@ -592,6 +593,31 @@ class Deploy(Fault):
     def _heal(self) -> None:
         self.stack.stop_door(self.door)
         self.stack.start_door(self.door)
+
+
+class Canary(Fault):
+    """A deployment of the Lambda door's function as CodeDeploy runs it: a new version published with `env` over
+    the function's settings (a bad deploy) takes `weight` of the invocations through the alias `live` (by default
+    the first step of the template's ApiDeploymentStrategy, 10 %); healed as CodeDeploy heals it when a rollback
+    alarm fires: the alias routes every invocation to the previous version again, the new version's environments
+    left idle (local_stack/lambda_door.py). Publishing restarts the door, the deployed version's environments
+    cold again, where Lambda would keep them warm."""
+
+    name = "canary"
+
+    def __init__(self, stack: ScratchStack, env: dict[str, str], weight: float | None = None) -> None:
+        super().__init__()
+        self.stack, self.env, self.weight = stack, env, weight
+
+    def _inject(self) -> None:
+        arguments = [f"--canary={name}={value}" for name, value in self.env.items()]
+        if self.weight is not None:
+            arguments.append(f"--canary-weight={self.weight:g}")
+        self.stack.stop_door("lambda")
+        self.stack.start_door("lambda", arguments=arguments)
+
+    def _heal(self) -> None:
+        self.stack.processes["lambda"].send_signal(signal.SIGUSR1)  # lambda_door's rollback
 
 
 class _ClientsFault(Fault):

@@ -17,6 +17,16 @@ Lambda Runtime API, so that the bootstrap, the context object, the trace header 
 - Lambda's platform lines (platform.initStart, platform.start, platform.report, in the JSON log format the template
   configures) and the AWS/Lambda metrics (Invocations, Errors, Throttles, Duration, ConcurrentExecutions, by
   FunctionName) go to one line stream, beside each environment's own output.
+- Versions and an alias, as the template's AutoPublishAlias `live` makes them: a published version is the function
+  with settings of its own (its environment variables over the function's), and an alias routes invocations to one
+  version, or a weighted share of them to a second one (AdditionalVersionWeights: what CodeDeploy moves during a
+  canary, https://docs.aws.amazon.com/lambda/latest/dg/configuring-alias-routing.html). Each version has execution
+  environments of its own, which never serve another's invocations; the concurrency limit is the function's, all
+  versions together. An invocation through an alias publishes its Invocations, Errors and Duration by FunctionName,
+  by FunctionName and Resource (`<function>:<alias>`) and by those and ExecutedVersion (the version that ran), the
+  dimension sets Lambda publishes for alias invocations
+  (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html: "ExecutedVersion ... applies only to
+  alias invocations"); its Throttles by FunctionName and Resource, no version having run.
 
 The Runtime API: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html. Each environment has its own, on a
 loopback port (AWS_LAMBDA_RUNTIME_API), as each Lambda sandbox has its own.
@@ -27,13 +37,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import secrets
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -53,6 +64,30 @@ LAMBDA_NAMESPACE = "AWS/Lambda"
 _PLATFORM_LOG_LEVELS = {"DEBUG", "INFO"}
 _REAP_INTERVAL_S = 1.0
 _DRAIN_MARKER = b"\x00local-lambda-runtime-drain\x00"  # no line a runtime prints ends so
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class FunctionVersion:
+    """A version of the function: its number ("$LATEST" for the unpublished function) and the environment variables
+    it was published with, over those the function's environments inherit (a deploy of other settings)."""
+
+    number: str = LATEST
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """An alias and its routing: `version`, and `weight` of the invocations (0 to 1) to `additional` when set."""
+
+    name: str
+    version: FunctionVersion
+    additional: FunctionVersion | None = None
+    weight: float = 0.0
+
+    def route(self, draw: float) -> FunctionVersion:
+        """The version an invocation runs, given a draw uniform in [0, 1)."""
+        return self.additional if self.additional is not None and draw < self.weight else self.version
 
 
 @dataclass(eq=False)
@@ -63,6 +98,7 @@ class _Request:
     event: bytes
     trace_header: str
     timeout_s: float
+    invoked_arn: str  # the function's ARN, with the alias when invoked through one
     done: threading.Event = field(default_factory=threading.Event)
     outcome: Outcome | None = None
     payload: bytes = b""
@@ -87,11 +123,12 @@ def _error_document(error_type: str, message: str) -> bytes:
 class ExecutionEnvironment:
     """One sandbox: a process running awslambdaric with the function's handler, and the Runtime API it calls."""
 
-    def __init__(self, spec: FunctionSpec, stream: LineStream, platform: PlatformLog) -> None:
+    def __init__(self, spec: FunctionSpec, stream: LineStream, platform: PlatformLog, version: FunctionVersion) -> None:
         self.spec = spec
+        self.version = version
         today, instance = f"{datetime.now(UTC):%Y/%m/%d}", uuid.uuid4().hex
-        self.log_stream_name = f"{today}/[$LATEST]{instance}"
-        self.instance_id = f"{today}/{spec.name}[$LATEST]{instance}"
+        self.log_stream_name = f"{today}/[{version.number}]{instance}"
+        self.instance_id = f"{today}/{spec.name}[{version.number}]{instance}"
         self._stream = stream
         self._platform = platform
         self._lock = threading.Condition()
@@ -137,7 +174,9 @@ class ExecutionEnvironment:
         environment = {name: value for name, value in os.environ.items() if name != "_X_AMZN_TRACE_ID"}
         return {
             **environment,
+            **self.version.environment,
             **lambda_runtime_environment(self.spec.name, memory_mb=self.spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": self.version.number,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream_name,
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{self._api.server_address[1]}",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
@@ -320,15 +359,13 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
         if request is None:
             self.close_connection = True
             return
-        spec = self.server.environment.spec
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self._reply(
             200,
             request.event,
             {
                 "Lambda-Runtime-Aws-Request-Id": request.request_id,
                 "Lambda-Runtime-Deadline-Ms": str(request.deadline_ms),
-                "Lambda-Runtime-Invoked-Function-Arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{spec.name}",
+                "Lambda-Runtime-Invoked-Function-Arn": request.invoked_arn,
                 "Lambda-Runtime-Trace-Id": request.trace_header,
             },
         )
@@ -407,16 +444,16 @@ class PlatformLog:
                 "phase": "init",
                 "runtimeVersion": f"python:{sys.version_info.major}.{sys.version_info.minor}",
                 "functionName": self._spec.name,
-                "functionVersion": "$LATEST",
+                "functionVersion": environment.version.number,
                 "instanceId": environment.instance_id,
                 "instanceMaxMemory": self._spec.memory_mb * 1024 * 1024,
             },
         )
 
-    def start(self, request: _Request) -> None:
+    def start(self, request: _Request, version: FunctionVersion) -> None:
         self._write(
             "platform.start",
-            {"requestId": request.request_id, "version": "$LATEST", "tracing": _tracing(request.trace_header)},
+            {"requestId": request.request_id, "version": version.number, "tracing": _tracing(request.trace_header)},
         )
 
     def report(
@@ -470,27 +507,45 @@ class LambdaMetrics:
     (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html): Invocations and Errors (0 or 1)
     and Duration (ms, the event's dispatch to the function's answer, init excluded) per invocation, whatever its
     outcome; Throttles per refused invocation, which is neither an invocation nor an error; ConcurrentExecutions,
-    the environments busy, at each invocation's start (read its Maximum)."""
+    the environments busy (all versions), at each invocation's start (read its Maximum). With `alias`, invocations
+    come through it: each datapoint by FunctionName and by Resource too, those of an invocation that ran by its
+    ExecutedVersion as well."""
 
-    def __init__(self, metrics: AwsMetrics, function_name: str) -> None:
+    def __init__(self, metrics: AwsMetrics, function_name: str, alias: str | None = None) -> None:
         self._metrics = metrics
-        self._function = {"FunctionName": function_name}
+        self._function = function_name
+        self._resource = f"{function_name}:{alias}" if alias else None
 
     def throttled(self) -> None:
-        self._put({"Throttles": (1, COUNT)})
+        self._put({"Throttles": (1, COUNT)}, by_resource=True)
 
     def started(self, concurrent: int) -> None:
         self._put({"ConcurrentExecutions": (concurrent, COUNT)})
 
-    def finished(self, failed: bool, duration_ms: float) -> None:
-        self._put({"Invocations": (1, COUNT), "Errors": (int(failed), COUNT), "Duration": (duration_ms, MILLISECONDS)})
+    def finished(self, failed: bool, duration_ms: float, executed_version: str = LATEST) -> None:
+        self._put(
+            {"Invocations": (1, COUNT), "Errors": (int(failed), COUNT), "Duration": (duration_ms, MILLISECONDS)},
+            by_resource=True,
+            executed_version=executed_version,
+        )
 
-    def _put(self, values: dict[str, tuple[float, str]]) -> None:
-        self._metrics.put(LAMBDA_NAMESPACE, (("FunctionName",),), self._function, values)
+    def _put(
+        self, values: dict[str, tuple[float, str]], *, by_resource: bool = False, executed_version: str | None = None
+    ) -> None:
+        dimension_sets: list[tuple[str, ...]] = [("FunctionName",)]
+        dimensions = {"FunctionName": self._function}
+        if by_resource and self._resource is not None:
+            dimension_sets.append(("FunctionName", "Resource"))
+            dimensions["Resource"] = self._resource
+            if executed_version is not None:
+                dimension_sets.append(("FunctionName", "Resource", "ExecutedVersion"))
+                dimensions["ExecutedVersion"] = executed_version
+        self._metrics.put(LAMBDA_NAMESPACE, dimension_sets, dimensions, values)
 
 
 class LocalLambda:
-    """The Lambda service, for one function: invokes it in its execution environments (LambdaFunction)."""
+    """The Lambda service, for one function: invokes it in its execution environments (LambdaFunction), unqualified
+    ($LATEST) or, with `alias`, through that alias, which routes each invocation to one of its versions."""
 
     def __init__(
         self,
@@ -500,15 +555,22 @@ class LocalLambda:
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         stream: LineStream | None = None,
         timeout_s: float | None = None,
+        alias: Alias | None = None,
+        draw: random.Random | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
         self.concurrency = concurrency
         self.idle_timeout_s = idle_timeout_s
         self.timeout_s = float(spec.timeout_s if timeout_s is None else timeout_s)
+        self.alias = alias
+        self._draw = draw or random.Random()  # a traffic split, not a secret
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{spec.name}"
+        self._invoked_arn = f"{function_arn}:{alias.name}" if alias else function_arn
         self._stream = stream or LineStream()
         self._platform = PlatformLog(spec, self._stream)
-        self._metrics = LambdaMetrics(AwsMetrics(self._stream), spec.name)
+        self._metrics = LambdaMetrics(AwsMetrics(self._stream), spec.name, alias.name if alias else None)
         self._lock = threading.Lock()
         self._environments: list[ExecutionEnvironment] = []
         self._idle: list[ExecutionEnvironment] = []  # the most recently used last
@@ -521,8 +583,17 @@ class LocalLambda:
         with self._lock:
             return len(self._environments)
 
+    def shift(self, weight: float) -> None:
+        """Routes `weight` of the alias's invocations to its additional version from now on: what CodeDeploy does
+        at each step of a deployment, 1 once it is done, 0 when it rolls back."""
+        with self._lock:
+            if self.alias is None or self.alias.additional is None:
+                raise ValueError("no alias with a second version to shift traffic to")
+            self.alias = replace(self.alias, weight=weight)
+
     def invoke(self, event: dict, trace_header: str, *, wait_s: float | None = None) -> Invocation | None:
-        environment, concurrent = self._acquire()
+        version = self._version()
+        environment, concurrent = self._acquire(version)
         if environment is None:
             self._metrics.throttled()
             reason = (
@@ -532,7 +603,9 @@ class LocalLambda:
             )
             return Invocation(Outcome.THROTTLED, {"Reason": reason, "Type": "User", "message": "Rate Exceeded."})
         self._metrics.started(concurrent)
-        request = _Request(str(uuid.uuid4()), json.dumps(event).encode(), trace_header, self.timeout_s)
+        request = _Request(
+            str(uuid.uuid4()), json.dumps(event).encode(), trace_header, self.timeout_s, self._invoked_arn
+        )
         if wait_s is None or wait_s >= INIT_TIMEOUT_S + self.timeout_s:
             return self._run(environment, request)
         # The caller may stop waiting before the function ends: the invocation then runs on without it, holding
@@ -553,32 +626,47 @@ class LocalLambda:
         for environment in environments:
             environment.stop()
 
-    def _acquire(self) -> tuple[ExecutionEnvironment | None, int]:
-        """A warm environment if one is idle, else a new one while under the concurrency limit; and how many
-        environments are then busy."""
+    def _version(self) -> FunctionVersion:
         with self._lock:
-            while self._idle:
-                environment = self._idle.pop()
-                if environment.alive:
-                    return environment, len(self._environments) - len(self._idle)
-                self._environments.remove(environment)  # its process died while idle
+            return self.alias.route(self._draw.random()) if self.alias else FunctionVersion()
+
+    def _acquire(self, version: FunctionVersion) -> tuple[ExecutionEnvironment | None, int]:
+        """A warm environment of the version if one is idle, else a new one while under the concurrency limit (an
+        idle environment of another version stopped to make room: only busy ones hold concurrency); and how many
+        environments are then busy."""
+        stopped: list[ExecutionEnvironment] = []
+        try:
+            with self._lock:
+                while warm := [idle for idle in self._idle if idle.version.number == version.number]:
+                    environment = warm[-1]
+                    self._idle.remove(environment)
+                    if environment.alive:
+                        return environment, len(self._environments) - len(self._idle)
+                    self._environments.remove(environment)  # its process died while idle
+                    stopped.append(environment)
+                if len(self._environments) >= self.concurrency and self._idle:
+                    evicted = self._idle.pop(0)  # the least recently used, of another version
+                    self._environments.remove(evicted)
+                    stopped.append(evicted)
+                if len(self._environments) >= self.concurrency:
+                    return None, len(self._environments)
+                environment = ExecutionEnvironment(self.spec, self._stream, self._platform, version)
+                self._environments.append(environment)
+                return environment, len(self._environments) - len(self._idle)
+        finally:
+            for environment in stopped:
                 environment.stop()
-            if len(self._environments) >= self.concurrency:
-                return None, len(self._environments)
-            environment = ExecutionEnvironment(self.spec, self._stream, self._platform)
-            self._environments.append(environment)
-            return environment, len(self._environments) - len(self._idle)
 
     def _run(self, environment: ExecutionEnvironment, request: _Request) -> Invocation:
         cold = environment.cold
         try:
-            self._platform.start(request)
+            self._platform.start(request, environment.version)
             outcome, payload, error_type = environment.invoke(request)
             duration_ms = (time.time() - request.dispatched) * 1000 if request.dispatched else 0.0
             self._platform.report(request, outcome, error_type, duration_ms, environment, cold)
         finally:
             self._release(environment)
-        self._metrics.finished(outcome is not Outcome.SUCCESS, duration_ms)
+        self._metrics.finished(outcome is not Outcome.SUCCESS, duration_ms, environment.version.number)
         document = json.loads(payload) if payload else None
         return Invocation(outcome, document)
 

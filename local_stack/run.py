@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from application import build_application
@@ -73,17 +74,25 @@ def _start_door(command: list[str], env: dict[str, str], stdout=None) -> subproc
     )
 
 
-def start_flask_door(port: int, env: dict[str, str] | None = None, stdout=None) -> subprocess.Popen:
+def start_flask_door(
+    port: int, env: dict[str, str] | None = None, stdout=None, arguments: Sequence[str] = ()
+) -> subprocess.Popen:
+    """`arguments`: gunicorn's own, before the application."""
     config = str(REPO_ROOT / "flask_backend" / "gunicorn.conf.py")
     return _start_door(
-        [sys.executable, "-m", "gunicorn", "--config", config, "flask_backend.wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "--config", config, *arguments, "flask_backend.wsgi:app"],
         {**(env or {}), "HOST": "127.0.0.1", "PORT": str(port)},
         stdout,
     )
 
 
-def start_lambda_door(port: int, env: dict[str, str] | None = None, stdout=None) -> subprocess.Popen:
-    return _start_door([sys.executable, "-m", "local_stack.lambda_door", "--port", str(port)], env or {}, stdout)
+def start_lambda_door(
+    port: int, env: dict[str, str] | None = None, stdout=None, arguments: Sequence[str] = ()
+) -> subprocess.Popen:
+    """`arguments`: lambda_door's own, after the port (a canary: `--canary NAME=VALUE`)."""
+    return _start_door(
+        [sys.executable, "-m", "local_stack.lambda_door", "--port", str(port), *arguments], env or {}, stdout
+    )
 
 
 def main() -> int:

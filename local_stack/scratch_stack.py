@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +71,12 @@ class ScratchStack:
         """Everything printed so far, process by process."""
         return [line for path in self.stdout_files.values() for line in path.read_text(errors="replace").splitlines()]
 
-    def start_door(self, name: str, env: dict[str, str] | None = None) -> None:
+    def start_door(self, name: str, env: dict[str, str] | None = None, arguments: Sequence[str] = ()) -> None:
         """Starts the door `name` on its port, with the stack's environment and `env` over it (a deploy of other
-        settings), its output appended to its file; returns once it serves."""
+        settings) and `arguments` for its command (the Lambda door's `--canary`: a deployment under way), its output
+        appended to its file; returns once it serves."""
         stdout = self.stdout_files[name].open("a")
-        self.processes[name] = STARTERS[name](self.door_ports[name], {**self._env, **(env or {})}, stdout)
+        self.processes[name] = STARTERS[name](self.door_ports[name], {**self._env, **(env or {})}, stdout, arguments)
         stdout.close()  # the child holds its own copy
         wait_until_serving(f"http://127.0.0.1:{self.door_ports[name]}", self.processes[name])
 

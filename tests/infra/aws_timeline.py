@@ -24,6 +24,7 @@ class AwsTimeline:
         metrics = AwsMetrics(LineStream(self._written))
         self.api = ApiGatewayMetrics(metrics, NAMES["ApiName"], NAMES["ApiStageName"])
         self.function = LambdaMetrics(metrics, NAMES["ApiFunction"])
+        self.alias = LambdaMetrics(metrics, NAMES["ApiFunction"], "live")  # as the Lambda door invokes it
         self.load_balancer = LoadBalancerMetrics(metrics)
         self.web_acl = WebAclMetrics(metrics, NAMES["WebAclName"])
         self._metrics = metrics
@@ -34,11 +35,18 @@ class AwsTimeline:
             self.api.request("/students", "GET", status, latency_ms, latency_ms - 5)
         self._move(minute)
 
-    def invocations(self, minute: int, count: int, *, failed: int = 0, duration_ms: float = 15.0) -> None:
-        """`count` invocations of the API function, `failed` of them with an error, one environment busy each."""
+    def invocations(
+        self, minute: int, count: int, *, failed: int = 0, duration_ms: float = 15.0, version: str | None = None
+    ) -> None:
+        """`count` invocations of the API function, `failed` of them with an error, one environment busy each; with
+        `version`, through the alias live, which ran that version."""
         for number in range(count):
-            self.function.started(1)
-            self.function.finished(number < failed, duration_ms)
+            if version is None:
+                self.function.started(1)
+                self.function.finished(number < failed, duration_ms)
+            else:
+                self.alias.started(1)
+                self.alias.finished(number < failed, duration_ms, version)
         self._move(minute)
 
     def throttles(self, minute: int, count: int) -> None:

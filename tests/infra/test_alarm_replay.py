@@ -251,6 +251,37 @@ def test_lambda_alarms_replay_from_the_local_runtimes_metrics(catalog):
     assert _transitions(result, "migrations-function-errors") == [(INSUFFICIENT_DATA, OK, 60)]
 
 
+def test_the_new_versions_alarms_replay_from_the_alias_metrics_of_the_version_that_ran(catalog):
+    # Given ten invocations a minute through the alias live on version 1, and a canary of version 2 taking one more a
+    # minute in minutes 2 and 3 (failing, and slower than 80 % of the timeout), then rolled back; version 1 failing
+    # in minute 6
+    timeline = AwsTimeline(T0)
+    for minute in range(9):
+        timeline.invocations(minute, 10, failed=10 if minute == 6 else 0, version="1")
+        if minute in (2, 3):
+            timeline.invocations(minute, 1, failed=1, duration_ms=9_500.0, version="2")
+    # When replayed
+    result = replay(catalog, timeline.lines)
+    # Then the new version's alarms (${ApiFunction.Version.Version}: the version a local deployment publishes) fire on
+    # version 2's datapoints alone, and clear once it takes no more invocations
+    assert _transitions(result, "api-new-version-errors") == [
+        (INSUFFICIENT_DATA, OK, 60),
+        (OK, ALARM, 3 * 60),
+        (ALARM, OK, 5 * 60),
+    ]
+    assert _transitions(result, "api-new-version-duration-p90") == [
+        (INSUFFICIENT_DATA, OK, 60),
+        (OK, ALARM, 4 * 60),
+        (ALARM, OK, 5 * 60),
+    ]
+    [errors] = [t.message for t in result.transitions if t.alarm == "api-new-version-errors" and t.new_state == ALARM]
+    assert {(d["name"], d["value"]) for d in errors["Trigger"]["Dimensions"]} == {
+        ("FunctionName", NAMES["ApiFunction"]),
+        ("Resource", f"{NAMES['ApiFunction']}:live"),
+        ("ExecutedVersion", "2"),
+    }
+
+
 def test_rds_alarms_replay_from_the_monitors_metrics_and_a_late_datapoint_is_not_a_recovery(catalog):
     # Given the RDS monitor's connections: 94 from minute 3 to 9, one of those minutes without a datapoint (the
     # monitor's clock fell behind a period), 6 otherwise

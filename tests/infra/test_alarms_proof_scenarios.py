@@ -40,6 +40,6 @@ def test_list_names_each_alarms_scenario(capsys):
     # Then each comes with its scenario, or as not provable
     assert capsys.readouterr().out.splitlines() == [
         "db-cpu-high: cpu-hog",
-        "api-new-version-errors: not provable locally",
+        "api-new-version-errors: canary-failing",
         "on-call-page: database-down",
     ]

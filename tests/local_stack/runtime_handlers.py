@@ -39,6 +39,7 @@ def report(event: dict, context) -> dict:
                 "LAMBDA_TASK_ROOT",
                 "_HANDLER",
                 "AWS_LAMBDA_LOG_FORMAT",
+                "VERSION_SETTING",  # one a version may be published with
             )
         },
     }

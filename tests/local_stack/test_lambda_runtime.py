@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import threading
 import time
 import urllib.error
@@ -20,7 +21,8 @@ import pytest
 from infra.render import API_FUNCTION, function_spec, gateway_response
 from local_stack.cloudwatch import AwsMetrics, LineStream
 from local_stack.gateway import ApiGatewayMetrics, LocalGateway, Outcome, build_rest_event, new_trace_header
-from local_stack.lambda_runtime import LocalLambda
+from local_stack.lambda_door import canary_weight
+from local_stack.lambda_runtime import Alias, FunctionVersion, LocalLambda
 from tests.doors import token_for
 from tests.observability.stack import DoorProcess, UdpCollector
 
@@ -298,6 +300,122 @@ def test_a_function_error_is_a_502_and_an_error_of_lambdas(start_function, start
     assert (report["status"], report["errorType"]) == ("error", error_type)
 
 
+# ---- versions and the alias ------------------------------------------------------------------------------------
+
+LIVE = f"{SPEC.name}:live"
+
+
+def dimension_sets(capture: Capture, name: str) -> list[list[dict[str, str]]]:
+    """For each datapoint of the AWS/Lambda metric, its dimension sets with their values."""
+    return [
+        [{dimension: line[dimension] for dimension in dimension_set} for dimension_set in directive["Dimensions"]]
+        for line in capture.lines()
+        for directive in line.get("_aws", {}).get("CloudWatchMetrics", [])
+        if directive["Namespace"] == "AWS/Lambda" and name in [metric["Name"] for metric in directive["Metrics"]]
+    ]
+
+
+def test_an_invocation_through_the_alias_runs_its_version_and_publishes_the_alias_dimensions(start_function, capture):
+    # Given the function with its alias live on version 1
+    function = start_function(alias=Alias("live", FunctionVersion("1")))
+    # When it is invoked
+    report = seen(call(function))
+    # Then version 1 ran, invoked by the alias's ARN, its log stream and Lambda's lines naming the version
+    assert report["variables"]["AWS_LAMBDA_FUNCTION_VERSION"] == "1"
+    assert report["invoked_function_arn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{LIVE}"
+    assert "/[1]" in report["log_stream_name"]
+    assert capture.platform("platform.initStart")[0]["functionVersion"] == "1"
+    assert capture.platform("platform.start")[0]["version"] == "1"
+    # And Invocations, Errors and Duration are published as Lambda publishes an alias's: by function, by the alias
+    # (Resource), and by the alias and the version that ran (ExecutedVersion)
+    by_function, by_alias = {"FunctionName": SPEC.name}, {"FunctionName": SPEC.name, "Resource": LIVE}
+    for name in ("Invocations", "Errors", "Duration"):
+        assert dimension_sets(capture, name) == [[by_function, by_alias, {**by_alias, "ExecutedVersion": "1"}]]
+    # And ConcurrentExecutions stays the function's
+    assert dimension_sets(capture, "ConcurrentExecutions") == [[by_function]]
+
+
+def test_a_throttled_invocation_through_the_alias_has_no_executed_version(start_function, capture):
+    # Given the alias's function limited to one environment, busy
+    function = start_function(concurrency=1, alias=Alias("live", FunctionVersion("1")))
+    slow = threading.Thread(target=call, args=(function, 2.0))
+    slow.start()
+    wait_until(lambda: capture.platform("platform.start"))
+    # When another invocation comes through the alias
+    outcome = call(function).outcome
+    slow.join()
+    # Then it is throttled, counted by function and by alias: no version ran it
+    assert outcome is Outcome.THROTTLED
+    assert dimension_sets(capture, "Throttles") == [
+        [{"FunctionName": SPEC.name}, {"FunctionName": SPEC.name, "Resource": LIVE}]
+    ]
+
+
+def test_a_weighted_alias_routes_its_share_to_the_new_version_in_environments_of_its_own(start_function, capture):
+    # Given the alias on version 1, routing a quarter of invocations to version 2, published with a setting of its own
+    new = FunctionVersion("2", {"VERSION_SETTING": "new"})
+    function = start_function(
+        alias=Alias("live", FunctionVersion("1"), new, weight=0.25), draw=random.Random(15), concurrency=2
+    )
+    # When it is invoked 40 times in a row
+    reports = [seen(call(function)) for _ in range(40)]
+    # Then the draws below the weight ran version 2, with its setting, the others version 1, without it
+    draws = random.Random(15)
+    expected = ["2" if draws.random() < 0.25 else "1" for _ in range(40)]
+    assert [report["variables"]["AWS_LAMBDA_FUNCTION_VERSION"] for report in reports] == expected
+    assert 0 < expected.count("2") < 20
+    assert {
+        report["variables"]["VERSION_SETTING"]
+        for report in reports
+        if report["variables"]["AWS_LAMBDA_FUNCTION_VERSION"] == "2"
+    } == {"new"}
+    assert {
+        report["variables"]["VERSION_SETTING"]
+        for report in reports
+        if report["variables"]["AWS_LAMBDA_FUNCTION_VERSION"] == "1"
+    } == {None}
+    # And each version's environments served its own invocations only
+    pids = {
+        version: {report["pid"] for report, ran in zip(reports, expected, strict=True) if ran == version}
+        for version in "12"
+    }
+    assert pids["1"] and pids["2"] and not pids["1"] & pids["2"]
+    # And each invocation is counted under the version that ran it
+    executed = [sets[2]["ExecutedVersion"] for sets in dimension_sets(capture, "Invocations")]
+    assert executed == expected
+
+
+def test_shifting_the_alias_rolls_back_or_completes_the_deployment(start_function):
+    # Given a canary: the alias routing half of the invocations to version 2, the function limited to one environment
+    function = start_function(
+        alias=Alias("live", FunctionVersion("1"), FunctionVersion("2"), weight=0.5),
+        draw=random.Random(3),
+        concurrency=1,
+    )
+    # When CodeDeploy rolls it back, Then every invocation runs version 1
+    function.shift(0)
+    assert {seen(call(function))["variables"]["AWS_LAMBDA_FUNCTION_VERSION"] for _ in range(10)} == {"1"}
+    # When it completes instead, Then every invocation runs version 2, whose environment replaces version 1's idle one
+    # (only busy environments hold concurrency)
+    function.shift(1)
+    assert {seen(call(function))["variables"]["AWS_LAMBDA_FUNCTION_VERSION"] for _ in range(10)} == {"2"}
+    assert function.environments == 1
+
+
+@pytest.mark.parametrize(
+    ("strategy", "weight"),
+    [
+        ("Canary10Percent5Minutes", 0.1),
+        ("Canary10Percent30Minutes", 0.1),
+        ("Linear10PercentEvery1Minute", 0.1),
+        ("AllAtOnce", 1.0),
+    ],
+)
+def test_a_canary_takes_the_first_step_of_the_deployment_strategy(strategy, weight):
+    # Given the template's deployment strategy; Then the door's canary takes its first step's share
+    assert canary_weight(strategy) == weight
+
+
 # ---- API Gateway's metrics ----------------------------------------------------------------------------------------
 
 
@@ -363,3 +481,7 @@ def test_sixteen_concurrent_requests_to_the_lambda_door_run_in_several_environme
     concurrency = [line["ConcurrentExecutions"] for line in lines if "ConcurrentExecutions" in line]
     assert len(initialized) > 1 and max(concurrency) == len(initialized)
     assert len({line["record"]["instanceId"] for line in initialized}) == len(initialized)
+    # And the gateway invoked the alias live, as the template's integration does: version 1 ran each
+    invocations = [line for line in lines if "Invocations" in line]
+    assert len(invocations) >= 16
+    assert {(line["Resource"], line["ExecutedVersion"]) for line in invocations} == {(f"{SPEC.name}:live", "1")}
