@@ -117,7 +117,7 @@ drill: $(STAMP)
 	$(BIN)/python -m local_stack.drill
 
 ## alarms-proof: every alarm driven to ALARM and back to OK by a real fault on a local stack, with its SNS message
-## each way; a table, then `alarms proven: N/M` (exit 1 unless all; ~10 min); ONLY=<alarm>[,<alarm>] runs its scenario
+## each way; a table, then `alarms proven: N/M` (exit 1 unless all; ~15 min); ONLY=<alarm>[,<alarm>] runs its scenario
 alarms-proof: $(STAMP)
 	$(BIN)/python -m local_stack.alarms_proof $(if $(ONLY),--only "$(ONLY)")
 

@@ -16,8 +16,8 @@ periods are longer than the fault's waits; one on counts (the web ACL's 300 bloc
 one too, so that a client on loopback can send what a flood sends.
 
 It prints a table (alarm, scenario, time to ALARM, time to OK: alarm time, as CloudWatch's clock would show it, and
-the seconds it took here), the alarms it cannot prove locally with the reason, and last `alarms proven: N/M`, M being
-the alarms it set out to prove; it exits 1 unless all were.
+the seconds it took here), and last `alarms proven: N/M`, M being the alarms it set out to prove; it exits 1 unless all
+were.
 """
 
 from __future__ import annotations
@@ -61,9 +61,6 @@ GIB = 1024**3
 CHECK_EVERY_S = 1.0  # how often the capture is replayed while a scenario waits for its alarms
 USERS_PER_DOOR = 8
 THINK_TIME_S = 1.0  # mean pause between a user's requests
-
-# Alarms no local stand-in can drive, and why: listed, and left out of the count.
-NOT_PROVABLE: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -455,7 +452,7 @@ def scenario_of(alarm: str) -> Scenario:
     return next(scenario for scenario in SCENARIOS if alarm in scenario.proves)
 
 
-def report(proofs: list[Proof], not_provable: dict[str, str]) -> bool:
+def report(proofs: list[Proof]) -> bool:
     rows = [
         (
             proof.alarm,
@@ -471,10 +468,6 @@ def report(proofs: list[Proof], not_provable: dict[str, str]) -> bool:
     print()
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
-    if not_provable:
-        print("\nnot provable locally (not counted):")
-        for alarm, reason in not_provable.items():
-            print(f"  {alarm}: {reason}")
     proven = sum(proof.proven for proof in proofs)
     print(f"\nalarms proven: {proven}/{len(proofs)}")
     return proven == len(proofs)
@@ -511,13 +504,13 @@ def main(argv: list[str] | None = None) -> int:
     wanted = only or names
     if args.list:
         for name in wanted:
-            print(f"{name}: {'not provable locally' if name in NOT_PROVABLE else scenario_of(name).name}")
+            print(f"{name}: {scenario_of(name).name}")
         return 0
     scenarios = [scenario for scenario in SCENARIOS if any(alarm in wanted for alarm in scenario.proves)]
     proofs = []
     for scenario in scenarios:
         proofs += [proof for proof in run_scenario(scenario, catalog, args.save) if proof.alarm in wanted]
-    return 0 if report(proofs, {name: NOT_PROVABLE[name] for name in wanted if name in NOT_PROVABLE}) else 1
+    return 0 if report(proofs) else 1
 
 
 if __name__ == "__main__":
