@@ -141,7 +141,7 @@ def _wait_until_blocked_by_a_lock(db, importing: threading.Thread, deadline_s: f
     """Until the import's COPY waits for the API's transaction (the unique index's check of its row)."""
     deadline = time.monotonic() + deadline_s
     while not db.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY students %%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY \"students\" %%'"
     ).fetchone()[0]:
         assert importing.is_alive(), "the import ended without waiting for the API's transaction"
         assert time.monotonic() < deadline, "the import never reached the API's row"
