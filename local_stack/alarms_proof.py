@@ -420,7 +420,9 @@ def run_scenario(scenario: Scenario, catalog: AlarmCatalog, save_to: Path | None
         transitions = states[alarm]
         before = [t for t in transitions if t.at.timestamp() <= fault.injected_at]
         went_to_alarm = _went(transitions, ALARM, fault.injected_at)
-        went_to_ok = _went(transitions, OK, went_to_alarm.at.timestamp()) if went_to_alarm else None
+        # Back to OK: the state it settled in after the fault (an alarm on a sparse metric may flap while it lasts).
+        settled = transitions[-1] if went_to_alarm and transitions[-1].new_state == OK else None
+        went_to_ok = settled if settled and settled.at >= went_to_alarm.at else None
         proofs.append(
             Proof(
                 alarm,

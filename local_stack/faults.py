@@ -329,13 +329,15 @@ class Fault:
         self.injected_at: float | None = None  # epoch seconds
         self.healed_at: float | None = None
 
+    # Each moment is taken as the injection or the healing begins: what it sets off can show before it returns (a
+    # restarted door serves its first requests while the restart is still being waited for).
     def inject(self) -> None:
-        self._inject()
         self.injected_at = time.time()
+        self._inject()
 
     def heal(self) -> None:
-        self._heal()
         self.healed_at = time.time()
+        self._heal()
 
     def _inject(self) -> None:
         raise NotImplementedError
