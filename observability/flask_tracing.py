@@ -11,10 +11,12 @@ read once per process at boot (ec2_metadata).
 """
 
 import platform
+from functools import cache
 from typing import Any
 
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.recorder import XRAY_META
+from aws_xray_sdk.core.sampling.local.sampler import LocalSampler
 from aws_xray_sdk.core.sampling.sampler import DefaultSampler
 from flask import Response, g, request
 
@@ -30,6 +32,14 @@ _SERVICE = {"runtime": platform.python_implementation(), "runtime_version": plat
 EC2_ORIGIN = "AWS::EC2::Instance"
 
 
+@cache
+def _sampler(local_rules: bool) -> LocalSampler | DefaultSampler:
+    """One sampler of each kind per process, as the recorder is one per process: the SDK's DefaultSampler makes an
+    X-Ray client (and, started, a rule poller) of its own, which every app built in the process would otherwise
+    make again."""
+    return local_sampler(load_rules()) if local_rules else DefaultSampler()
+
+
 class FlaskSegments:
     """The segments of one instrumented app: where they ran (the EC2 instance, read at boot) is said by every one."""
 
@@ -38,15 +48,21 @@ class FlaskSegments:
         (observability/sampling_rules.json) in-process, as `make run` does; `centralized` (AWS) applies the same
         rules as X-Ray serves them, which the SDK's sampler fetches through the daemon, with the file's rules until
         it has (the SDK's recorder is its own process-wide object, configured through its API)."""
-        rules = load_rules()
-        xray_recorder.configure(
-            service=settings.service_name,
-            sampling=settings.xray_sampling != "all",
-            sampling_rules=rules.local_document(),  # centralized: what applies until X-Ray's rules have arrived
-            # Set every time: the recorder is process-wide and keeps whichever sampler it was given last.
-            sampler=local_sampler(rules) if settings.xray_sampling == "rules" else DefaultSampler(),
-            context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
-        )
+        sampling, sampler = settings.xray_sampling != "all", _sampler(settings.xray_sampling == "rules")
+        # The recorder is process-wide and keeps whatever it was given last: configured unless it already is so
+        # (configuring again makes the SDK's sampler build a new X-Ray client).
+        if (xray_recorder.service, xray_recorder.sampling, xray_recorder.sampler) != (
+            settings.service_name,
+            sampling,
+            sampler,
+        ):
+            xray_recorder.configure(
+                service=settings.service_name,
+                sampling=sampling,
+                sampling_rules=load_rules().local_document(),  # centralized: what applies until X-Ray's rules arrive
+                sampler=sampler,
+                context_missing="IGNORE_ERROR",  # the recorder itself records nothing here
+            )
         xray = dict(XRAY_META["xray"])
         ec2 = (
             {}
