@@ -148,18 +148,11 @@ def burn_rate_series(
     look-back window, keyed as alarm metrics are ((namespace, name, dimensions), [(timestamp, value)]).
     A window without a request has no value; `time_scale` compresses the windows as the replay does periods."""
     derived = {}
-    first, last = int(start // period_s), int(end // period_s)
     for objective in objectives.objectives:
-        totals, bad = _requests_and_bad(objective, series, namespace)
+        counts = _requests_and_bad(objective, series, namespace)
         for window_minutes in objectives.burn_rate_windows_minutes:
-            window_s = window_minutes * 60 / time_scale
-            values = []
-            for index in range(first, last + 1):
-                until = (index + 1) * period_s
-                requests = _sum_between(totals, until - window_s, until)
-                if requests > 0:
-                    error_rate = _sum_between(bad, until - window_s, until) / requests
-                    values.append((until - period_s / 2, error_rate / objective.error_budget))
+            windows = _windows(*counts, window_minutes * 60 / time_scale, period_s, start, end)
+            values = [(at, bad / requests / objective.error_budget) for at, requests, bad in windows]
             key = (
                 BURN_RATE_NAMESPACE,
                 BURN_RATE_METRIC,
@@ -183,19 +176,31 @@ def attainment_series(
     requests over the SLO's rolling interval (window_days, compressed by `time_scale`), one value per period with a
     request in the interval."""
     derived = {}
-    first, last = int(start // period_s), int(end // period_s)
     interval_s = objectives.window_days * 86_400 / time_scale
     for objective in objectives.objectives:
-        totals, bad = _requests_and_bad(objective, series, namespace)
-        values = []
-        for index in range(first, last + 1):
-            until = (index + 1) * period_s
-            requests = _sum_between(totals, until - interval_s, until)
-            if requests > 0:
-                good = requests - _sum_between(bad, until - interval_s, until)
-                values.append((until - period_s / 2, 100 * good / requests))
+        windows = _windows(*_requests_and_bad(objective, series, namespace), interval_s, period_s, start, end)
+        values = [(at, 100 * (requests - bad) / requests) for at, requests, bad in windows]
         derived[(BURN_RATE_NAMESPACE, ATTAINMENT_METRIC, frozenset({("SloName", objective.slo_name)}))] = values
     return derived
+
+
+def _windows(
+    totals: list[tuple[float, float]],
+    bad: list[tuple[float, float]],
+    window_s: float,
+    period_s: float,
+    start: float,
+    end: float,
+) -> list[tuple[float, float, float]]:
+    """For each period from start's to end's with a request in the window ending with it: the period's middle, and
+    the requests and bad ones in that window (what BurnRate and AttainmentRate are computed from)."""
+    windows = []
+    for index in range(int(start // period_s), int(end // period_s) + 1):
+        until = (index + 1) * period_s
+        requests = _sum_between(totals, until - window_s, until)
+        if requests > 0:
+            windows.append((until - period_s / 2, requests, _sum_between(bad, until - window_s, until)))
+    return windows
 
 
 def _requests_and_bad(
