@@ -132,16 +132,21 @@ def test_every_readme_example_works(running_stack, door):
         assert 200 <= status < 500, (example, status, result.stdout)
 
 
-def test_seeded_demo_students_are_served_by_both_doors(running_stack):
-    _, urls, _, env = running_stack
-    token = subprocess.run(
-        [sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "teacher"],
+def _token(env: dict[str, str], role: str) -> str:
+    """A token as a user of `make run` gets one (`make token ROLE=...`), for the stack's development key."""
+    return subprocess.run(
+        [sys.executable, "-m", "local_stack.dev_auth", "token", "--role", role],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
+
+
+def test_seeded_demo_students_are_served_by_both_doors(running_stack):
+    _, urls, _, env = running_stack
+    token = _token(env, "teacher")
     bodies = [
         urllib.request.urlopen(
             urllib.request.Request(url + "/students?limit=3", headers={"Authorization": f"Bearer {token}"})
@@ -154,14 +159,7 @@ def test_seeded_demo_students_are_served_by_both_doors(running_stack):
 
 def test_logs_metrics_and_the_trace_trees_the_sampling_rules_choose_are_shown(running_stack):
     _, urls, log_path, env = running_stack
-    token = subprocess.run(
-        [sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "admin"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = _token(env, "admin")
     already = len(log_path.read_text())
     # When each door is sent a write, which the sampling rules always trace
     for door, url in urls.items():
@@ -230,14 +228,7 @@ def test_the_end_to_end_suite_passes_on_both_doors(running_stack):
 
 def test_traces_kept_in_traces_file_draw_one_database_and_mark_a_conflict_as_the_clients_error(running_stack):
     _, urls, _, env = running_stack
-    token = subprocess.run(
-        [sys.executable, "-m", "local_stack.dev_auth", "token", "--role", "registrar"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = _token(env, "registrar")
     # Given a student created, then created again (409), through each door; each reply names its correlation id
     # (on the Lambda door API Gateway's request id, on the Flask door the id the caller sent)
     request_ids = {}
