@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from infra.render import PSEUDO_PARAMETERS
 from rest_contract.operations import OPERATIONS
 from rest_contract.problems import ALL_PROBLEM_TYPES, PROBLEM_JSON
 from tests.infra.conftest import EC2_DOOR
@@ -32,16 +33,6 @@ COMBINATIONS = [
         [{"UseRdsProxy": "false"}, {"UseRdsProxy": "true"}],
     )
 ]
-PSEUDO = {
-    "AWS::AccountId",
-    "AWS::NoValue",
-    "AWS::Partition",
-    "AWS::Region",
-    "AWS::StackId",
-    "AWS::StackName",
-    "AWS::URLSuffix",
-    "AWS::NotificationARNs",
-}
 
 
 def _id(parameters: dict[str, str]) -> str:
@@ -126,7 +117,7 @@ def test_every_reference_names_a_resource_this_stack_creates(transformed_templat
     # Given the stack for these parameters; Then no Ref, GetAtt, ${...} or DependsOn names a resource left
     # out by its condition (CloudFormation would refuse the template, or fail mid-deployment)
     stack = StackView(transformed_template, parameters)
-    known = set(stack.resources) | set(stack.parameters) | PSEUDO
+    known = set(stack.resources) | set(stack.parameters) | PSEUDO_PARAMETERS
     referenced = _references({"Resources": stack.resources, "Outputs": stack.outputs})
     assert referenced - known == set()
 
