@@ -28,7 +28,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -112,16 +111,6 @@ def _add_students(database_url: str) -> str:
         return connection.execute("SHOW server_version").fetchone()[0]
 
 
-def _stop_like_a_crash(server) -> None:
-    postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
-    os.kill(postmaster, signal.SIGQUIT)
-    deadline = time.monotonic() + 60
-    while server.is_running():
-        if time.monotonic() > deadline:
-            raise RuntimeError("PostgreSQL did not stop")
-        time.sleep(0.01)
-
-
 def _get(url: str, token: str) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     try:
@@ -177,7 +166,7 @@ def _door_outage(server, base_url: str, token: str, duration_s: float, clients: 
     log(f"{base_url}: {duration_s:g} s up, {duration_s:g} s down")
     _load(base_url, token, 1, clients)  # warm: every thread's connection and the pool
     up = _load(base_url, token, duration_s, clients)
-    _stop_like_a_crash(server)
+    server.crash()
     down = _load(base_url, token, duration_s, clients)
     server.start()
     accepting = time.monotonic()
@@ -212,7 +201,7 @@ def _refused_invocations(server, token: str, budget_s: float) -> dict:
     warm = [call() for _ in range(50)]
     if any(status != 200 for status, _ in warm):
         raise RuntimeError(f"warm invocations answered {sorted({status for status, _ in warm})}")
-    _stop_like_a_crash(server)
+    server.crash()
     refused: list[float] = []
     deadline = time.monotonic() + budget_s
     while time.monotonic() < deadline and len(refused) < MAX_REFUSALS:

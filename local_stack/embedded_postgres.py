@@ -23,6 +23,7 @@ import importlib.util
 import os
 import pwd
 import shlex
+import signal
 import socket
 import stat
 import subprocess
@@ -145,6 +146,17 @@ class EmbeddedPostgres:
             if self.is_running():
                 raise
         self._log("PostgreSQL stopped")
+
+    def crash(self) -> None:
+        """Stop the server as a crash would, as `pg_ctl stop -m immediate` does: SIGQUIT to the postmaster, whose
+        backends quit without a word to their clients. Returns once it is down."""
+        postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGQUIT)
+        deadline = time.monotonic() + PG_CTL_WAIT_SECONDS
+        while self.is_running():
+            if time.monotonic() > deadline:
+                raise EmbeddedPostgresError(f"PostgreSQL did not stop within {PG_CTL_WAIT_SECONDS} s of SIGQUIT")
+            time.sleep(0.01)  # polling the postmaster's pid file until its process is gone
 
     def is_running(self) -> bool:
         return self._running_server_port() is not None

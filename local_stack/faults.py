@@ -375,14 +375,7 @@ class DatabaseDown(Fault):
         self.accepting_at: float | None = None  # time.monotonic()
 
     def _inject(self) -> None:
-        server = self.stack.server
-        postmaster = int((server.data_dir / "postmaster.pid").read_text().split()[0])
-        os.kill(postmaster, signal.SIGQUIT)
-        deadline = time.monotonic() + 30
-        while server.is_running():
-            if time.monotonic() > deadline:
-                raise RuntimeError("PostgreSQL did not stop")
-            time.sleep(0.01)  # polling the postmaster's pid file until it is gone
+        self.stack.server.crash()
 
     def _heal(self) -> None:
         starting = threading.Thread(target=self.stack.server.start, name="database-start")

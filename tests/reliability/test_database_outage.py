@@ -3,8 +3,6 @@ serve again within 1 s of the database accepting connections, without a restart.
 
 import json
 import math
-import os
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -42,16 +40,6 @@ def _call(door, path: str) -> Reply:
     )
 
 
-def _stop_like_a_crash(server, data_dir) -> None:
-    """`pg_ctl stop -m immediate`: SIGQUIT to the postmaster, whose backends quit without a word to their clients."""
-    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    os.kill(postmaster, signal.SIGQUIT)
-    deadline = time.monotonic() + 30
-    while server.is_running():
-        assert time.monotonic() < deadline, "PostgreSQL did not stop"
-        time.sleep(0.01)
-
-
 def _load(door, until: threading.Event, replies: list[Reply]) -> None:
     """One client after another on the door's database routes, with liveness and readiness probes between."""
     paths = (*DATABASE_ROUTES, "/health", "/health/ready")
@@ -62,14 +50,14 @@ def _load(door, until: threading.Event, replies: list[Reply]) -> None:
 
 
 def test_an_outage_is_refused_at_once_and_service_resumes_within_a_second(isolated_database, isolated_doors):
-    server, scratch = isolated_database
+    server, _ = isolated_database
     doors = isolated_doors
     for door in doors.values():
         assert _call(door, "/students/count").status == 200
     marks = {name: len(door.output_lines()) for name, door in doors.items()}
 
     # When PostgreSQL stops as a crash would, under load on both doors
-    _stop_like_a_crash(server, scratch / "data")
+    server.crash()
     stopped_at = time.monotonic()
     until = threading.Event()
     replies: dict[str, list[Reply]] = {name: [] for name in doors}
