@@ -258,6 +258,8 @@ def test_the_caches_are_keyed_on_what_decides_the_environments(tmp_path):
         assert "${{ steps.python.outputs.python-version }}" in key
     assert "hashFiles('pyproject.toml', 'requirements.lock')" in caches[".venv"]
     assert "${{ steps.tool-pins.outputs.hash }}" in caches[".tools"]
+    # (Spectral, in .tools/ too, is installed at package-lock.json's versions)
+    assert "hashFiles('package.json', 'package-lock.json')" in caches[".tools"]
     # And the pins' hash covers every *_TOOLS list the Makefile installs, and nothing else of the Makefile
     pins_step = next(step for step in action["runs"]["steps"] if step.get("id") == "tool-pins")
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
