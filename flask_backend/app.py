@@ -37,7 +37,13 @@ def create_app(settings: Settings | None = None, *, application: Application | N
             methods=[operation.method],
             provide_automatic_options=False,  # API Gateway answers no OPTIONS either
         )
-    install_rate_limit(app, http, _flask_response)
+    operations = {operation.operation_id: operation for operation in OPERATIONS}
+
+    def refuse(response: ApiResponse) -> Response:
+        operation = operations.get(request.endpoint or "")  # None for a path no operation matches
+        return _flask_response(api.refused(operation, response) if operation else response)
+
+    install_rate_limit(app, http, refuse)
 
     def unmatched(_: HTTPException) -> Response:
         return _flask_response(api.unmatched(request.method, request.path))

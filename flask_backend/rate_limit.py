@@ -25,9 +25,8 @@ from rest_contract.problems import TOO_MANY_REQUESTS, problem_response
 EXEMPT_ENDPOINTS = frozenset({"health", "readiness"})
 
 
-def install_rate_limit(
-    app: Flask, settings: HttpSettings, to_flask_response: Callable[[ApiResponse], Response]
-) -> None:
+def install_rate_limit(app: Flask, settings: HttpSettings, refuse: Callable[[ApiResponse], Response]) -> None:
+    """Refuses a client over its rate before the view runs, with the problem document `refuse` answers."""
     if settings.trusted_proxy_hops:
         # Flask's documented way to wrap its WSGI app: https://flask.palletsprojects.com/en/stable/deploying/proxy_fix/
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
@@ -42,7 +41,7 @@ def install_rate_limit(
         for rate in rates:
             if not limiter.hit(rate, client):
                 reset_at = limiter.get_window_stats(rate, client).reset_time
-                return to_flask_response(
+                return refuse(
                     problem_response(
                         TOO_MANY_REQUESTS,
                         f"rate limit exceeded: {rate}",

@@ -25,6 +25,12 @@ class Api:
         except Exception as error:  # noqa: BLE001 - any: every error a request can raise has its problem document, or is a 500
             return problem_for_exception(error)
 
+    def refused(self, operation: Operation, response: ApiResponse) -> ApiResponse:
+        """A request its door refused before dispatching it (the Flask door's rate limit): the door's answer, the
+        request named by its route as a dispatched one is."""
+        set_route(operation.path)
+        return response
+
     def unmatched(self, method: str, path: str) -> ApiResponse:
         """What a request no operation matches gets: 405 when the path exists with other methods, else 404."""
         return problem_for_exception(unmatched_route(method, path))

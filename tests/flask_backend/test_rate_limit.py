@@ -1,4 +1,7 @@
-"""The Flask door limits each client: 429 problem documents with Retry-After; health checks exempt."""
+"""The Flask door limits each client: 429 problem documents with Retry-After, observed under the route refused;
+health checks exempt."""
+
+import json
 
 import pytest
 
@@ -31,6 +34,19 @@ def test_over_the_limit_is_429_with_retry_after(door_limited_to, db):
     assert refused.content_type == "application/problem+json"
     assert refused.get_json()["type"] == "urn:student-records:problem:too-many-requests"
     assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_refused_request_is_observed_under_its_route(door_limited_to, db, capsys):
+    # Given a door allowing 1 request a minute per client, whose first request was served
+    client = door_limited_to("1 per minute")
+    headers = {"Authorization": f"Bearer {token_for('registrar')}"}
+    assert client.get("/students/1", headers=headers).status_code == 404
+    capsys.readouterr()
+    # When the client asks again, for another student
+    assert client.get("/students/2", headers=headers).status_code == 429
+    # Then the refusal's request line (and so its metrics) names the route's template, as a served request's does
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"message":"request"' in line]
+    assert [(line["route"], line["status"]) for line in lines] == [("/students/{student_id}", 429)]
 
 
 def test_health_checks_are_never_limited(door_limited_to, db):
