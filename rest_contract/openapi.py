@@ -147,8 +147,22 @@ def _path_names(path: str) -> list[str]:
     return [segment[1:-1] for segment in path.split("/") if segment.startswith("{")]
 
 
+# RFC 9110's reason phrases where they differ from RFC 7231's: Python took them in 3.13, and the document must not
+# depend on the interpreter that wrote it.
+_RFC_9110_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
+def _reason_phrase(status: int) -> str:
+    return _RFC_9110_PHRASES.get(status, HTTPStatus(status).phrase)
+
+
 def _responses(operation: Operation) -> dict[str, Any]:
-    success: dict[str, Any] = {"description": HTTPStatus(operation.success_status).phrase}
+    success: dict[str, Any] = {"description": _reason_phrase(operation.success_status)}
     refs = [{"$ref": REF.format(model=model.__name__)} for model in operation.response_models]
     if refs:
         success["content"] = {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
@@ -157,7 +171,7 @@ def _responses(operation: Operation) -> dict[str, Any]:
     responses = {str(operation.success_status): success}
     for status in (*operation.problem_statuses, 404, 405, 500):
         responses[str(status)] = {
-            "description": HTTPStatus(status).phrase,
+            "description": _reason_phrase(status),
             "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model="Problem")}}},
         }
     return dict(sorted(responses.items()))
