@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import jwt
@@ -138,27 +139,44 @@ def test_import_without_FILE_says_how_like_token():
     assert result.stderr.startswith("usage: make import FILE=")
 
 
+def _interpreter(path: Path, version: tuple[int, int]) -> Path:
+    """A stand-in for a python of `version` at `path`: it runs the code it is given with `-c` (the Makefile's probe)
+    in this interpreter, as that version would. The test then holds on any machine, whichever pythons it has."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    as_that_version = f"import sys; sys.version_info = {(*version, 0, 'final', 0)}; sys.executable = '{path}'"
+    path.write_text(
+        f'#!/bin/sh\n[ "$1" = -c ] || exit 2\nexec {sys.executable} -c "{as_that_version}; exec(sys.argv[1])" "$2"\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
 def test_lambda_python_names_the_python312_it_found_or_says_how_to_give_one(tmp_path):
-    # When make looks for the Lambda runtime's python where this machine has one
-    found = make("-s", "lambda-python")
-    # Then it prints an interpreter that is 3.12
-    assert found.returncode == 0, found.stderr
-    version = subprocess.run(
-        [found.stdout.strip(), "-c", "import sys; print(sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert version.strip() == "(3, 12)"
-    # And when there is none: a PATH with what the Makefile's shell lines use but no python, an empty pyenv
+    # Given a PATH with what the Makefile's shell lines use and no python, and an empty pyenv
     tools = tmp_path / "bin"
     tools.mkdir()
     for command in ("cat", "cksum", "cut", "grep"):
         (tools / command).symlink_to(shutil.which(command))
-    missing = make("-s", "lambda-python", PATH=str(tools), PYENV_ROOT=str(tmp_path / "pyenv"))
-    # Then it fails, saying how to give one
+    pyenv = tmp_path / "pyenv"
+    machine = {"PATH": str(tools), "PYENV_ROOT": str(pyenv)}
+
+    def lambda_python(**overrides: str) -> subprocess.CompletedProcess:
+        return make("-s", "lambda-python", **{**machine, **overrides})
+
+    # When there is none: it fails, saying how to give one
+    missing = lambda_python()
     assert missing.returncode != 0
     assert "no python3.12 found" in missing.stderr and "PYTHON312=/path/to/python3.12" in missing.stderr
+    # When pyenv has a 3.12 and PATH's python3.12 is another version: pyenv's
+    _interpreter(tools / "python3.12", (3, 11))
+    from_pyenv = _interpreter(pyenv / "versions" / "3.12.7" / "bin" / "python3.12", (3, 12))
+    assert lambda_python().stdout.strip() == str(from_pyenv)
+    # When PATH's python3.12 is one: that one, first
+    on_path = _interpreter(tools / "python3.12", (3, 12))
+    assert lambda_python().stdout.strip() == str(on_path)
+    # When PYTHON312 names one: that one, unprobed
+    named = lambda_python(PYTHON312="/opt/lambda/python3.12")
+    assert (named.returncode, named.stdout.strip()) == (0, "/opt/lambda/python3.12")
 
 
 def test_ci_runs_exactly_make_test():
