@@ -1,5 +1,6 @@
 """Connections and statements: one pool per Database (one per process), one choke point for every statement."""
 
+import atexit
 import select
 import time
 from collections.abc import Iterable, Iterator
@@ -239,6 +240,9 @@ class Database:
         )
         # Not waiting: a process (or a Lambda init) must start even while the database is down.
         self._pool.open(wait=False)
+        # Closed before the interpreter shuts down: from Python 3.13 the pool's own close at shutdown cannot stop its
+        # threads and waits 5 s for each (psycopg maintainers: close it explicitly, psycopg/psycopg#954).
+        atexit.register(self.close)
 
     @property
     def trace_url(self) -> str:
@@ -283,6 +287,7 @@ class Database:
         return self.settings.probe_interval_ms
 
     def close(self) -> None:
+        atexit.unregister(self.close)
         self._reachability.close()
         self._pool.close()
 

@@ -4,6 +4,8 @@ connections again."""
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -226,6 +228,39 @@ def test_closing_the_database_stops_its_probe():
     database.close()
     # Then its probe thread ends
     _wait_for(lambda: not any(thread.is_alive() for thread in ours), 5, "the probe ends")
+
+
+# Run before the Database's own exit handler is registered, so after it (atexit runs last registered first).
+UNCLOSED_DATABASE = """
+import atexit, sys, threading
+from student_records.data.database import POOL_NAME, Database
+from student_records.settings import DatabaseSettings
+
+def pool_threads_left():
+    left = [thread.name for thread in threading.enumerate() if thread.name.startswith(POOL_NAME) and thread.is_alive()]
+    print(left)
+
+atexit.register(pool_threads_left)
+database = Database(DatabaseSettings(url=sys.argv[1]))
+with database.session() as session:
+    pass
+"""
+
+
+def test_a_database_left_open_stops_its_pool_before_the_interpreter_shuts_down(database_conninfo):
+    # Given a process that used a Database and exits without closing it
+    result = subprocess.run(
+        [sys.executable, "-c", UNCLOSED_DATABASE, database_conninfo],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # Then the pool's threads had stopped before shutdown began (from Python 3.13 the pool cannot stop them during
+    # shutdown, and waits 5 s for each of them)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert "couldn't stop thread" not in result.stderr + result.stdout
 
 
 def _probes() -> list[threading.Thread]:
