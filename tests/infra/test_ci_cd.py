@@ -168,14 +168,24 @@ def test_pull_requests_run_make_test_and_main_deploys_after_it():
     assert test["on"] == {"pull_request": {"branches": ["main"]}, "workflow_call": None}
     [job] = test["jobs"].values()
     assert job["runs-on"] == "ubuntu-24.04"
-    assert [step["run"] for step in job["steps"] if "run" in step] == ["make test"]
-    assert "./.github/actions/setup" in [step.get("uses") for step in job["steps"]]
-    # And the environment is Python 3.11, set up last so that it is python3; 3.12 is there for sam build
-    setup = load_yaml(REPO_ROOT / ".github" / "actions" / "setup" / "action.yml")["runs"]["steps"]
+    assert [step["run"] for step in job["steps"] if "run" in step] == ["${{ matrix.make }}"]
+    [setup_step] = [step for step in job["steps"] if step.get("uses") == "./.github/actions/setup"]
+    assert setup_step["with"] == {"python-version": "${{ matrix.python }}"}
+    # And make test runs on the project's Python with the Lambda runtime's python3.12, and on the newest Python
+    # with none named (the README's promise: any Python >= 3.11 on a fresh machine)
+    legs = {leg["python"]: leg["make"] for leg in job["strategy"]["matrix"]["include"]}
+    assert legs == {"3.11": "make test", "3.13": "make test PYTHON312="}
+    assert job["strategy"]["fail-fast"] is False
+    # And the setup action sets up the Python it is given (3.11 unless told) last, so that it is python3; 3.12 is
+    # there for sam build
+    action = load_yaml(REPO_ROOT / ".github" / "actions" / "setup" / "action.yml")
     pythons = [
-        step["with"]["python-version"] for step in setup if step.get("uses", "").startswith("actions/setup-python@")
+        step["with"]["python-version"]
+        for step in action["runs"]["steps"]
+        if step.get("uses", "").startswith("actions/setup-python@")
     ]
-    assert pythons == ["3.12", "3.11"]
+    assert pythons == ["3.12", "${{ inputs.python-version }}"]
+    assert action["inputs"]["python-version"]["default"] == "3.11"
     # And the deploy workflow: on push to main and by hand, the tests first, then package, staging, production
     deploy = workflow("deploy.yml")
     assert deploy["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": None}
@@ -234,10 +244,11 @@ def test_runs_are_bounded_and_a_superseded_pull_request_run_is_cancelled():
         for name, job in load_yaml(path)["jobs"].items():
             # Then every job that runs on a runner has a timeout
             assert "runs-on" not in job or 0 < job["timeout-minutes"] <= 120, (path.name, name)
-    # And a new push to a pull request cancels its previous run, while a run on main is never cancelled
+    # And a new push to a pull request cancels its previous run, while a run on main is never cancelled; each Python
+    # in a group of its own (one group would have each cancel the other)
     [test] = workflow("test.yml")["jobs"].values()
     assert test["concurrency"] == {
-        "group": "test-${{ github.event.pull_request.number || github.sha }}",
+        "group": "test-${{ github.event.pull_request.number || github.sha }}-python${{ matrix.python }}",
         "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
     }
     # And deployments run one at a time, never cancelled halfway
