@@ -24,10 +24,10 @@ GENERATORS = ("rest_contract.openapi", "infra.docs", "infra.render")
 MAKE = shutil.which("make")
 
 
-def make(*arguments: str, **env: str) -> subprocess.CompletedProcess:
-    """`make` in the repository; STAMP= keeps it from (re)installing the virtual environment first."""
+def make(*arguments: str, stamp: str = "", **env: str) -> subprocess.CompletedProcess:
+    """`make` in the repository; STAMP= (no `stamp`) keeps it from (re)installing the virtual environment first."""
     return subprocess.run(
-        [MAKE, "--no-print-directory", "STAMP=", *arguments],
+        [MAKE, "--no-print-directory", f"STAMP={stamp}", *arguments],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -161,16 +161,11 @@ def test_a_python_older_than_requires_python_is_named_before_any_environment_is_
     requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     [oldest] = re.findall(r"^PYTHON_MIN := (\S+)$", MAKEFILE, re.MULTILINE)
     assert requires == f">={oldest}"
-    places = [f"VENV={tmp_path / 'venv'}", f"TOOLS={tmp_path / 'tools'}"]
+    venv = tmp_path / "venv"
 
     def make_with(target: str, python: Path) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [MAKE, "--no-print-directory", target, f"PYTHON={python}", *places],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        return make(
+            target, f"PYTHON={python}", f"VENV={venv}", f"TOOLS={tmp_path / 'tools'}", stamp=f"{venv}/.installed"
         )
 
     too_old = _interpreter(tmp_path / "bin" / "python3", (3, 10))
@@ -183,7 +178,7 @@ def test_a_python_older_than_requires_python_is_named_before_any_environment_is_
             assert result.returncode != 0
             assert f"Python >= 3.11 is needed, and {python} is {found}: install one, and name it" in result.stderr
             assert "PYTHON=/path/to/python3" in result.stderr
-            assert not (tmp_path / "venv").exists() and not (tmp_path / "tools").exists()
+            assert not venv.exists() and not (tmp_path / "tools").exists()
     # And one as new as requires-python passes the check (the stand-in then fails to make the environment)
     new_enough = make_with("run", _interpreter(tmp_path / "bin" / "python3.11", (3, 11)))
     assert new_enough.returncode != 0 and "is needed" not in new_enough.stderr
